@@ -1,0 +1,45 @@
+# jacobnet — two commands on a fresh machine with Python >= 3.11 and make:
+#   make demo    create .venv, install jacobnet, run the demo
+#   make test    create .venv, install with test extras, run the whole suite (notebooks included)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test notebooks figures bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "jacobnet needs Python >= 3.11, found " + sys.version.split()[0] + " (set PYTHON=python3.11)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@ $(VENV)/.installed
+
+$(VENV)/.installed-notebooks: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,notebooks]'
+	@touch $@ $(VENV)/.installed-test $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/jacobnet demo
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -n 2 --nbmake --nbmake-timeout=300 tests jacobnet notebooks
+
+notebooks: $(VENV)/.installed-notebooks
+	$(BIN)/jupyter lab notebooks/
+
+figures: $(VENV)/.installed
+	$(BIN)/jacobnet figures --out figures
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_chain.py
+	$(BIN)/python benchmarks/bench_symbolic.py
+
+clean:
+	rm -rf $(VENV) .hypothesis .pytest_cache build *.egg-info

@@ -1,0 +1,64 @@
+"""The one parser of network specs, shared by every CLI command.
+
+A spec is three small strings: ``--layers 3,4,2``, ``--activation tanh``,
+``--loss softmax-ce``. They are matched against fixed tables and integer
+patterns only; user text never reaches ``eval``, ``sympify`` or a pickle.
+
+>>> net = build_network("3,4,2", activation="tanh", loss="softmax-ce", seed=0)
+>>> net
+Network([Dense(3, 4), Tanh(), Dense(4, 2)], SoftmaxCrossEntropy())
+>>> parse_sizes("3,x")
+Traceback (most recent call last):
+...
+ValueError: --layers expects comma-separated positive integers such as 3,4,2, got '3,x'
+"""
+
+from __future__ import annotations
+
+import re
+
+from .layers import ACTIVATIONS, Dense, Layer, Softmax
+from .losses import LOSSES
+from .network import Network
+
+MAX_WIDTH = 100_000
+_SIZES = re.compile(r"\s*\d{1,9}\s*(,\s*\d{1,9}\s*)+")
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``"3,4,2"`` → ``[3, 4, 2]``: at least two positive integers (input, …, output)."""
+    if not isinstance(text, str) or not _SIZES.fullmatch(text):
+        raise ValueError(f"--layers expects comma-separated positive integers such as 3,4,2, got {text!r}")
+    sizes = [int(t) for t in text.split(",")]
+    if min(sizes) < 1 or max(sizes) > MAX_WIDTH:
+        raise ValueError(f"--layers sizes must be between 1 and {MAX_WIDTH}, got {text!r}")
+    return sizes
+
+
+def activation_class(name: str) -> type[Layer]:
+    """The activation layer class for a name such as ``tanh`` or ``leaky-relu``."""
+    key = str(name).strip().lower().replace("-", "_")
+    if key not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(k.replace('_', '-') for k in ACTIVATIONS)}")
+    return ACTIVATIONS[key]
+
+
+def build_network(layers: str | list[int], activation: str = "tanh", loss: str = "softmax-ce", seed: int = 0) -> Network:
+    """A network from a spec: Dense layers of the given sizes, the activation between them.
+
+    ``loss``: ``mse`` (linear output), ``ce`` (a final Softmax, then cross-entropy on
+    probabilities) or ``softmax-ce`` (fused, on logits). Layer ``k`` is seeded ``seed + k``.
+    """
+    sizes = parse_sizes(layers) if isinstance(layers, str) else list(layers)
+    act = activation_class(activation)
+    key = str(loss).strip().lower()
+    if key not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    stack: list[Layer] = []
+    for k, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        if k:
+            stack.append(act())
+        stack.append(Dense(n_in, n_out, seed=seed + k))
+    if key == "ce":
+        stack.append(Softmax())
+    return Network(stack, LOSSES[key]())

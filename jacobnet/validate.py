@@ -1,0 +1,64 @@
+"""Input checks shared by layers, losses and the network.
+
+Every message names who complained, what shape it expected and what it got.
+
+>>> as_input(np.zeros((2, 3)), "Dense 1", 3).shape
+(2, 3)
+>>> as_input(np.zeros(4), "Dense 1", 3)
+Traceback (most recent call last):
+...
+ValueError: Dense 1 expects input of shape (3,) or (B, 3), got shape (4,)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+Array = np.ndarray
+
+
+def _shape_text(size: int | None) -> str:
+    return "(n,) or (B, n)" if size is None else f"({size},) or (B, {size})"
+
+
+def as_input(x: object, who: str, size: int | None = None, what: str = "input") -> Array:
+    """Return ``x`` as a float64 array of shape ``(size,)`` or ``(B, size)``, or raise.
+
+    Raises:
+        TypeError: ``x`` is not real-numeric (strings, objects, booleans, complex).
+        ValueError: wrong number of dimensions, wrong feature size, NaN or inf.
+    """
+    arr = np.asarray(x)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise TypeError(f"{who} expects a real-valued numeric {what}, got dtype {arr.dtype}")
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"{who} expects {what} of shape {_shape_text(size)}, got shape {arr.shape}")
+    if size is not None and arr.shape[-1] != size:
+        raise ValueError(f"{who} expects {what} of shape {_shape_text(size)}, got shape {arr.shape}")
+    if arr.shape[-1] == 0 or (arr.ndim == 2 and arr.shape[0] == 0):
+        raise ValueError(f"{who} expects a non-empty {what}, got shape {arr.shape}")
+    arr = arr.astype(np.float64, copy=True)
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(f"{who} got a non-finite {what} value {arr[tuple(bad)]} at index {tuple(int(i) for i in bad)}")
+    return arr
+
+
+def as_target(y: object, yhat: Array, who: str) -> Array:
+    """Return the target ``y`` as float64 with exactly the prediction's shape, or raise."""
+    arr = as_input(y, who, yhat.shape[-1], what="target")
+    if arr.shape != yhat.shape:
+        raise ValueError(f"{who} expects a target of the prediction's shape {yhat.shape}, got shape {arr.shape}")
+    return arr
+
+
+def as_params(theta: object, who: str, n: int) -> Array:
+    """Return a flat parameter vector of length ``n`` as float64, or raise."""
+    arr = np.asarray(theta)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise TypeError(f"{who} expects real-valued parameters, got dtype {arr.dtype}")
+    if arr.shape != (n,):
+        raise ValueError(f"{who} expects parameters of shape ({n},), got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{who} got non-finite parameters")
+    return arr.astype(np.float64, copy=True)
