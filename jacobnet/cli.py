@@ -47,9 +47,10 @@ def demo_sample(n_in: int, n_out: int, seed: int) -> tuple[np.ndarray, np.ndarra
 def gradient_table(labels: list[str], columns: dict[str, np.ndarray]) -> str:
     """A plain-text table: one row per parameter, one column per gradient method."""
     names = list(columns)
-    lines = ["parameter".ljust(16) + "".join(n.rjust(22) for n in names)]
+    width = max(24, *(len(n) + 2 for n in names))
+    lines = ["parameter".ljust(16) + "".join(n.rjust(width) for n in names)]
     for i, label in enumerate(labels):
-        lines.append(label.ljust(16) + "".join(f"{columns[n][i]:22.15e}" for n in names))
+        lines.append(label.ljust(16) + "".join(f"{columns[n][i]:{width}.15e}" for n in names))
     return "\n".join(lines)
 
 
