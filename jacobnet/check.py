@@ -25,6 +25,28 @@ Array = np.ndarray
 REL_STEP = np.finfo(np.float64).eps ** (1 / 3)  # ≈ 6.06e-6
 
 
+def rel_error(actual: Array, expected: Array) -> float:
+    """Norm-wise relative error ``max|actual − expected| / max|expected|`` (0 when both are 0).
+
+    Norm-wise rather than entry-wise, so that entries that are zero or tiny
+    in the exact answer do not blow the error up; a transposed or shifted
+    Jacobian still scores ≈ 1.
+
+    >>> rel_error(np.array([[1.0, 2.0, 3.0]]), np.array([[1.0, 2.0, 3.0 + 3e-9]]))
+    1e-09
+    >>> rel_error(np.zeros((2, 3)), np.zeros((2, 3)))
+    0.0
+    """
+    actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if actual.shape != expected.shape:
+        raise ValueError(f"rel_error: shapes differ, {actual.shape} vs {expected.shape}")
+    diff = float(np.max(np.abs(actual - expected), initial=0.0))
+    scale = float(np.max(np.abs(expected), initial=0.0))
+    if scale == 0.0:
+        return 0.0 if diff == 0.0 else float("inf")
+    return diff / scale
+
+
 def _steps(x: Array, rel_step: float) -> Array:
     h = rel_step * np.maximum(np.abs(x), 1.0)
     return (x + h) - x  # exactly representable
