@@ -1,209 +1,86 @@
-"""The explicit product: named factors, partial products, shapes.
+"""One explicit product of Jacobians, multiplied in any order: :class:`Chain`.
 
-A backward pass is a sequence of multiplications of a ``(1, ·)`` row by the
-Jacobians of the layers, last to first:
+``dL/dθ_l = J_loss · J_x(f_L) ⋯ J_x(f_{l+1}) · J_θ(f_l)`` as an ordered list
+of named :class:`~jacobnet.factor.Factor` objects. Shapes (per sample, rows =
+outputs): ``J_loss`` ``(1, n_L)``; ``J_x(f_l)`` ``(n_l, n_{l−1})``;
+``J_θ(f_l)`` ``(n_l, n_params_l)``; the product ``(1, n_params_l)``. For a
+batch every factor and product carries a leading ``B``: ``(B, 1, n_params_l)``.
 
-    ∂L/∂a_L = J_loss
-    ∂L/∂θ_l = ∂L/∂a_l · J_θ(f_l)          (for every layer with parameters)
-    ∂L/∂a_{l−1} = ∂L/∂a_l · J_x(f_l)
+* ``evaluate(order)``: the product; ``order`` is ``"reverse"``, ``"forward"``,
+  ``"optimal"`` or nested pairs of factor indices (:mod:`jacobnet.orders`).
+* ``steps(order)``: each multiplication in turn, a :class:`Step`.
+* ``flops(order)``, ``bytes(order)``: its cost, counted from shapes alone.
+* ``structured=True`` everywhere: multiply through the factors' structure
+  instead of their dense matrices (cost model: :mod:`jacobnet.kernels`).
 
-:func:`backward` runs it and records every factor and every partial product
-(a :class:`Trace`); :class:`Chain` is one of those products,
-``dL/dθ_l = J_loss · J_x(f_L) ⋯ J_x(f_{l+1}) · J_θ(f_l)``, as an ordered
-list of :class:`Factor` objects that can be multiplied in any order.
+Every order and both modes give the same matrix, up to rounding.
 
-Each multiplication runs in one of two modes: ``"materialised"`` builds the
-factor's dense matrix and calls ``@`` (the lesson); ``"structured"``
-multiplies through the factor's structure (``Operator.vjp``, the cost of
-ordinary backprop). Same factors, same order, same numbers.
+>>> import numpy as np
+>>> from jacobnet import Network, Dense, Tanh, SoftmaxCrossEntropy
+>>> net = Network([Dense(3, 4, seed=0), Tanh(), Dense(4, 2, seed=1)], SoftmaxCrossEntropy())
+>>> c = net.chain(np.ones(3), np.array([0.0, 1.0]))
+>>> c.shapes
+[(1, 2), (2, 4), (4, 4), (4, 16)]
+>>> [(s.name, s.shape, s.flops) for s in c.steps("reverse")]
+[('∂L/∂a2', (1, 4), 8), ('∂L/∂a1', (1, 4), 16), ('∂L/∂θ(Dense 1)', (1, 16), 64)]
+>>> c.flops("forward"), c.flops("reverse"), c.flops("reverse", structured=True)
+(416, 88, 24)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 
-from .structure import Operator
+from .factor import MODES, Factor, multiply
+from .kernels import Multiplication, Operand, combine, leaf
+from .memory import check_budget, format_bytes
+from .orders import ORDER_NAMES, Tree, check_tree, forward_tree, optimal_tree, reverse_tree, tree_text
+from .structure import Matrix
+from .table import Table
+from .trace import Product, Trace, backward
 
 if TYPE_CHECKING:
     from .network import Network
 
 Array = np.ndarray
-MODES = ("materialised", "structured")
+Order = str | Tree
+__all__ = ["Chain", "Step", "Factor", "Product", "Trace", "backward", "build_chain", "multiply", "MODES"]
 
 
 @dataclass
-class Factor:
-    """One Jacobian in a chain: its name, e.g. ``J_x(Dense 2)``, and its structured operator."""
+class Step:
+    """One multiplication of a chain, ``name = left · right``.
 
-    name: str
-    op: Operator
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """The per-sample shape ``(rows, cols)`` = ``(outputs, inputs)``."""
-        return self.op.shape
-
-    @property
-    def kind(self) -> str:
-        """The structure label: ``dense``, ``diagonal``, ``[I ⊗ xᵀ | I]``, …"""
-        return self.op.kind
-
-    @property
-    def batch(self) -> int | None:
-        """The batch size ``B``, or ``None`` for a single sample."""
-        return self.op.batch
-
-    def dense(self) -> Array:
-        """The materialised matrix: ``shape``, or ``(B, *shape)`` for a batch."""
-        return self.op.dense()
-
-    def __repr__(self) -> str:
-        return f"Factor({self.name!r}, shape={self.shape}, kind={self.kind!r})"
-
-
-@dataclass
-class Product:
-    """One partial product of a backward pass, ``name = left · factor``."""
-
-    name: str
-    left: str
-    factor: Factor
-    value: Array
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """The per-sample shape of the product, e.g. ``(1, 10)``."""
-        return tuple(self.value.shape[-2:])
-
-
-def _check_mode(mode: str) -> None:
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-
-
-def multiply(G: Array, factor: Factor, mode: str) -> Array:
-    """``G · J`` for a row block ``G`` (``(k, m)`` or ``(B, k, m)``): dense or through the structure."""
-    _check_mode(mode)
-    return G @ factor.dense() if mode == "materialised" else factor.op.vjp(G)
-
-
-@dataclass
-class Trace:
-    """A whole backward pass: every factor, every partial product, the gradient.
-
-    ``products`` is in execution order; ``products[0]`` is ``∂L/∂a_L = J_loss``.
-    ``gradient`` is the flat ``(n_params,)`` gradient (the batch mean).
-    ``str(trace)`` is a table; in Jupyter it renders as HTML.
+    Shapes are per sample; ``flops`` and ``bytes`` count the whole batch.
+    ``value`` is the result's dense matrix, ``shape`` or ``(B, *shape)``.
     """
 
-    network: Network
-    mode: str
-    batch: int | None
-    loss: float
-    products: list[Product] = field(default_factory=list)
-    gradient: Array = field(default_factory=lambda: np.zeros(0))
+    index: int
+    left: str
+    right: str
+    left_shape: tuple[int, int]
+    right_shape: tuple[int, int]
+    name: str
+    shape: tuple[int, int]
+    kind: str
+    kernel: str
+    flops: int
+    bytes: int
+    result: Operand = field(repr=False)
 
     @property
-    def factors(self) -> list[Factor]:
-        """The factors in the order they are multiplied in."""
-        return [p.factor for p in self.products]
-
-    def rows(self) -> list[dict[str, str]]:
-        """The table as data: one dict per multiplication."""
-        out = []
-        for i, p in enumerate(self.products):
-            f = p.factor
-            if p.left:
-                left_shape = self.products_by_name[p.left].shape
-                shapes = f"{left_shape} · {f.shape} → {p.shape}"
-            else:
-                shapes = f"{p.shape}"
-            out.append(
-                {"step": str(i), "product": p.name, "left": p.left, "factor": f.name, "structure": f.kind, "shapes": shapes}
-            )
-        return out
-
-    @property
-    def products_by_name(self) -> dict[str, Product]:
-        """The partial products, by name."""
-        return {p.name: p for p in self.products}
-
-    def _header(self) -> str:
-        who = "one sample" if self.batch is None else f"a batch of {self.batch} (per-sample shapes; gradient = mean)"
-        return f"Backward pass of {self.network!r}: {who}, {self.mode}, loss = {self.loss:.6g}"
+    def value(self) -> Array:
+        """The result as a dense matrix (a diagonal result is materialised on demand)."""
+        return self.result.matrix()
 
     def __str__(self) -> str:
-        cols = ["step", "product", "left", "factor", "structure", "shapes"]
-        rows = self.rows()
-        for r in rows:
-            r["left"] = r["left"] + " ·" if r["left"] else ""
-            r["product"] = r["product"] + " ="
-        width = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
-        lines = [self._header(), "  ".join(c.ljust(width[c]) for c in cols).rstrip()]
-        lines.append("  ".join("─" * width[c] for c in cols))
-        lines += ["  ".join(r[c].ljust(width[c]) for c in cols).rstrip() for r in rows]
-        blocks = [f"{p.name} {p.shape[1]}" for p in self._param_products()]
-        lines.append(f"gradient: ({self.gradient.size},) = [" + " | ".join(blocks) + "]")
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        import html
-
-        cells = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r.values()) + "</tr>" for r in self.rows()
+        return (
+            f"step {self.index}: {self.name} {self.shape} = {self.left} {self.left_shape} · "
+            f"{self.right} {self.right_shape}   [{self.kernel}: {self.flops:,} FLOPs, {format_bytes(self.bytes)}]"
         )
-        head = "".join(f"<th>{c}</th>" for c in ["step", "product", "left", "factor", "structure", "shapes"])
-        return f"<p>{html.escape(self._header())}</p><table><tr>{head}</tr>{cells}</table>"
-
-    def _param_products(self) -> list[Product]:
-        """The ``∂L/∂θ`` products, in layer order."""
-        return [p for p in reversed(self.products) if p.name.startswith("∂L/∂θ")]
-
-
-def backward(net: Network, x: Array, y: Array, mode: str = "structured", to_input: bool = True) -> Trace:
-    """Run the backward pass as explicit products and record it.
-
-    For a batch ``(B, n)`` every product is per sample, ``(B, 1, ·)``, and the
-    gradient is their mean. ``to_input=False`` stops after the first layer's
-    parameters (training needs no ``∂L/∂x``).
-
-    >>> import numpy as np
-    >>> from jacobnet import Network, Dense, Tanh, MSE
-    >>> net = Network([Dense(3, 2, seed=0), Tanh()], MSE())
-    >>> t = backward(net, np.ones(3), np.zeros(2), mode="materialised")
-    >>> [(p.name, p.shape) for p in t.products]
-    [('∂L/∂a2', (1, 2)), ('∂L/∂a1', (1, 2)), ('∂L/∂θ(Dense 1)', (1, 8)), ('∂L/∂a0', (1, 3))]
-    """
-    _check_mode(mode)
-    acts = net.activations(x)
-    batch = acts[0].shape[0] if acts[0].ndim == 2 else None
-    yhat = acts[-1]
-    _, y = net.loss_fn._checked(yhat, y)
-    L = len(net.layers)
-    j_loss = Factor("J_loss", net.loss_fn.jacobian_op(yhat, y))
-    trace = Trace(net, mode, batch, float(np.mean(net.loss_fn._per_sample(yhat, y))))
-    g = j_loss.dense()
-    trace.products.append(Product(f"∂L/∂a{L}", "", j_loss, g))
-    first_param = next((i for i, layer in enumerate(net.layers) if layer.n_params), 0)
-    grads: list[Array] = []
-    for l in range(L, 0, -1):
-        layer, name, a_in, left = net.layers[l - 1], net.names[l - 1], acts[l - 1], f"∂L/∂a{l}"
-        if layer.n_params:
-            f_theta = Factor(f"J_θ({name})", layer.jacobian_params_op(a_in))
-            g_theta = multiply(g, f_theta, mode)
-            trace.products.append(Product(f"∂L/∂θ({name})", left, f_theta, g_theta))
-            grads.append(g_theta)
-        if l - 1 <= first_param and not to_input:
-            break
-        f_x = Factor(f"J_x({name})", layer.jacobian_input_op(a_in))
-        g = multiply(g, f_x, mode)
-        trace.products.append(Product(f"∂L/∂a{l - 1}", left, f_x, g))
-    rows = [gr.reshape(-1, gr.shape[-1]).mean(axis=0) for gr in reversed(grads)]
-    trace.gradient = np.concatenate(rows) if rows else np.zeros(0)
-    return trace
 
 
 @dataclass
@@ -216,38 +93,159 @@ class Chain:
     target: str
     factors: list[Factor]
 
+    def __post_init__(self) -> None:
+        if not self.factors:
+            raise ValueError(f"chain {self.target}: needs at least one factor")
+        for a, b in zip(self.factors, self.factors[1:]):
+            if a.shape[1] != b.shape[0]:
+                raise ValueError(f"chain {self.target}: {a.name} {a.shape} cannot multiply {b.name} {b.shape}")
+
+    @classmethod
+    def from_matrices(cls, matrices: Sequence[Array], names: Sequence[str] | None = None, target: str = "P") -> Chain:
+        """A chain of plain dense factors ``(m, n)`` (or stacked ``(B, m, n)``), named ``A0, A1, …``."""
+        names = list(names) if names is not None else [f"A{i}" for i in range(len(matrices))]
+        mats = [np.asarray(m, dtype=np.float64) for m in matrices]
+        for name, m in zip(names, mats):
+            if m.ndim not in (2, 3):
+                raise ValueError(f"chain factor {name}: expected a matrix (m, n) or a stack (B, m, n), got shape {m.shape}")
+        return cls(target, [Factor(n, Matrix(m)) for n, m in zip(names, mats)])
+
     @property
     def batch(self) -> int | None:
         """The batch size ``B``, or ``None`` for a single sample."""
-        return self.factors[0].batch
+        return next((f.batch for f in self.factors if f.batch is not None), None)
 
     @property
     def shapes(self) -> list[tuple[int, int]]:
         """The per-sample shape of every factor, in order."""
         return [f.shape for f in self.factors]
 
-    def evaluate(self, order: str = "reverse") -> Array:
-        """The product: ``(1, n)``, or ``(B, 1, n)`` per sample.
+    # --- orders -----------------------------------------------------------
+    def tree(self, order: Order = "reverse", structured: bool = False) -> Tree:
+        """The parenthesisation of ``order``; ``"optimal"`` is the cheapest under the chosen cost model."""
+        n = len(self.factors)
+        if isinstance(order, str):
+            if order == "reverse":
+                return reverse_tree(n)
+            if order == "forward":
+                return forward_tree(n)
+            if order == "optimal":
+                leaves = [leaf(f, structured, i) for i, f in enumerate(self.factors)]
+                return optimal_tree(leaves, _cost_only)
+            raise ValueError(f"unknown order {order!r}; choose one of {', '.join(ORDER_NAMES)} or nested pairs such as ((0, 1), 2)")
+        return check_tree(order, n)
+
+    def describe(self, order: Order = "reverse", structured: bool = False) -> str:
+        """The order with factor names, e.g. ``((J_loss·J_x(Dense 2))·J_θ(Dense 1))``."""
+        return tree_text(self.tree(order, structured), [f.name for f in self.factors])
+
+    # --- cost -------------------------------------------------------------
+    def flops(self, order: Order = "reverse", structured: bool = False) -> int:
+        """Multiply-adds of the product in ``order``, summed over the batch.
+
+        Dense: ``m·n·p`` per ``(m×n)·(n×p)``; structured: the kernel's count (:mod:`jacobnet.kernels`).
+        """
+        return sum(m.flops for _, _, m in self._walk(self.tree(order, structured), structured, compute=False))
+
+    def bytes(self, order: Order = "reverse", structured: bool = False, include_factors: bool = False) -> int:
+        """Bytes written for every intermediate in ``order`` (float64, whole batch).
+
+        ``include_factors`` adds the factors' storage: dense matrices, or their structured form.
+        """
+        total = sum(m.nbytes for _, _, m in self._walk(self.tree(order, structured), structured, compute=False))
+        if include_factors:
+            total += sum(f.nbytes if structured else f.nbytes_dense for f in self.factors)
+        return total
+
+    def memory(self) -> Table:
+        """Per factor: name, shape, structure, dense bytes and structured bytes."""
+        rows = [
+            {"factor": f.name, "shape": f"{f.shape}", "structure": f.kind, "dense": f.nbytes_dense, "structured": f.nbytes}
+            for f in self.factors
+        ]
+        who = "" if self.batch is None else f" (batch of {self.batch})"
+        return Table(f"Factors of {self.target}{who}: bytes", list(rows[0]), rows, {"dense": format_bytes, "structured": format_bytes})
+
+    def order_table(self, orders: Sequence[Order] | None = None) -> Table:
+        """The orders side by side: FLOPs and bytes, dense and structured (:func:`jacobnet.ordertable.order_table`)."""
+        from .ordertable import order_table
+
+        return order_table(self, orders)
+
+    # --- evaluation -------------------------------------------------------
+    def steps(self, order: Order = "reverse", structured: bool = False) -> Iterator[Step]:
+        """Each multiplication in turn, computed; checks the memory budget first.
+
+        Raises:
+            JacobianMemoryError: the factors and intermediates would exceed the budget.
+        """
+        tree = self.tree(order, structured)
+        self._check_budget(order, tree, structured)
+        return self._steps(tree, structured)
+
+    def _steps(self, tree: Tree, structured: bool) -> Iterator[Step]:
+        for i, (a, b, m) in enumerate(self._walk(tree, structured, compute=True), start=1):
+            r = m.result
+            yield Step(i, a.name, b.name, a.shape, b.shape, r.name, r.shape, r.kind, m.kernel, m.flops, m.nbytes, r)
+
+    def evaluate(self, order: Order = "reverse", structured: bool = False) -> Array:
+        """The product: ``(1, n)`` for a loss chain, or ``(B, 1, n)`` per sample.
 
         ``"reverse"`` multiplies left to right, ``((J_loss J_L) J_{L−1}) ⋯`` (backprop);
         ``"forward"`` right to left, ``J_loss (J_L (⋯ J_θ))`` (forward mode).
         """
-        mats = [f.dense() for f in self.factors]
-        if order == "reverse":
-            out = mats[0]
-            for m in mats[1:]:
-                out = out @ m
-            return out
-        if order == "forward":
-            out = mats[-1]
-            for m in reversed(mats[:-1]):
-                out = m @ out
-            return out
-        raise ValueError(f"unknown order {order!r}; choose 'reverse' or 'forward'")
+        last = None
+        for last in self.steps(order, structured):
+            pass
+        if last is None:
+            return self.factors[0].dense()
+        out = last.value
+        if self.batch is not None and out.ndim == 2:  # every factor was shared: the same for each sample
+            out = np.broadcast_to(out, (self.batch, *out.shape)).copy()
+        return out
+
+    # --- internals --------------------------------------------------------
+    def _walk(self, tree: Tree, structured: bool, compute: bool) -> Iterator[tuple[Operand, Operand, Multiplication]]:
+        leaves = [leaf(f, structured, i, compute) for i, f in enumerate(self.factors)]
+        steps: list[tuple[Operand, Operand, Multiplication]] = []
+
+        def go(node: Tree) -> Operand:
+            if isinstance(node, int):
+                return leaves[node]
+            a, b = go(node[0]), go(node[1])
+            m = combine(a, b, self._name(a.span[0], b.span[1]), compute)
+            steps.append((a, b, m))
+            return m.result
+
+        go(tree)
+        return iter(steps)
+
+    def _name(self, i: int, j: int) -> str:
+        if (i, j) == (0, len(self.factors) - 1):
+            return self.target
+        first, last = self.factors[i], self.factors[j]
+        if first.out and last.wrt:
+            return f"∂{first.out}/∂{last.wrt}"
+        return "·".join(f.name for f in self.factors[i : j + 1])
+
+    def _check_budget(self, order: Order, tree: Tree, structured: bool) -> None:
+        need = self.bytes(tree, structured, include_factors=not structured)
+        label = order if isinstance(order, str) else tree_text(tree)
+        what = f"{self.target} in {label} order ({'structured' if structured else 'materialised'})"
+        if structured:
+            instead = f"use order='reverse' ({format_bytes(self.bytes('reverse', True))}) or a smaller batch"
+        else:
+            instead = f"use structured=True ({format_bytes(self.bytes('reverse', True))} in reverse order) or a smaller batch"
+        check_budget(need, what, instead)
 
     def __repr__(self) -> str:
         inner = " · ".join(f"{f.name}{f.shape}" for f in self.factors)
         return f"Chain({self.target} = {inner})"
+
+
+def _cost_only(a: Operand, b: Operand) -> tuple[Operand, int, int]:
+    m = combine(a, b, "", compute=False)
+    return m.result, m.flops, m.nbytes
 
 
 def build_chain(net: Network, x: Array, y: Array, layer: int | None = None, wrt: str = "params") -> Chain:
@@ -260,6 +258,8 @@ def build_chain(net: Network, x: Array, y: Array, layer: int | None = None, wrt:
     >>> net = Network([Dense(3, 4, seed=0), Tanh(), Dense(4, 2, seed=1)], MSE())
     >>> net.chain(np.ones(3), np.zeros(2)).shapes
     [(1, 2), (2, 4), (4, 4), (4, 16)]
+    >>> net.chain(np.ones((5, 3)), np.zeros((5, 2)), wrt="input").evaluate().shape
+    (5, 1, 3)
     """
     if wrt not in ("params", "input"):
         raise ValueError(f"wrt must be 'params' or 'input', got {wrt!r}")
@@ -267,24 +267,29 @@ def build_chain(net: Network, x: Array, y: Array, layer: int | None = None, wrt:
     yhat = acts[-1]
     _, y = net.loss_fn._checked(yhat, y)
     L = len(net.layers)
-    if wrt == "input":
-        stop = 0
-    else:
-        if layer is None:
-            layer = next((i for i, f in enumerate(net.layers) if f.n_params), None)
-            if layer is None:
-                raise ValueError("this network has no parameters; use wrt='input'")
-        if not isinstance(layer, (int, np.integer)) or not -L <= layer < L:
-            raise ValueError(f"layer must be an index into the {L} layers, got {layer!r}")
-        layer = int(layer) % L
-        if not net.layers[layer].n_params:
-            raise ValueError(f"{net.names[layer]} has no parameters; choose a layer with parameters or wrt='input'")
-        stop = layer + 1
-    factors = [Factor("J_loss", net.loss_fn.jacobian_op(yhat, y))]
+    stop = 0 if wrt == "input" else _target_layer(net, layer) + 1
+    factors = [Factor("J_loss", net.loss_fn.jacobian_op(yhat, y), out="L", wrt=f"a{L}")]
     for l in range(L, stop, -1):
-        factors.append(Factor(f"J_x({net.names[l - 1]})", net.layers[l - 1].jacobian_input_op(acts[l - 1])))
+        op = net.layers[l - 1].jacobian_input_op(acts[l - 1])
+        factors.append(Factor(f"J_x({net.names[l - 1]})", op, out=f"a{l}", wrt=f"a{l - 1}"))
     if wrt == "input":
         return Chain("∂L/∂x", factors)
-    name = net.names[layer]
-    factors.append(Factor(f"J_θ({name})", net.layers[layer].jacobian_params_op(acts[layer])))
+    name = net.names[stop - 1]
+    op = net.layers[stop - 1].jacobian_params_op(acts[stop - 1])
+    factors.append(Factor(f"J_θ({name})", op, out=f"a{stop}", wrt=f"θ({name})"))
     return Chain(f"∂L/∂θ({name})", factors)
+
+
+def _target_layer(net: Network, layer: int | None) -> int:
+    """The index of the layer whose parameters the chain differentiates by (validated)."""
+    L = len(net.layers)
+    if layer is None:
+        layer = next((i for i, f in enumerate(net.layers) if f.n_params), None)
+        if layer is None:
+            raise ValueError("this network has no parameters; use wrt='input'")
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not -L <= layer < L:
+        raise ValueError(f"layer must be an index into the {L} layers, got {layer!r}")
+    layer = int(layer) % L
+    if not net.layers[layer].n_params:
+        raise ValueError(f"{net.names[layer]} has no parameters; choose a layer with parameters or wrt='input'")
+    return layer

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import __version__
 from .check import fd_gradient
-from .spec import build_network
+from .spec import build_network, demo_sample
 
 EXIT_BAD_INPUT = 2
 
@@ -34,14 +34,6 @@ def add_spec_args(p: argparse.ArgumentParser, layers: str = "3,4,2") -> None:
     p.add_argument("--activation", default="tanh", help="sigmoid, tanh, relu, leaky-relu, softplus (default tanh)")
     p.add_argument("--loss", default="softmax-ce", help="mse, ce, softmax-ce (default softmax-ce)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and the sample (default 0)")
-
-
-def demo_sample(n_in: int, n_out: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A reproducible input ``x ~ N(0, 1)`` of shape ``(n_in,)`` and a one-hot target ``(n_out,)``."""
-    rng = np.random.default_rng(seed + 1000)
-    y = np.zeros(n_out)
-    y[rng.integers(n_out)] = 1.0
-    return rng.normal(size=n_in), y
 
 
 def gradient_table(labels: list[str], columns: dict[str, np.ndarray]) -> str:
@@ -67,11 +59,61 @@ def cmd_demo(args: argparse.Namespace) -> int:
     rel = np.max(np.abs(trace.gradient - fd)) / np.max(np.abs(fd))
     print(gradient_table(net.param_labels(), {"Jacobian product": trace.gradient, "central differences": fd}))
     print(f"\nmax |Jacobian product − finite differences| / max |finite differences| = {rel:.2e}")
+    print_paths(f"\nheatmaps of every factor, in {args.out}/:", _write_heatmaps(args, net, x, y))
+    return 0
+
+
+def add_out_arg(p: argparse.ArgumentParser) -> None:
+    """``--out DIR``: where figures go (default ``figures``)."""
+    p.add_argument("--out", default="figures", metavar="DIR", help="directory for the PNG files (default figures)")
+
+
+def add_demo_args(p: argparse.ArgumentParser) -> None:
+    """The demo's options: the network spec and ``--out``."""
+    add_spec_args(p)
+    add_out_arg(p)
+
+
+def add_heatmap_args(p: argparse.ArgumentParser) -> None:
+    """``heatmap``: the network spec, ``--out`` and ``--spy``."""
+    add_demo_args(p)
+    p.add_argument("--spy", action="store_true", help="draw the sparsity pattern instead of the values")
+
+
+def print_paths(header: str, paths: Sequence[object]) -> None:
+    """A header line, then one path per line."""
+    print(header)
+    for path in paths:
+        print(f"  {path}")
+
+
+def _write_heatmaps(args: argparse.Namespace, net: object, x: np.ndarray, y: np.ndarray) -> list:
+    from .gallery import spec_prefix, write_trace_heatmaps
+
+    prefix = spec_prefix(args.layers, args.activation, args.loss, args.seed)
+    return write_trace_heatmaps(net, x, y, args.out, prefix, spy=getattr(args, "spy", False))
+
+
+def cmd_heatmap(args: argparse.Namespace) -> int:
+    """Render the heatmap of every factor of a spec's trace into ``--out`` and print the paths."""
+    net = build_network(args.layers, args.activation, args.loss, seed=args.seed)
+    x, y = demo_sample(net.input_size, net.sizes[-1], args.seed)
+    print_paths(f"heatmaps of the factors of {net!r}:", _write_heatmaps(args, net, x, y))
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    """Regenerate every gallery figure (:data:`jacobnet.gallery.FIGURES`) into ``--out``."""
+    from .gallery import render
+
+    print_paths(f"figures written to {args.out}/:", render(out=args.out))
     return 0
 
 
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str, Callable[[argparse.ArgumentParser], None]]] = {
-    "demo": (cmd_demo, "trace and check the gradient of a small network", add_spec_args),
+    "demo": (cmd_demo, "trace and check the gradient of a small network", add_demo_args),
+    "heatmap": (cmd_heatmap, "draw every Jacobian of a network given by a spec into PNG files", add_heatmap_args),
+    "figures": (cmd_figures, "regenerate every figure of the README and the course (the gallery)", add_out_arg),
 }
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from .layers import ACTIVATIONS, Dense, Layer, Softmax
 from .losses import LOSSES
 from .network import Network
@@ -62,3 +64,18 @@ def build_network(layers: str | list[int], activation: str = "tanh", loss: str =
     if key == "ce":
         stack.append(Softmax())
     return Network(stack, LOSSES[key]())
+
+
+def demo_sample(n_in: int, n_out: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A reproducible input ``x ~ N(0, 1)`` of shape ``(n_in,)`` and a one-hot target ``(n_out,)``.
+
+    The sample every command (and the figure gallery) feeds a spec's network.
+
+    >>> x, y = demo_sample(3, 2, seed=0)
+    >>> x.shape, sorted(y.tolist())                 # y is one-hot
+    ((3,), [0.0, 1.0])
+    """
+    rng = np.random.default_rng(seed + 1000)
+    y = np.zeros(n_out)
+    y[rng.integers(n_out)] = 1.0
+    return rng.normal(size=n_in), y

@@ -20,7 +20,11 @@ Shapes: ``shape`` is the per-sample ``(m, n)`` (rows = outputs). For a batch
 the data carries a leading axis ``B`` and ``dense()`` returns the stacked
 ``(B, m, n)``. ``vjp(G)`` is ``G @ J`` for ``G`` of shape ``(..., k, m)``;
 ``jvp(H)`` is ``J @ H`` for ``H`` of shape ``(..., n, p)``; leading axes
-broadcast against the batch axis.
+broadcast against the batch axis. ``vjp_mean(G)`` is the batch mean
+``(1/B) Σ_b G_b @ J_b`` (a batch gradient) in one contraction.
+
+``dense()`` is guarded: over the memory budget (:mod:`jacobnet.memory`) it
+raises a ``MemoryError`` before allocating anything.
 
 >>> import numpy as np
 >>> J = KronRows(np.array([1.0, 2.0, 3.0]), m=2)   # Dense 3 → 2, at x = (1, 2, 3)
@@ -38,8 +42,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .memory import check_budget
+
 Array = np.ndarray
 _F8 = 8  # bytes per float64
+
+
+def _per_sample(out: Array, batch: int | None) -> Array:
+    """A product with a shared (per-sample) operand, repeated for each of ``batch`` samples."""
+    return out if batch is None or out.ndim > 2 else np.broadcast_to(out, (batch, *out.shape)).copy()
 
 
 class Operator:
@@ -50,12 +61,23 @@ class Operator:
     batch: int | None
 
     def dense(self) -> Array:
-        """The full matrix: ``(m, n)``, or ``(B, m, n)`` for a batch."""
+        """The full matrix: ``(m, n)``, or ``(B, m, n)`` for a batch; guarded by the memory budget."""
+        lead = () if self.batch is None else (self.batch,)
+        what = f"the {self.kind} Jacobian of shape {lead + self.shape}"
+        check_budget(self.nbytes_dense, what, "multiply through its structure (vjp/jvp) or use a smaller batch")
+        return self._dense()
+
+    def _dense(self) -> Array:
         raise NotImplementedError
 
     def vjp(self, G: Array) -> Array:
         """``G @ J`` through the structure; ``G``: ``(..., k, m)`` → ``(..., k, n)``."""
         raise NotImplementedError
+
+    def vjp_mean(self, G: Array) -> Array:
+        """The batch mean ``(1/B) Σ_b G_b @ J_b``: ``(B, k, m)`` → ``(k, n)``; unbatched: ``G @ J``."""
+        out = self.vjp(G)
+        return out.mean(axis=0) if out.ndim == 3 else out
 
     def jvp(self, H: Array) -> Array:
         """``J @ H`` through the structure; ``H``: ``(..., n, p)`` → ``(..., m, p)``."""
@@ -101,16 +123,18 @@ class Matrix(Operator):
         self.shape = (A.shape[-2], A.shape[-1])
         self.batch = A.shape[0] if A.ndim == 3 else batch
 
-    def dense(self) -> Array:
+    def _dense(self) -> Array:
         if self.batch is None or self.A.ndim == 3:
             return self.A.copy()
         return np.broadcast_to(self.A, (self.batch, *self.shape)).copy()
 
     def vjp(self, G: Array) -> Array:
-        return G @ self.A
+        if self.A.ndim == 2 and G.ndim == 3:  # one GEMM for the whole batch, not B small ones
+            return (G.reshape(-1, G.shape[-1]) @ self.A).reshape(G.shape[:-1] + (self.shape[1],))
+        return _per_sample(G @ self.A, self.batch)
 
     def jvp(self, H: Array) -> Array:
-        return self.A @ H
+        return _per_sample(self.A @ H, self.batch)
 
     @property
     def nbytes(self) -> int:
@@ -138,7 +162,7 @@ class Diagonal(Operator):
         self.shape = (n, n)
         self.batch = d.shape[0] if d.ndim == 2 else None
 
-    def dense(self) -> Array:
+    def _dense(self) -> Array:
         n = self.shape[0]
         out = np.zeros(self.d.shape[:-1] + (n, n))
         idx = np.arange(n)
@@ -181,9 +205,11 @@ class DiagMinusOuter(Operator):
         self.shape = (n, n)
         self.batch = s.shape[0] if s.ndim == 2 else None
 
-    def dense(self) -> Array:
-        s = self.s
-        return Diagonal(s).dense() - s[..., :, None] * s[..., None, :]
+    def _dense(self) -> Array:
+        s, idx = self.s, np.arange(self.shape[0])
+        out = -(s[..., :, None] * s[..., None, :])
+        out[..., idx, idx] += s
+        return out
 
     def vjp(self, G: Array) -> Array:
         s = self.s[..., None, :]
@@ -225,19 +251,39 @@ class KronRows(Operator):
         self.shape = (m, m * self.n + m)
         self.batch = x.shape[0] if x.ndim == 2 else None
 
-    def dense(self) -> Array:
+    def _dense(self) -> Array:
         m, n, x = self.m, self.n, self.x
         lead = x.shape[:-1]
         idx = np.arange(m)
-        blocks = np.zeros(lead + (m, m, n))
+        out = np.zeros(lead + (m, m * n + m))  # written once, in place: no temporaries
+        blocks = out[..., : m * n].reshape(lead + (m, m, n))  # a view
         blocks[..., idx, idx, :] = x[..., None, :]  # row i, block i: xᵀ  (I_m ⊗ xᵀ)
-        eye = np.broadcast_to(np.eye(m), lead + (m, m))  # the b columns: I_m
-        return np.concatenate([blocks.reshape(lead + (m, m * n)), eye], axis=-1)
+        out[..., idx, m * n + idx] = 1.0  # the b columns: I_m
+        return out
 
     def vjp(self, G: Array) -> Array:
-        outer = G[..., :, :, None] * self.x[..., None, None, :]  # (..., k, m, n)
-        flat = outer.reshape(outer.shape[:-2] + (self.m * self.n,))
-        return np.concatenate([flat, np.broadcast_to(G, flat.shape[:-1] + (self.m,))], axis=-1)
+        m, n = self.m, self.n
+        lead = np.broadcast_shapes(G.shape[:-2], self.x.shape[:-1])
+        out = np.empty(lead + (G.shape[-2], m * n + m))
+        outer = out[..., : m * n].reshape(out.shape[:-1] + (m, n))  # a view: (..., k, m, n)
+        np.multiply(G[..., :, :, None], self.x[..., None, None, :], out=outer)
+        out[..., m * n :] = G
+        return out
+
+    def vjp_mean(self, G: Array) -> Array:
+        """``(1/B) Σ_b [vec_r(G_b ⊗ x_b) | G_b]``: the W block is one GEMM ``Gᵀ X / B``."""
+        if G.ndim != 3 or self.x.ndim != 2:
+            return super().vjp_mean(G)
+        B, k, m = G.shape
+        n, G = self.n, G * (1.0 / B)
+        out = np.empty((k, m * n + m))
+        Gt = G.reshape(B, k * m).T  # Σ_b G_b[i] x_bᵀ / B: one GEMM, written in place when k = 1
+        if k == 1:
+            np.matmul(Gt, self.x, out=out[0, : m * n].reshape(m, n))
+        else:
+            out[:, : m * n] = (Gt @ self.x).reshape(k, m * n)
+        np.add.reduce(G, axis=0, out=out[:, m * n :])
+        return out
 
     def jvp(self, H: Array) -> Array:
         m, n = self.m, self.n
@@ -268,15 +314,15 @@ class Empty(Operator):
         self.shape = (m, 0)
         self.batch = batch
 
-    def dense(self) -> Array:
+    def _dense(self) -> Array:
         lead = () if self.batch is None else (self.batch,)
         return np.zeros(lead + self.shape)
 
     def vjp(self, G: Array) -> Array:
-        return np.zeros(G.shape[:-1] + (0,))
+        return _per_sample(np.zeros(G.shape[:-1] + (0,)), self.batch)
 
     def jvp(self, H: Array) -> Array:
-        return np.zeros(H.shape[:-2] + (self.shape[0], H.shape[-1]))
+        return _per_sample(np.zeros(H.shape[:-2] + (self.shape[0], H.shape[-1])), self.batch)
 
     @property
     def nbytes(self) -> int:

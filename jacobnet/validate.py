@@ -21,6 +21,14 @@ def _shape_text(size: int | None) -> str:
     return "(n,) or (B, n)" if size is None else f"({size},) or (B, {size})"
 
 
+def _asarray(x: object, expects: str) -> Array:
+    """``np.asarray(x)``, with NumPy's error on ragged nested lists reworded to say who expects what."""
+    try:
+        return np.asarray(x)
+    except ValueError:
+        raise ValueError(f"{expects}, got a ragged sequence (rows of different lengths)") from None
+
+
 def as_input(x: object, who: str, size: int | None = None, what: str = "input") -> Array:
     """Return ``x`` as a float64 array of shape ``(size,)`` or ``(B, size)``, or raise.
 
@@ -28,19 +36,24 @@ def as_input(x: object, who: str, size: int | None = None, what: str = "input") 
         TypeError: ``x`` is not real-numeric (strings, objects, booleans, complex).
         ValueError: wrong number of dimensions, wrong feature size, NaN or inf.
     """
-    arr = np.asarray(x)
-    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise TypeError(f"{who} expects a real-valued numeric {what}, got dtype {arr.dtype}")
-    if arr.ndim not in (1, 2):
-        raise ValueError(f"{who} expects {what} of shape {_shape_text(size)}, got shape {arr.shape}")
-    if size is not None and arr.shape[-1] != size:
-        raise ValueError(f"{who} expects {what} of shape {_shape_text(size)}, got shape {arr.shape}")
+    expected = _shape_text(size)
+    arr = _asarray(x, f"{who} expects {what} of shape {expected}")
+    if arr.dtype.kind not in "iuf":  # signed/unsigned integers and floats; not bool, complex, str, object
+        raise TypeError(
+            f"{who} expects a real-valued numeric {what} of shape {expected}, got dtype {arr.dtype} with shape {arr.shape}"
+        )
+    if arr.ndim not in (1, 2) or (size is not None and arr.shape[-1] != size):
+        raise ValueError(f"{who} expects {what} of shape {expected}, got shape {arr.shape}")
     if arr.shape[-1] == 0 or (arr.ndim == 2 and arr.shape[0] == 0):
-        raise ValueError(f"{who} expects a non-empty {what}, got shape {arr.shape}")
+        raise ValueError(f"{who} expects a non-empty {what} of shape {expected}, got shape {arr.shape}")
     arr = arr.astype(np.float64, copy=True)
-    if not np.all(np.isfinite(arr)):
+    if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{who} got a non-finite {what} value {arr[tuple(bad)]} at index {tuple(int(i) for i in bad)}")
+        where = tuple(int(i) for i in bad)
+        raise ValueError(
+            f"{who} got a non-finite {what} value {arr[where]} at index {where} "
+            f"(expects finite values, shape {expected}; got shape {arr.shape})"
+        )
     return arr
 
 
@@ -54,11 +67,14 @@ def as_target(y: object, yhat: Array, who: str) -> Array:
 
 def as_params(theta: object, who: str, n: int) -> Array:
     """Return a flat parameter vector of length ``n`` as float64, or raise."""
-    arr = np.asarray(theta)
-    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise TypeError(f"{who} expects real-valued parameters, got dtype {arr.dtype}")
+    arr = _asarray(theta, f"{who} expects parameters of shape ({n},)")
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{who} expects real-valued parameters of shape ({n},), got dtype {arr.dtype} with shape {arr.shape}"
+        )
     if arr.shape != (n,):
         raise ValueError(f"{who} expects parameters of shape ({n},), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{who} got non-finite parameters")
+    if not np.isfinite(arr).all():
+        where = int(np.argwhere(~np.isfinite(arr))[0][0])
+        raise ValueError(f"{who} got a non-finite parameter {arr[where]} at index {where} of {n}")
     return arr.astype(np.float64, copy=True)

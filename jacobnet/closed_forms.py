@@ -1,0 +1,136 @@
+"""The hand-derived Jacobians, written as SymPy matrices, and their check against SymPy's own.
+
+These are the formulas a student derives on paper. They are written here by
+hand — never by differentiating anything — so that comparing them with
+:func:`jacobnet.symbolic_layers.layer_jacobians` (SymPy's ``Matrix.jacobian`` of
+the forward expression) checks one derivation against another:
+
+==================  ============================================  ==================
+layer / loss        closed form                                   shape
+==================  ============================================  ==================
+Dense               ``J_x = W``, ``J_θ = [I ⊗ xᵀ | I]``           (m, n), (m, m(n+1))
+elementwise ``f``   ``J_x = diag(f'(x))``, ``f'`` from the table   (n, n)
+Softmax             ``J_x = diag(s) − s sᵀ``                      (n, n)
+MSE                 ``(2/n)(ŷ − y)ᵀ``                             (1, n)
+CrossEntropy        ``−(y / ŷ)ᵀ``                                 (1, n)
+SoftmaxCE           ``(s − y)ᵀ``, ``s = softmax(z)``, when Σy = 1 (1, n)
+==================  ============================================  ==================
+
+>>> from jacobnet import Sigmoid
+>>> check = compare_closed_forms(Sigmoid(), n=2)
+>>> [(c.name, c.shape, c.proved) for c in check]
+[('J_x', (2, 2), True), ('J_θ', (2, 0), True)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import sympy as sp
+
+from .layers import Dense, Elementwise, Layer, Softmax
+from .losses import MSE, CrossEntropy, Loss, SoftmaxCrossEntropy
+from .rules import RULES
+from .symbolic_layers import input_size, layer_jacobians, loss_input_name, loss_jacobian, param_symbols, vector_symbols
+
+
+def _sigma(x: sp.Expr) -> sp.Expr:
+    return RULES["sigmoid"].expr(x)
+
+
+DERIVATIVES: dict[str, Callable[..., sp.Expr]] = {
+    "sigmoid": lambda x: _sigma(x) * (1 - _sigma(x)),  # σ' = σ(1 − σ)
+    "tanh": lambda x: 1 - sp.tanh(x) ** 2,  # tanh' = 1 − tanh²
+    "relu": lambda x: sp.Piecewise((0, x <= 0), (1, True)),  # 1[x > 0]; f'(0) = 0
+    "leaky_relu": lambda x, alpha=0.01: sp.Piecewise((alpha, x <= 0), (1, True)),  # f'(0) = α
+    "softplus": _sigma,  # softplus' = σ
+}
+"""``f'`` of every rule in :data:`jacobnet.rules.RULES`, written by hand (the textbook formulas)."""
+
+
+def closed_form_jacobians(layer: Layer, n: int | None = None, index: int | None = None) -> tuple[sp.Matrix, sp.Matrix]:
+    """The hand-derived ``(J_x, J_θ)`` over the same symbols as ``layer_jacobians`` — same shapes.
+
+    >>> J_x, J_theta = closed_form_jacobians(Dense(3, 2, seed=0))
+    >>> J_theta[0, :]
+    Matrix([[x_1, x_2, x_3, 0, 0, 0, 1, 0]])
+    """
+    n_in = input_size(layer, n)
+    x = sp.Matrix(vector_symbols("x", n_in))
+    if isinstance(layer, Dense):
+        m = layer.n_out
+        W = sp.Matrix(m, n_in, param_symbols(layer, index)[: m * n_in])
+        return W, sp.Matrix.hstack(sp.kronecker_product(sp.eye(m), x.T), sp.eye(m))
+    if isinstance(layer, Elementwise):
+        if layer.rule.name not in DERIVATIVES:
+            raise KeyError(f"no hand-derived derivative for rule {layer.rule.name!r}; add it to DERIVATIVES")
+        d = DERIVATIVES[layer.rule.name]
+        return sp.diag(*[d(xi, **layer.rule_params) for xi in x]), sp.zeros(n_in, 0)
+    if isinstance(layer, Softmax):
+        e = x.applyfunc(sp.exp)
+        s = e / sum(e)
+        return sp.diag(*s) - s * s.T, sp.zeros(n_in, 0)
+    raise TypeError(f"no closed form for layer {layer!r}")
+
+
+def closed_form_loss_row(loss: Loss, n: int) -> sp.Matrix:
+    """The hand-derived row ``∂L/∂ŷ`` — shape ``(1, n)`` (softmax-cross-entropy: ``s − y``, for Σy = 1).
+
+    >>> closed_form_loss_row(MSE(), 2)
+    Matrix([[-y_1 + yhat_1, -y_2 + yhat_2]])
+    """
+    yhat, y = sp.Matrix(vector_symbols(loss_input_name(loss), n)), sp.Matrix(vector_symbols("y", n))
+    if isinstance(loss, MSE):
+        return (sp.Rational(2, n) * (yhat - y)).T
+    if isinstance(loss, CrossEntropy):
+        return -sp.Matrix([[t / a for a, t in zip(yhat, y)]])
+    if isinstance(loss, SoftmaxCrossEntropy):
+        e = yhat.applyfunc(sp.exp)
+        return (e / sum(e) - y).T
+    raise TypeError(f"no closed form for loss {loss!r}")
+
+
+@dataclass(frozen=True)
+class FormCheck:
+    """One closed form against SymPy's Jacobian.
+
+    ``proved`` is True when ``simplify(closed − sympy)`` is exactly the zero
+    matrix — a proof for these sizes; ``difference`` is what was left.
+    """
+
+    name: str
+    closed: sp.Matrix
+    sympy: sp.Matrix
+    difference: sp.Matrix
+    proved: bool
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.closed.shape
+
+
+def _form_check(name: str, closed: sp.Matrix, derived: sp.Matrix, assume: dict | None = None) -> FormCheck:
+    if closed.shape != derived.shape:
+        raise ValueError(f"{name}: closed form has shape {closed.shape}, SymPy's Jacobian {derived.shape}")
+    diff = (closed - derived).xreplace(assume or {}).applyfunc(sp.simplify)
+    return FormCheck(name, closed, derived, diff, diff.is_zero_matrix is True)
+
+
+def compare_closed_forms(what: Layer | Loss, n: int | None = None) -> list[FormCheck]:
+    """Show each hand-derived form equals SymPy's Jacobian: ``[J_x, J_θ]`` of a layer, ``[J_loss]`` of a loss.
+
+    Softmax-cross-entropy's ``s − y`` holds for targets that sum to 1, so both
+    sides are compared with ``y_n = 1 − Σ_{i<n} y_i`` substituted.
+
+    >>> [c.proved for c in compare_closed_forms(SoftmaxCrossEntropy(), n=2)]
+    [True]
+    """
+    if isinstance(what, Loss):
+        if n is None:
+            raise ValueError(f"{what!r}: pass the number of outputs n")
+        y = vector_symbols("y", n)
+        assume = {y[-1]: 1 - sum(y[:-1])} if isinstance(what, SoftmaxCrossEntropy) else None
+        return [_form_check("J_loss", closed_form_loss_row(what, n), loss_jacobian(what, n), assume)]
+    closed, derived = closed_form_jacobians(what, n), layer_jacobians(what, n)
+    return [_form_check(name, c, d) for name, c, d in zip(("J_x", "J_θ"), closed, derived)]

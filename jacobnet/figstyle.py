@@ -1,0 +1,139 @@
+"""The look and the words of every figure: style, colormap, mathtext names, axis labels.
+
+One place for what all of :mod:`jacobnet.viz` shares, so every figure looks
+the same: the diverging colormap, the fonts, the figure class (a
+:class:`~matplotlib.figure.Figure` that Jupyter displays as PNG even when
+pyplot was never imported), and the translation of project names into
+mathtext — ``J_θ(Dense 1)`` becomes :math:`J_\\theta(\\mathrm{Dense\\ 1})`.
+
+>>> tex_name("J_θ(Dense 1)")
+'J_{\\\\theta}(\\\\mathrm{Dense\\\\ 1})'
+>>> plain_title("J_θ(Dense 1)", (4, 16))
+'J_θ(Dense 1) ∈ ℝ^{4×16}'
+>>> axis_labels("J_θ(Dense 2)", "[I ⊗ xᵀ | I]", (2, 6))[1]
+['W^{(2)}_{1,1}', 'W^{(2)}_{1,2}', 'W^{(2)}_{2,1}', 'W^{(2)}_{2,2}', 'b^{(2)}_{1}', 'b^{(2)}_{2}']
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from contextlib import AbstractContextManager
+
+import matplotlib as mpl
+from matplotlib import ft2font
+from matplotlib.figure import Figure
+
+from .layers import Dense
+
+CMAP = "RdBu_r"  # red = positive, blue = negative, white = 0
+FONT_PT = 9.0
+DPI = 110  # every saved PNG
+RENDERER = f"matplotlib {mpl.__version__}, FreeType {ft2font.__freetype_version__}"
+# No timestamp and no jacobnet version: the same figure gives the same bytes on every run.
+# The renderer is recorded, so a test can tell a changed figure from a changed matplotlib.
+SAVE_METADATA = {"Software": None, "Source": RENDERER}
+STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "mathtext.fontset": "dejavusans",
+    "axes.unicode_minus": True,
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "image.interpolation": "nearest",
+    "axes.spines.top": True,
+    "axes.spines.right": True,
+}
+_SPECIAL = re.compile(r"([\\{}_^$%#&~])")
+_NAME = re.compile(
+    r"(?:J_(?P<j>[^\W\d_]+)|∂(?P<out>[^\W\d_]+)(?P<oidx>\d*)/∂(?P<wrt>[^\W\d_]+)(?P<idx>\d*))(?:\((?P<inner>.+)\))?"
+)
+
+
+def styled() -> AbstractContextManager:
+    """A context in which figures get jacobnet's fonts and defaults (:data:`STYLE`)."""
+    return mpl.rc_context(STYLE)
+
+
+class JFigure(Figure):
+    """A Figure that Jupyter shows as a PNG (``_repr_png_``), with or without pyplot."""
+
+    def _repr_png_(self) -> bytes:
+        buf = io.BytesIO()
+        save_png(self, buf)
+        return buf.getvalue()
+
+
+def save_png(fig: Figure, target: str | os.PathLike | io.BytesIO) -> None:
+    """Save as PNG the one way every figure is saved: :data:`DPI`, tight box, no timestamps.
+
+    Same figure, same bytes: PNG has no date, matplotlib's ``Software`` stamp is
+    dropped; the ``Source`` text chunk records the renderer (:data:`RENDERER`).
+    """
+    fig.savefig(target, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.12, metadata=SAVE_METADATA)
+
+
+def _escape(text: str) -> str:
+    return _SPECIAL.sub(r"\\\1", text).replace(" ", r"\ ")
+
+
+def tex_name(name: str) -> str:
+    """Mathtext (without ``$``) for a project name: factors, partial products, ``A · B``.
+
+    >>> tex_name("J_loss"), tex_name("∂L/∂a3"), tex_name("∂L/∂θ(Dense 2)")
+    ('J_{\\\\mathrm{loss}}', '\\\\partial L/\\\\partial a_{3}', '\\\\partial L/\\\\partial \\\\theta(\\\\mathrm{Dense\\\\ 2})')
+    """
+    if "·" in name:
+        return r" \cdot ".join(tex_name(part.strip()) for part in name.split("·"))
+    m = _NAME.fullmatch(name)
+    if m is None:
+        return name if re.fullmatch(r"[A-Za-z]\w*", name) and "_" not in name else rf"\mathrm{{{_escape(name)}}}"
+    if m["j"]:
+        sub = m["j"]
+        sub = r"\theta" if sub == "θ" else sub if len(sub) == 1 else r"\mathrm{" + sub + "}"
+        head = "J_{" + sub + "}"
+    else:
+        head = rf"\partial {_var(m['out'], m['oidx'])}/\partial {_var(m['wrt'], m['idx'])}"
+    return head + (rf"(\mathrm{{{_escape(m['inner'])}}})" if m["inner"] else "")
+
+
+def _var(letter: str, index: str) -> str:
+    return (r"\theta" if letter == "θ" else letter) + (f"_{{{index}}}" if index else "")
+
+
+def shape_tex(shape: tuple[int, ...]) -> str:
+    r"""``\in \mathbb{R}^{m\times n}`` for a shape ``(m, n)``."""
+    return r"\in \mathbb{R}^{" + r"\times ".join(str(s) for s in shape) + "}"
+
+
+def tex_title(name: str, shape: tuple[int, ...]) -> str:
+    """The mathtext title ``$name ∈ ℝ^{m×n}$``."""
+    return f"${tex_name(name)} {shape_tex(shape)}$"
+
+
+def plain_title(name: str, shape: tuple[int, ...]) -> str:
+    """The plain-text title ``name ∈ ℝ^{m×n}`` (the Figure's label)."""
+    return f"{name} ∈ ℝ^{{{'×'.join(str(s) for s in shape)}}}"
+
+
+def axis_labels(name: str, kind: str | None, shape: tuple[int, int], block: object = None) -> tuple[list[str], list[str]]:
+    """Mathtext row and column labels of a factor, from its name; ``([], [])`` if unknown.
+
+    Rows of a layer's Jacobian are its outputs ``y_i``; columns of ``J_x`` its
+    inputs ``x_j``; columns of ``J_θ(Dense k)`` its parameters
+    ``W^{(k)}_{i,j}, b^{(k)}_i`` (``Dense.param_labels``); ``J_loss`` is the row
+    ``L`` over ``ŷ_j``.
+    """
+    m, n = shape
+    rows = [f"y_{{{i + 1}}}" for i in range(m)]
+    dense_theta = re.fullmatch(r"J_θ\(Dense (\d+)\)", name)
+    if dense_theta and kind == "[I ⊗ xᵀ | I]" and m and n % m == 0 and n // m >= 2:
+        return rows, Dense(n // m - 1, m).param_labels(int(dense_theta[1]))
+    if name.startswith("J_x("):
+        return rows, [f"x_{{{j + 1}}}" for j in range(n)]
+    if name == "J_loss":
+        return ["L"], [rf"\hat{{y}}_{{{j + 1}}}" for j in range(n)]
+    return [], []

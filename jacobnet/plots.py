@@ -1,0 +1,185 @@
+"""Figures of numbers about Jacobians: three gradients side by side, and what each order costs.
+
+* :func:`comparison_figure` — a :class:`~jacobnet.report.GradientReport` drawn:
+  every parameter's gradient by each method (Jacobian product, SymPy,
+  central differences), and the pairwise errors ``|g_a − g_b|`` on a log
+  scale, each pair's tolerance marked.
+* :func:`order_cost_figure` — FLOPs and bytes of the forward, reverse and
+  optimal orders as networks grow wider and deeper, log scale.
+
+Same habits as :mod:`jacobnet.heatmaps`: a :class:`~jacobnet.figstyle.JFigure`
+built directly, jacobnet's style, returned and never shown.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from .figstyle import FONT_PT, JFigure, styled
+from .heatmaps import text_in, thin
+
+if TYPE_CHECKING:
+    from .report import GradientReport
+    from .table import Table
+
+Array = np.ndarray
+METHOD_STYLE = {  # marker, size, colour: drawn in this order, so agreeing values nest visibly
+    "jacobian": ("o", 7.0, "#2166ac"),
+    "symbolic": ("x", 7.0, "#b2182b"),
+    "finite-difference": ("+", 9.0, "#1b7837"),
+}
+PAIR_COLOURS = ("#762a83", "#e08214", "#35978f", "#555555")
+ROW_IN = 0.2  # height of one parameter's row, inches
+
+
+def _floor(errors: Sequence[Array], scale: float) -> float:
+    """Where an exact 0 is drawn on the log axis: a decade below the smallest nonzero error."""
+    nonzero = [e[e > 0].min() for e in errors if np.any(e > 0)]
+    return min([*nonzero, max(scale, 1e-300) * 1e-16]) / 10
+
+
+def _blocks(ax: Axes, report: GradientReport, label: bool) -> None:
+    """Shade every other parameter block; name the blocks at the right."""
+    for k, block in enumerate(report.blocks):
+        lo, hi = block.slice.start - 0.5, block.slice.stop - 0.5
+        if k % 2 == 0:
+            ax.axhspan(lo, hi, color="#f0f0f0", zorder=0)
+        if label:
+            ax.text(1.01, (lo + hi) / 2, block.name, transform=ax.get_yaxis_transform(), rotation=90,
+                    ha="left", va="center", fontsize=FONT_PT)
+
+
+def comparison_figure(report: GradientReport) -> Figure:
+    """The gradients of each method side by side, and their pairwise errors on a log scale.
+
+    Left: one row per parameter (``W^{(1)}_{2,3}`` …), one marker per method at
+    its value of ``∂L/∂θ``; where the methods agree the markers sit on top of
+    each other. Right: ``|g_a − g_b|`` per parameter for each pair of methods
+    (log scale; an exact 0 at the left edge, hollow), and the pair's tolerance
+    ``tol · max|g_b|`` as a dashed line — a pair agrees when all its points lie
+    left of its line.
+    """
+    n = len(report.labels)
+    labels = [f"${t}$" for t in report.labels]
+    height = min(max(n * ROW_IN, 2.5), 14.0)
+    pos, text = thin(labels, height, FONT_PT)
+    with styled():
+        fig = JFigure(figsize=(3.2 + text_in(text, FONT_PT) + 8.0, height + 1.6), layout="constrained")
+        ax_g, ax_e = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1.0, 1.15]})
+        rows = np.arange(n)
+        for method, g in report.gradients.items():
+            marker, size, colour = METHOD_STYLE.get(method, ("s", 5.0, "#555555"))
+            ax_g.plot(g, rows, linestyle="none", marker=marker, markersize=size, color=colour, label=method,
+                      markerfacecolor="none" if marker == "o" else colour)
+        ax_g.axvline(0.0, color="#888888", linewidth=0.8)
+        ax_g.set_xlabel(r"$\partial L/\partial\theta$")
+        ax_g.set_title("the gradient, by each method")
+        ax_g.set_yticks(pos, text)
+        ax_g.set_ylim(n - 0.5, -0.5)
+        ax_g.legend(fontsize=FONT_PT, loc="lower left", bbox_to_anchor=(0, 1.06), ncol=3, frameon=False,
+                    borderaxespad=0, handletextpad=0.3, columnspacing=1.0)
+        _errors(ax_e, report)
+        for ax in (ax_g, ax_e):
+            _blocks(ax, report, label=ax is ax_e)
+            ax.tick_params(labelsize=FONT_PT)
+            ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+        if report.title:
+            fig.suptitle(report.title, fontsize=10)
+    return fig
+
+
+def _errors(ax: Axes, report: GradientReport) -> None:
+    """``|g_a − g_b|`` per parameter for each pair, log x, with each pair's tolerance line."""
+    rows = np.arange(len(report.labels))
+    errors = [report.errors(a, b) for a, b in report.pairs]
+    floor = _floor(errors, max(float(np.max(np.abs(g), initial=0.0)) for g in report.gradients.values()))
+    verdicts = {(r.a, r.b): r for r in report.rows if r.block == "all"}
+    for k, ((a, b), err) in enumerate(zip(report.pairs, errors)):
+        colour = PAIR_COLOURS[k % len(PAIR_COLOURS)]
+        offset = (k - (len(report.pairs) - 1) / 2) * 0.22  # the pairs side by side within a row
+        zero = err == 0
+        v = verdicts.get((a, b))
+        label = f"{a} vs {b}" + (f": rel {v.rel:.1e} {'≤' if v.ok else '>'} {v.tol:g}" if v else "")
+        ax.plot(err[~zero], rows[~zero] + offset, "o", markersize=4, color=colour, label=label)
+        ax.plot(np.full(zero.sum(), floor), rows[zero] + offset, "o", markersize=4, markerfacecolor="none", color=colour)
+        tol = report.tolerances[(a, b)] * float(np.max(np.abs(report.gradients[b]), initial=0.0))
+        if tol > 0:
+            ax.axvline(tol, color=colour, linestyle="--", linewidth=1.0)
+    ax.set_xscale("log")
+    ax.set_xlabel(r"$|g_a - g_b|$  (dashed: tolerance $\cdot\ \max|g_b|$; hollow: exactly 0)")
+    ax.set_title("their differences, log scale")
+    ax.legend(fontsize=FONT_PT - 0.5, loc="lower left", bbox_to_anchor=(0, 1.06), ncol=1, frameon=False, borderaxespad=0)
+
+
+ORDER_LINES = (  # (label, order row, cost column prefix, style)
+    ("forward", "forward", "", dict(color="#b2182b", linestyle="--", marker="s")),
+    ("reverse (backprop)", "reverse", "", dict(color="#2166ac", linestyle="-", marker="o")),
+    ("optimal", "optimal", "", dict(color="black", linestyle="none", marker="o", markersize=10, markerfacecolor="none")),
+    ("optimal, through the structure", "optimal (structured)", "structured ", dict(color="#1b7837", linestyle="-", marker="^")),
+)
+
+
+def _series(rows: list[dict], order: str, column: str, key: str, fixed: str, value: int) -> tuple[list[int], list[int]]:
+    picked = sorted((r[key], r[column]) for r in rows if r["order"] == order and r[fixed] == value)
+    return [k for k, _ in picked], [c for _, c in picked]
+
+
+def order_cost_figure(sweep: Table | None = None, *, depth: int | None = None, width: int | None = None) -> Figure:
+    """FLOPs and bytes of the forward, reverse and optimal orders for growing networks, log scale.
+
+    ``sweep`` is a :func:`jacobnet.ordertable.order_cost_sweep` table (default: its
+    default sweep, ``784 → width × depth → 10``). Top row: multiply-adds; bottom
+    row: bytes written for intermediates. Left: against the hidden width at
+    ``depth`` hidden layers (default the deepest); right: against the depth at
+    ``width`` (default the widest). The optimal order is the dense matrix-chain
+    optimum; the green line multiplies the structured-optimal order through the
+    factors' structure (diagonal, ``[I ⊗ xᵀ | I]``), the cost of ordinary backprop.
+    """
+    if sweep is None:
+        from .ordertable import order_cost_sweep
+
+        sweep = order_cost_sweep()
+    rows = sweep.rows
+    depth = max(r["depth"] for r in rows) if depth is None else depth
+    width = max(r["width"] for r in rows) if width is None else width
+    with styled():
+        fig = JFigure(figsize=(10.0, 7.0), layout="constrained")
+        axes = fig.subplots(2, 2, sharex="col")
+        for row, (metric, unit) in enumerate((("flops", "multiply-adds"), ("bytes", "bytes written"))):
+            for col, (key, fixed, value) in enumerate((("width", "depth", depth), ("depth", "width", width))):
+                ax = axes[row, col]
+                for label, order, prefix, style in ORDER_LINES:
+                    xs, ys = _series(rows, order, prefix + metric, key, fixed, value)
+                    ax.plot(xs, ys, label=label, **{"markersize": 5, **style})
+                _ratio(ax, rows, metric, key, fixed, value)
+                ax.set_yscale("log")
+                ax.grid(True, which="major", color="#dddddd", linewidth=0.6)
+                ax.tick_params(labelsize=FONT_PT)
+                if col == 0:
+                    ax.set_ylabel(unit)
+                if row == 1:
+                    ax.set_xlabel("hidden width" if key == "width" else "hidden layers (depth)")
+                if row == 0:
+                    ax.set_title(f"growing width, depth {depth}" if key == "width" else f"growing depth, width {width}")
+            axes[0, 0].set_xscale("log", base=2)
+            xs = sorted({r["width"] for r in rows})
+            axes[1, 0].set_xticks(xs, [str(x) for x in xs])
+            axes[1, 1].set_xticks(sorted({r["depth"] for r in rows}))
+        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=FONT_PT, frameon=False)
+        fig.suptitle(f"{sweep.title}: the product ∂L/∂θ(Dense 1) in each order", fontsize=10)
+    return fig
+
+
+def _ratio(ax: Axes, rows: list[dict], metric: str, key: str, fixed: str, value: int) -> None:
+    """Write ``forward / reverse = k×`` at the last point."""
+    xs, fwd = _series(rows, "forward", metric, key, fixed, value)
+    _, rev = _series(rows, "reverse", metric, key, fixed, value)
+    if xs and rev[-1]:
+        ax.annotate("", (xs[-1], fwd[-1]), (xs[-1], rev[-1]), arrowprops=dict(arrowstyle="<->", color="#444444", shrinkA=6, shrinkB=6))
+        ax.annotate(f"forward ÷ reverse\n= {fwd[-1] / rev[-1]:,.0f}×", (xs[-1], (fwd[-1] * rev[-1]) ** 0.5), xytext=(-8, 0),
+                    textcoords="offset points", ha="right", va="center", multialignment="center", fontsize=FONT_PT, color="#444444",
+                    bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1.5))
