@@ -45,7 +45,25 @@ if TYPE_CHECKING:
 Array = np.ndarray
 
 
-class BlockDiagonal(Operator):
+class _OverBatch(Operator):
+    """A batch Jacobian made of the ``B`` per-sample blocks of ``inner``; it stores and costs ``B`` blocks."""
+
+    def __init__(self, inner: Operator, batch: int, shape: tuple[int, int], label: str):
+        self.inner, self.B, self.shape, self.batch = inner, batch, shape, None
+        self.kind = f"{label} ({batch} × {inner.kind})"
+
+    @property
+    def nbytes(self) -> int:
+        return self.inner.nbytes
+
+    def vjp_flops(self, k: int) -> int:
+        return self.B * self.inner.vjp_flops(k)
+
+    def jvp_flops(self, p: int) -> int:
+        return self.B * self.inner.jvp_flops(p)
+
+
+class BlockDiagonal(_OverBatch):
     """``blockdiag(J_1, …, J_B)``, shape ``(B·m, B·n)``, over a batched operator of blocks ``(m, n)``.
 
     ``G @ J`` for ``G`` of shape ``(k, B·m)`` multiplies each sample's slice of
@@ -53,18 +71,14 @@ class BlockDiagonal(Operator):
     """
 
     def __init__(self, inner: Operator, batch: int):
-        self.inner, self.B = inner, batch
         m, n = inner.shape
-        self.shape = (batch * m, batch * n)
-        self.batch = None
-        self.kind = f"block-diagonal ({batch} × {inner.kind})"
+        super().__init__(inner, batch, (batch * m, batch * n), "block-diagonal")
 
-    def _dense(self) -> Array:
+    def _fill(self, out: Array) -> None:
         (m, n), B = self.inner.shape, self.B
-        out = np.zeros((B * m, B * n))
+        out.fill(0.0)
         idx = np.arange(B)
         out.reshape(B, m, B, n)[idx, :, idx, :] = np.broadcast_to(self.inner.dense(), (B, m, n))
-        return out
 
     def vjp(self, G: Array) -> Array:
         k, (m, n) = G.shape[0], self.inner.shape
@@ -75,51 +89,32 @@ class BlockDiagonal(Operator):
         p, (m, n) = H.shape[1], self.inner.shape
         return np.broadcast_to(self.inner.jvp(H.reshape(self.B, n, p)), (self.B, m, p)).reshape(self.B * m, p)
 
-    @property
-    def nbytes(self) -> int:
-        return self.inner.nbytes
 
-    def vjp_flops(self, k: int) -> int:
-        return self.B * self.inner.vjp_flops(k)
-
-    def jvp_flops(self, p: int) -> int:
-        return self.B * self.inner.jvp_flops(p)
-
-
-class StackedRows(Operator):
+class StackedRows(_OverBatch):
     """``[J_1; …; J_B]``, shape ``(B·m, n)``: the batch Jacobian by shared parameters.
 
     ``G @ J = Σ_b G_b J_b`` for ``G = [G_1 … G_B]`` of shape ``(k, B·m)``.
     """
 
     def __init__(self, inner: Operator, batch: int):
-        self.inner, self.B = inner, batch
         m, n = inner.shape
-        self.shape = (batch * m, n)
-        self.batch = None
-        self.kind = f"stacked ({batch} × {inner.kind})"
+        super().__init__(inner, batch, (batch * m, n), "stacked")
 
-    def _dense(self) -> Array:
+    def _fill(self, out: Array) -> None:
         m, n = self.inner.shape
-        return np.broadcast_to(self.inner.dense(), (self.B, m, n)).reshape(self.B * m, n)
+        blocks = out.reshape(self.B, m, n)  # a view
+        if self.inner.batch == self.B:
+            self.inner.dense(out=blocks)
+        else:
+            blocks[...] = self.inner.dense()
 
     def vjp(self, G: Array) -> Array:
         k, m = G.shape[0], self.inner.shape[0]
-        return self.B * self.inner.vjp_mean(G.reshape(k, self.B, m).transpose(1, 0, 2))
+        return self.inner.vjp_sum(G.reshape(k, self.B, m).transpose(1, 0, 2))
 
     def jvp(self, H: Array) -> Array:
         m, p = self.inner.shape[0], H.shape[1]
         return np.broadcast_to(self.inner.jvp(H), (self.B, m, p)).reshape(self.B * m, p)
-
-    @property
-    def nbytes(self) -> int:
-        return self.inner.nbytes
-
-    def vjp_flops(self, k: int) -> int:
-        return self.B * self.inner.vjp_flops(k)
-
-    def jvp_flops(self, p: int) -> int:
-        return self.B * self.inner.jvp_flops(p)
 
 
 def block_diagonal(factor: Factor) -> Array:

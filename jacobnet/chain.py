@@ -107,7 +107,9 @@ class Chain:
         mats = [np.asarray(m, dtype=np.float64) for m in matrices]
         for name, m in zip(names, mats):
             if m.ndim not in (2, 3):
-                raise ValueError(f"chain factor {name}: expected a matrix (m, n) or a stack (B, m, n), got shape {m.shape}")
+                raise ValueError(
+                    f"chain factor {name}: expected a matrix (m, n) or a stack (B, m, n), got shape {m.shape}"
+                )
         return cls(target, [Factor(n, Matrix(m)) for n, m in zip(names, mats)])
 
     @property
@@ -132,7 +134,8 @@ class Chain:
             if order == "optimal":
                 leaves = [leaf(f, structured, i) for i, f in enumerate(self.factors)]
                 return optimal_tree(leaves, _cost_only)
-            raise ValueError(f"unknown order {order!r}; choose one of {', '.join(ORDER_NAMES)} or nested pairs such as ((0, 1), 2)")
+            choices = ", ".join(ORDER_NAMES)
+            raise ValueError(f"unknown order {order!r}; choose one of {choices} or nested pairs such as ((0, 1), 2)")
         return check_tree(order, n)
 
     def describe(self, order: Order = "reverse", structured: bool = False) -> str:
@@ -160,11 +163,12 @@ class Chain:
     def memory(self) -> Table:
         """Per factor: name, shape, structure, dense bytes and structured bytes."""
         rows = [
-            {"factor": f.name, "shape": f"{f.shape}", "structure": f.kind, "dense": f.nbytes_dense, "structured": f.nbytes}
+            {"factor": f.name, "shape": str(f.shape), "structure": f.kind, "dense": f.nbytes_dense, "structured": f.nbytes}
             for f in self.factors
         ]
         who = "" if self.batch is None else f" (batch of {self.batch})"
-        return Table(f"Factors of {self.target}{who}: bytes", list(rows[0]), rows, {"dense": format_bytes, "structured": format_bytes})
+        fmt = {"dense": format_bytes, "structured": format_bytes}
+        return Table(f"Factors of {self.target}{who}: bytes", list(rows[0]), rows, fmt)
 
     def order_table(self, orders: Sequence[Order] | None = None) -> Table:
         """The orders side by side: FLOPs and bytes, dense and structured (:func:`jacobnet.ordertable.order_table`)."""
@@ -232,10 +236,11 @@ class Chain:
         need = self.bytes(tree, structured, include_factors=not structured)
         label = order if isinstance(order, str) else tree_text(tree)
         what = f"{self.target} in {label} order ({'structured' if structured else 'materialised'})"
+        lean = format_bytes(self.bytes("reverse", True))
         if structured:
-            instead = f"use order='reverse' ({format_bytes(self.bytes('reverse', True))}) or a smaller batch"
+            instead = f"use order='reverse' ({lean}) or a smaller batch"
         else:
-            instead = f"use structured=True ({format_bytes(self.bytes('reverse', True))} in reverse order) or a smaller batch"
+            instead = f"use structured=True ({lean} in reverse order) or a smaller batch"
         check_budget(need, what, instead)
 
     def __repr__(self) -> str:

@@ -69,7 +69,7 @@ def jacobian_fd(f: Callable[[Array], Array], x: Array, rel_step: float = REL_STE
     """
     x = np.asarray(x, dtype=np.float64)
     h = _steps(x, rel_step)
-    return _by_columns(x, lambda i, e: (np.atleast_1d(f(x + h[i] * e)) - np.atleast_1d(f(x - h[i] * e))) / (2.0 * h[i]))
+    return _by_columns(f, x, lambda i, e: (np.atleast_1d(f(x + h[i] * e)) - np.atleast_1d(f(x - h[i] * e))) / (2.0 * h[i]))
 
 
 def jacobian_complex_step(f: Callable[[Array], Array], x: Array, h: float = COMPLEX_STEP) -> Array:
@@ -85,11 +85,13 @@ def jacobian_complex_step(f: Callable[[Array], Array], x: Array, h: float = COMP
     ((2, 3), True)
     """
     x = np.asarray(x, dtype=np.float64)
-    return _by_columns(x, lambda i, e: np.imag(np.atleast_1d(f(x + 1j * h * e))) / h)
+    return _by_columns(f, x, lambda i, e: np.imag(np.atleast_1d(f(x + 1j * h * e))) / h)
 
 
-def _by_columns(x: Array, column: Callable[[int, Array], Array]) -> Array:
+def _by_columns(f: Callable[[Array], Array], x: Array, column: Callable[[int, Array], Array]) -> Array:
     """Stack ``column(i, e_i)`` for every unit vector ``e_i`` of ``x``'s space as the columns of a matrix."""
+    if x.size == 0:  # no inputs: an (m, 0) Jacobian
+        return np.zeros(np.atleast_1d(f(x)).shape + (0,))
     cols = []
     for i in range(x.size):
         e = np.zeros_like(x)

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import __version__
-from .check import fd_gradient
+from .check import fd_gradient, rel_error
 from .spec import build_network, demo_sample
 
 EXIT_BAD_INPUT = 2
@@ -48,17 +48,22 @@ def gradient_table(labels: list[str], columns: dict[str, np.ndarray]) -> str:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Build a small non-square network, print its trace and its checked gradient."""
+    with np.printoptions(precision=4, suppress=True):  # local: never leak global print state
+        return _demo(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
     net = build_network(args.layers, args.activation, args.loss, seed=args.seed)
     x, y = demo_sample(net.input_size, net.sizes[-1], args.seed)
-    np.set_printoptions(precision=4, suppress=True)
     print(f"network: {net!r}")
     print(f"x = {x}, y = {y}\n")
     trace = net.trace(x, y)
     print(trace, "\n")
     fd = fd_gradient(net, x, y)
-    rel = np.max(np.abs(trace.gradient - fd)) / np.max(np.abs(fd))
+    rel = rel_error(trace.gradient, fd)
     print(gradient_table(net.param_labels(), {"Jacobian product": trace.gradient, "central differences": fd}))
     print(f"\nmax |Jacobian product − finite differences| / max |finite differences| = {rel:.2e}")
+    _print_comparison(net, x, y)
     print_paths(f"\nheatmaps of every factor, in {args.out}/:", _write_heatmaps(args, net, x, y))
     return 0
 
@@ -110,9 +115,46 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_DISAGREE = 1
+
+
+def _print_comparison(net: object, x: np.ndarray, y: np.ndarray) -> None:
+    """The demo's three-way table (symbolic vs jacobian vs finite-difference), or why it is skipped."""
+    from .report import compare_gradients
+    from .symbolic_size import SymbolicSizeError
+
+    try:
+        report = compare_gradients(net, x, y)
+    except SymbolicSizeError as err:
+        print(f"\nsymbolic comparison skipped: {err}")
+        return
+    print("\nthree-way comparison, symbolic vs jacobian vs finite-difference:")
+    print(report)
+
+
+def add_check_args(p: argparse.ArgumentParser) -> None:
+    """``check``: the network spec and ``--entries``."""
+    add_spec_args(p)
+    p.add_argument("--entries", action="store_true", help="also print every parameter's three gradients")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Compare the symbolic, Jacobian and finite-difference gradients; exit 1 when they disagree."""
+    from .report import compare_gradients
+
+    net = build_network(args.layers, args.activation, args.loss, seed=args.seed)
+    x, y = demo_sample(net.input_size, net.sizes[-1], args.seed)
+    report = compare_gradients(net, x, y)
+    print(report)
+    if args.entries:
+        print(f"\n{report.entries()}")
+    return 0 if report.ok else EXIT_DISAGREE
+
+
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str, Callable[[argparse.ArgumentParser], None]]] = {
     "demo": (cmd_demo, "trace and check the gradient of a small network", add_demo_args),
     "heatmap": (cmd_heatmap, "draw every Jacobian of a network given by a spec into PNG files", add_heatmap_args),
+    "check": (cmd_check, "compare symbolic, Jacobian and finite-difference gradients (exit 1 if they disagree)", add_check_args),
     "figures": (cmd_figures, "regenerate every figure of the README and the course (the gallery)", add_out_arg),
 }
 

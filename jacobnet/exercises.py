@@ -1,19 +1,18 @@
 """Answer checkers for the course: submit a Jacobian, a shape or a gradient; get told what is wrong.
 
-Each checker compares a student's answer with the package's own value and
-returns a :class:`Feedback`: ``.ok`` is ``True`` only for a correct answer;
-printing it explains, in this order of diagnosis,
+Each checker computes the package's own value for a stated layer, loss,
+network or function and compares the student's answer with it
+(:func:`jacobnet.feedback.check_matrix`): ``.ok`` is ``True`` only for a
+correct answer, and printing the :class:`~jacobnet.feedback.Feedback` says
+what is wrong — a transposed or misshapen answer, a sign, rounding, a
+constant factor, parameters in the wrong order, or the wrong entries by
+name with expected vs got.
 
-* not answered yet (``answer = ...``) or not readable as numbers;
-* a wrong shape — and whether it is the transpose (rows must be outputs,
-  columns inputs: numerator layout), or the right numbers in the wrong shape;
-* a transposed square matrix, every sign flipped, or a constant factor off;
-* otherwise the wrong entries, ``(i, j)`` with their meaning
-  (``∂a_2/∂x_3``, ``W^{(1)}_{2,3}``), expected vs got, and why when it can
-  tell (sign flipped, should be 0, entries swapped).
-
-Comparison: entry ``(i, j)`` is wrong when ``|got − expected| > rtol · max|expected| + atol``
-(norm-wise, like :func:`jacobnet.check.rel_error`).
+* :func:`check_layer_jacobian` — ``J_x`` or ``J_θ`` of a layer at ``x``;
+* :func:`check_loss_jacobian` — the ``(1, n)`` row ``∂L/∂ŷ``;
+* :func:`check_gradient` — ``dL/dθ`` of a network, entries named ``W^(1)_2,3``;
+* :func:`check_function_jacobian` — any ``f: ℝⁿ → ℝᵐ``, against central differences;
+* :func:`check_matrix`, :func:`check_shape`, :func:`check_number` — against a given value.
 
 >>> import numpy as np
 >>> from jacobnet import Dense
@@ -26,238 +25,35 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .check import jacobian_fd, rel_error
+from .check import jacobian_fd
+from .feedback import Feedback, check_matrix, check_number, check_shape, labels_or_default
 
 if TYPE_CHECKING:
     from .layers import Layer
     from .losses import Loss
     from .network import Network
 
+__all__ = [
+    "Feedback", "check_matrix", "check_shape", "check_number",
+    "check_layer_jacobian", "check_loss_jacobian", "check_gradient", "check_function_jacobian",
+]
 Array = np.ndarray
-RTOL, ATOL = 1e-6, 1e-12
-MAX_SHOWN = 5
 
 
-@dataclass
-class Feedback:
-    """The verdict on one answer: ``ok``, a one-line ``summary`` and, if wrong, ``details`` per entry."""
-
-    ok: bool
-    name: str
-    summary: str
-    details: list[str] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        mark = "✓" if self.ok else "✗"
-        return "\n".join([f"{mark} {self.name}: {self.summary}", *(f"    {d}" for d in self.details)])
-
-    __repr__ = __str__
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-def _shape_words(shape: tuple[int, ...]) -> str:
-    if len(shape) == 2:
-        return f"{shape} (rows = {_count(shape[0], 'output')}, columns = {_count(shape[1], 'input')})"
-    return f"{shape}"
-
-
-def _read(answer: object, name: str) -> Array | Feedback:
-    """The answer as a float64 array, or the Feedback saying why it cannot be read."""
-    if answer is Ellipsis or answer is None:
-        return Feedback(False, name, "not answered yet: replace `...` with your answer.")
-    try:
-        arr = np.asarray(answer, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        return Feedback(False, name, f"could not read your answer as an array of numbers ({exc}).")
-    bad = np.argwhere(~np.isfinite(arr))
-    if bad.size:
-        where = tuple(int(i) for i in bad[0])
-        return Feedback(False, name, f"your answer has a non-finite value {arr[where]} at index {where}.")
-    return arr
-
-
-def _close(a: Array, b: Array, rtol: float, atol: float) -> bool:
-    return a.shape == b.shape and bool(np.all(np.abs(a - b) <= rtol * np.max(np.abs(b), initial=0.0) + atol))
-
-
-def _shape_feedback(got: Array, expected: Array, name: str, rtol: float, atol: float) -> Feedback:
-    """Diagnose an answer whose shape differs from the expected one."""
-    want = _shape_words(expected.shape)
-    if expected.ndim == 2 and got.shape == expected.shape[::-1]:
-        tail = (
-            "the numbers are right, so take .T — a Jacobian's row i is the gradient of output i."
-            if _close(got.T, expected, rtol, atol)
-            else "rows must be outputs and columns inputs (numerator layout); the numbers are wrong too."
-        )
-        return Feedback(False, name, f"your answer is the transpose. Expected shape {want}, got {got.shape}; {tail}")
-    square = expected.ndim == 2 and expected.shape[0] == expected.shape[1]
-    if square and got.shape == expected.shape[:1] and _close(np.diag(got), expected, rtol, atol):
-        return Feedback(
-            False, name, f"the right diagonal, but a Jacobian is the whole matrix {want}: "
-            "use np.diag(answer) — the zeros off the diagonal are part of it."
-        )
-    if got.size == expected.size and _close(got.reshape(expected.shape), expected, rtol, atol):
-        return Feedback(
-            False, name, f"the numbers are right but the shape is not: expected {want}, got {got.shape}; "
-            f"reshape it (e.g. .reshape{expected.shape})."
-        )
-    return Feedback(False, name, f"wrong shape: expected {want}, got {got.shape}.")
-
-
-def _entry_reason(got: float, want: float, swapped: float | None, rtol_abs: float) -> str:
-    if abs(got + want) <= rtol_abs and want != 0:
-        return " — sign flipped"
-    if want == 0:
-        return " — should be 0: this output does not depend on this input"
-    if got == 0:
-        return " — should be nonzero"
-    if swapped is not None and abs(got - swapped) <= rtol_abs:
-        return " — this is the value of the mirrored entry (j, i): indices swapped?"
-    return ""
-
-
-def _labels(labels: Sequence[str] | None, n: int, default: str) -> list[str]:
-    return list(labels) if labels is not None else [f"{default}_{k + 1}" for k in range(n)]
-
-
-def check_matrix(
-    answer: object,
-    expected: Array,
-    *,
-    name: str = "your answer",
-    row_labels: Sequence[str] | None = None,
-    col_labels: Sequence[str] | None = None,
-    rtol: float = RTOL,
-    atol: float = ATOL,
-    column_hint: str = "",
-) -> Feedback:
-    """Compare ``answer`` with ``expected`` (a Jacobian ``(m, n)``, a row ``(1, n)`` or a vector ``(n,)``).
-
-    ``row_labels``/``col_labels`` name the outputs and inputs (defaults ``a_i``, ``x_j``); a wrong
-    entry is reported as ``(i, j) ∂a_{i+1}/∂x_{j+1}: expected …, got …`` (0-based NumPy indices).
-    ``column_hint`` is added when the answer holds the right columns in another order.
-
-    >>> J = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])          # (2, 3)
-    >>> print(check_matrix(J * [[1, 1, 1], [1, -1, 1]], J, name="J"))
-    ✗ J: 1 of 6 entries wrong (shape (2, 3) is right).
-        (1, 1) ∂a_2/∂x_2: expected -1, got 1 — sign flipped
-    """
-    expected = np.asarray(expected, dtype=np.float64)
-    got = _read(answer, name)
-    if isinstance(got, Feedback):
-        return got
-    if got.shape != expected.shape:
-        return _shape_feedback(got, expected, name, rtol, atol)
-    if _close(got, expected, rtol, atol):
-        return Feedback(True, name, f"correct — shape {expected.shape}, all {expected.size} entries match.")
-    return _diagnose(got, expected, name, row_labels, col_labels, rtol, atol, column_hint)
-
-
-def _diagnose(got, expected, name, row_labels, col_labels, rtol, atol, column_hint) -> Feedback:  # noqa: ANN001
-    """Same shape, wrong values: a global pattern if there is one, else the wrong entries."""
-    if expected.ndim == 2 and expected.shape[0] == expected.shape[1] and _close(got.T, expected, rtol, atol):
-        return Feedback(False, name, "your answer is the transpose (rows must be outputs, columns inputs): take .T.")
-    if _close(-got, expected, rtol, atol):
-        return Feedback(False, name, "every sign is flipped: check the sign of your derivative.")
-    e2 = float(np.sum(expected * expected))
-    c = float(np.sum(got * expected)) / e2 if e2 else 0.0
-    if c not in (0.0, 1.0) and _close(got, c * expected, rtol, atol):
-        return Feedback(False, name, f"off by a constant factor: your answer is {c:.6g} × the right one.")
-    E = np.atleast_2d(expected)
-    G = np.atleast_2d(got)
-    order = _permutation_hint(G, E, rtol, atol, "entries" if expected.ndim == 1 else "columns")
-    if order:
-        extra = f" ({column_hint})" if column_hint and "rows" not in order else ""
-        return Feedback(False, name, order + extra + ".")
-    rows = _labels(row_labels, E.shape[0], "a")
-    cols = _labels(col_labels, E.shape[1], "x")
-    tol = rtol * float(np.max(np.abs(E), initial=0.0)) + atol
-    wrong = np.argwhere(np.abs(G - E) > tol)
-    lines = []
-    for i, j in wrong[:MAX_SHOWN]:
-        swapped = E[j, i] if E.shape[0] == E.shape[1] else None
-        where = f"({j},)" if expected.ndim == 1 else f"({i}, {j})"
-        what = cols[j] if expected.ndim == 1 else f"∂{rows[i]}/∂{cols[j]}"
-        reason = _entry_reason(G[i, j], E[i, j], swapped, tol)
-        lines.append(f"{where} {what}: expected {E[i, j]:.6g}, got {G[i, j]:.6g}{reason}")
-    if len(wrong) > MAX_SHOWN:
-        lines.append(f"… and {len(wrong) - MAX_SHOWN} more (relative error {rel_error(got, expected):.3g}).")
-    summary = f"{len(wrong)} of {expected.size} entries wrong (shape {expected.shape} is right)."
-    return Feedback(False, name, summary, lines)
-
-
-def _sorted_lines(A: Array, axis: int, decimals: int) -> Array:
-    """The rows (axis 0) or columns (axis 1) of ``A``, rounded and sorted lexicographically."""
-    lines = np.round(A if axis == 0 else A.T, decimals)
-    return lines[np.lexsort(lines.T[::-1])]
-
-
-def _permutation_hint(G: Array, E: Array, rtol: float, atol: float, what: str = "columns") -> str:
-    """Say so when ``G`` holds the right columns (or rows) in another order."""
-    scale = float(np.max(np.abs(E), initial=0.0)) or 1.0
-    decimals = max(0, int(-np.log10(rtol * scale + atol)) - 1)
-    if E.shape[1] > 1 and _close(_sorted_lines(G, 1, decimals), _sorted_lines(E, 1, decimals), rtol, atol):
-        one = {"columns": "column", "entries": "entry"}[what]
-        return f"the right {what} in the wrong order: {one} j must be the derivative with respect to input j"
-    if E.shape[0] > 1 and _close(_sorted_lines(G, 0, decimals), _sorted_lines(E, 0, decimals), rtol, atol):
-        return "the right rows in the wrong order: row i must be the derivative of output i"
-    return ""
-
-
-def check_shape(answer: object, expected: object, *, name: str = "shape") -> Feedback:
-    """Compare a shape such as ``(2, 3)`` with ``expected`` (a tuple, or anything with ``.shape``).
-
-    >>> print(check_shape((3, 2), np.zeros((2, 3)), name="J_x"))
-    ✗ J_x: transposed: expected (2, 3) (rows = 2 outputs, columns = 3 inputs), got (3, 2).
-    """
-    want = tuple(int(k) for k in getattr(expected, "shape", expected))
-    if answer is Ellipsis or answer is None:
-        return Feedback(False, name, "not answered yet: replace `...` with a tuple such as (2, 3).")
-    try:
-        got = tuple(int(k) for k in answer)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        return Feedback(False, name, f"a shape is a tuple of integers such as (2, 3), got {answer!r}.")
-    if got == want:
-        return Feedback(True, name, f"correct — {_shape_words(want)}.")
-    if len(want) == 2 and got == want[::-1]:
-        return Feedback(False, name, f"transposed: expected {_shape_words(want)}, got {got}.")
-    return Feedback(False, name, f"expected {_shape_words(want)}, got {got}.")
-
-
-def check_number(answer: object, expected: float, *, name: str = "your answer", rtol: float = RTOL) -> Feedback:
-    """Compare a single number (a count, a loss, a derivative) with ``expected``.
-
-    >>> check_number(24, 24, name="multiply-adds").ok
-    True
-    """
-    got = _read(answer, name)
-    if isinstance(got, Feedback):
-        return got
-    if got.size != 1:
-        return Feedback(False, name, f"expected a single number, got an array of shape {got.shape}.")
-    g, e = float(got.ravel()[0]), float(expected)
-    if abs(g - e) <= rtol * abs(e) + ATOL:
-        return Feedback(True, name, f"correct — {e:.6g}.")
-    hint = " — sign flipped" if abs(g + e) <= rtol * abs(e) + ATOL else ""
-    return Feedback(False, name, f"expected {e:.6g}, got {g:.6g}{hint}.")
+def _plain(labels: list[str]) -> list[str]:
+    """``W^{(1)}_{2,3}`` → ``W^(1)_2,3``: the LaTeX labels, readable in plain text."""
+    return [label.replace("{", "").replace("}", "") for label in labels]
 
 
 def check_layer_jacobian(answer: object, layer: Layer, x: Array, wrt: str = "input") -> Feedback:
     """Check a layer's ``J_x`` (``wrt="input"``, shape ``(n_out, n_in)``) or ``J_θ`` (``wrt="params"``) at ``x``.
 
     The reference is the layer's own ``jacobian_input``/``jacobian_params``; columns of ``J_θ``
-    are named by ``param_labels`` (``W_{i,j}``, ``b_i``).
+    are named by ``param_labels`` (``W_1,2``, ``b_1``).
 
     >>> from jacobnet import Tanh
     >>> check_layer_jacobian(np.eye(2), Tanh(), np.zeros(2)).ok
@@ -265,10 +61,9 @@ def check_layer_jacobian(answer: object, layer: Layer, x: Array, wrt: str = "inp
     """
     x = np.asarray(x, dtype=np.float64)
     if wrt == "input":
-        expected = layer.jacobian_input(x)
-        return check_matrix(answer, expected, name=f"J_x({layer.name})", col_labels=_labels(None, expected.shape[1], "x"))
+        return check_matrix(answer, layer.jacobian_input(x), name=f"J_x({layer.name})")
     if wrt == "params":
-        cols = [label.replace("{", "").replace("}", "") for label in layer.param_labels()]
+        cols = _plain(layer.param_labels())
         hint = "θ = [vec_r(W), b] is row-major: W_1,1, W_1,2, …, then b"
         return check_matrix(answer, layer.jacobian_params(x), name=f"J_θ({layer.name})", col_labels=cols, column_hint=hint)
     raise ValueError(f"wrt must be 'input' or 'params', got {wrt!r}")
@@ -282,7 +77,7 @@ def check_loss_jacobian(answer: object, loss: Loss, yhat: Array, y: Array) -> Fe
     ✗ J_loss(MSE): the numbers are right but the shape is not: expected (1, 2) (rows = 1 output, columns = 2 inputs), got (2,); reshape it (e.g. .reshape(1, 2)).
     """
     expected = loss.jacobian(yhat, y)
-    cols = _labels(None, expected.shape[-1], "ŷ")
+    cols = labels_or_default(None, expected.shape[-1], "ŷ")
     return check_matrix(answer, expected, name=f"J_loss({loss.name})", row_labels=["L"], col_labels=cols)
 
 
@@ -295,7 +90,7 @@ def check_gradient(answer: object, net: Network, x: Array, y: Array) -> Feedback
     >>> print(check_gradient(g * 2, net, np.ones(3), np.zeros(2)))
     ✗ dL/dθ: off by a constant factor: your answer is 2 × the right one.
     """
-    labels = [label.replace("{", "").replace("}", "") for label in net.param_labels()]
+    labels = _plain(net.param_labels())
     hint = "layer order, each θ = [vec_r(W), b]: W row by row, then b"
     return check_matrix(answer, net.gradient(x, y), name="dL/dθ", col_labels=labels, column_hint=hint)
 
@@ -308,5 +103,5 @@ def check_function_jacobian(answer: object, f: Callable[[Array], Array], x: Arra
     True
     """
     expected = jacobian_fd(f, np.asarray(x, dtype=np.float64))
-    rows = _labels(None, expected.shape[0], "f")
+    rows = labels_or_default(None, expected.shape[0], "f")
     return check_matrix(answer, expected, name=name, row_labels=rows, rtol=1e-6, atol=1e-9)

@@ -25,6 +25,7 @@ from .structure import Operator
 
 Array = np.ndarray
 MODES = ("materialised", "structured")
+CHUNK_BYTES = 64 * 2**20  # a batch is materialised this many bytes at a time (at least one sample)
 
 
 @dataclass
@@ -92,8 +93,30 @@ def check_mode(mode: str) -> None:
 def multiply(G: Array, factor: Factor, mode: str) -> Array:
     """``G · J``: one reverse step, for a row block ``G`` of shape ``(k, m)`` or ``(B, k, m)``.
 
-    ``"materialised"`` builds ``J``'s dense matrix and calls ``@``; ``"structured"``
-    multiplies through its structure (``Operator.vjp``). Result ``(k, n)`` or ``(B, k, n)``.
+    ``"structured"`` multiplies through ``J``'s structure (``Operator.vjp``).
+    ``"materialised"`` builds ``J``'s dense matrix and calls ``@``; a batch is
+    materialised a chunk of samples at a time into one reused buffer of at most
+    ``CHUNK_BYTES`` (or one sample), so every per-sample dense Jacobian is
+    built, yet memory holds one chunk, not the whole ``(B, m, n)`` stack.
+    Result ``(k, n)`` or ``(B, k, n)``.
+
+    Raises:
+        JacobianMemoryError: one chunk would exceed the memory budget (checked before allocating).
     """
     check_mode(mode)
-    return G @ factor.dense() if mode == "materialised" else factor.op.vjp(G)
+    if mode == "structured":
+        return factor.op.vjp(G)
+    B, (m, n) = factor.batch, factor.shape
+    per_sample = m * n * 8
+    chunk = 1 if B is None else max(1, min(B, CHUNK_BYTES // max(per_sample, 1)))
+    if B is None or chunk == B:
+        return G @ factor.dense()
+    what = f"{factor.name}, {chunk} sample(s) of shape {factor.shape}"
+    check_budget(chunk * per_sample, what, "use the structured mode")
+    G = np.broadcast_to(G, (B, *G.shape[-2:]))
+    out, buffer = np.empty((B, G.shape[1], n)), np.empty((chunk, m, n))
+    for start in range(0, B, chunk):
+        stop = min(B, start + chunk)
+        J = factor.op.batch_slice(start, stop).dense(out=buffer[: stop - start])
+        np.matmul(G[start:stop], J, out=out[start:stop])
+    return out

@@ -47,6 +47,8 @@ STYLE = {
     "axes.spines.top": True,
     "axes.spines.right": True,
 }
+_SYMBOLS = {"⊗": r"\otimes ", "ᵀ": "^{T}", "θ": r"\theta ", "−": "-"}
+_PLAIN_MATH = re.compile(r"[A-Za-z0-9 ⊗ᵀθ−+()]+")  # names drawn as math; anything else as upright text
 _SPECIAL = re.compile(r"([\\{}_^$%#&~])")
 _NAME = re.compile(
     r"(?:J_(?P<j>[^\W\d_]+)|∂(?P<out>[^\W\d_]+)(?P<oidx>\d*)/∂(?P<wrt>[^\W\d_]+)(?P<idx>\d*))(?:\((?P<inner>.+)\))?"
@@ -70,10 +72,22 @@ class JFigure(Figure):
 def save_png(fig: Figure, target: str | os.PathLike | io.BytesIO) -> None:
     """Save as PNG the one way every figure is saved: :data:`DPI`, tight box, no timestamps.
 
+    Figures laid out by hand (the heatmaps) are cropped to their tight bounding box;
+    figures with a layout engine (``layout="constrained"``) are saved as laid out.
+
     Same figure, same bytes: PNG has no date, matplotlib's ``Software`` stamp is
     dropped; the ``Source`` text chunk records the renderer (:data:`RENDERER`).
     """
-    fig.savefig(target, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.12, metadata=SAVE_METADATA)
+    tight = "tight" if fig.get_layout_engine() is None else None  # a layout engine already fits the text
+    fig.savefig(target, format="png", dpi=DPI, bbox_inches=tight, pad_inches=0.12, metadata=SAVE_METADATA)
+
+
+def _math(text: str) -> str:
+    """``I ⊗ xᵀ`` → ``I \\otimes x^{T}``: symbols to mathtext, words upright."""
+    text = re.sub(r"[A-Za-z]{2,}", lambda w: rf"\mathrm{{{w[0]}}}", text)
+    for symbol, tex in _SYMBOLS.items():
+        text = text.replace(symbol, tex)
+    return text
 
 
 def _escape(text: str) -> str:
@@ -85,12 +99,14 @@ def tex_name(name: str) -> str:
 
     >>> tex_name("J_loss"), tex_name("∂L/∂a3"), tex_name("∂L/∂θ(Dense 2)")
     ('J_{\\\\mathrm{loss}}', '\\\\partial L/\\\\partial a_{3}', '\\\\partial L/\\\\partial \\\\theta(\\\\mathrm{Dense\\\\ 2})')
+    >>> tex_name("I ⊗ xᵀ"), tex_name("A0"), tex_name("my #1")
+    ('I \\\\otimes  x^{T}', 'A0', '\\\\mathrm{my\\\\ \\\\#1}')
     """
     if "·" in name:
         return r" \cdot ".join(tex_name(part.strip()) for part in name.split("·"))
     m = _NAME.fullmatch(name)
     if m is None:
-        return name if re.fullmatch(r"[A-Za-z]\w*", name) and "_" not in name else rf"\mathrm{{{_escape(name)}}}"
+        return _math(name) if _PLAIN_MATH.fullmatch(name) else rf"\mathrm{{{_escape(name)}}}"
     if m["j"]:
         sub = m["j"]
         sub = r"\theta" if sub == "θ" else sub if len(sub) == 1 else r"\mathrm{" + sub + "}"

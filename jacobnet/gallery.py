@@ -57,12 +57,20 @@ class GalleryFigure:
 
 
 def slug(text: str) -> str:
-    """A file-name-safe form of a factor name: ``J_θ(Dense 1)`` → ``J_theta_Dense_1``."""
+    """A file-name-safe form of a factor name.
+
+    >>> slug("J_θ(Dense 1)"), slug("∂L/∂a2")
+    ('J_theta_Dense_1', 'dL_da2')
+    """
     return re.sub(r"[^A-Za-z0-9-]+", "_", text.replace("θ", "theta").replace("∂", "d")).strip("_")
 
 
 def spec_prefix(layers: str, activation: str, loss: str, seed: int) -> str:
-    """The file prefix of a spec's heatmaps: ``heatmap_3-4-2_tanh_softmax-ce_``."""
+    """The file prefix of a spec's heatmaps (seed 0 is left out).
+
+    >>> spec_prefix("3, 4,2", "Tanh", "softmax-ce", 0), spec_prefix("3,2", "relu", "mse", 7)
+    ('heatmap_3-4-2_tanh_softmax-ce_', 'heatmap_3-2_relu_mse_seed7_')
+    """
     sizes = re.sub(r"\s+", "", layers).replace(",", "-")
     return f"heatmap_{sizes}_{slug(activation.lower())}_{slug(loss.lower())}_" + (f"seed{seed}_" if seed else "")
 

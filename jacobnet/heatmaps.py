@@ -31,7 +31,10 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
+from .batch import block_diagonal
+from .factor import Factor
 from .figstyle import CMAP, FONT_PT, JFigure, axis_labels, plain_title, styled, tex_title
+from .structure import Matrix
 
 Array = np.ndarray
 CELL_IN = 0.42  # side of one cell, inches, for small matrices
@@ -49,30 +52,37 @@ def as_matrix(J: object, sample: int | str = 0) -> tuple[Array, str | None, str 
     A batch ``(B, m, n)`` (a factor's ``dense()`` or an array) is drawn as one
     sample, ``sample=b`` (default the first), or with ``sample="block"`` as the
     block-diagonal batch Jacobian ``(B·m, B·n)``; ``block`` is then ``(m, n)``.
+
+    >>> A, name, kind, block = as_matrix(np.ones((2, 1, 3)), sample="block")
+    >>> A.shape, block
+    ((2, 6), (1, 3))
     """
-    name = getattr(J, "name", None)
-    kind = getattr(J, "kind", None)
+    name, kind = getattr(J, "name", None), getattr(J, "kind", None)
     A = np.asarray(J.dense() if hasattr(J, "dense") else J)
     if A.dtype.kind not in "biuf":
         raise TypeError(f"heatmap: expected a real matrix, got dtype {A.dtype}")
     A = A.astype(np.float64, copy=False)
+    if A.size == 0:
+        raise ValueError(f"heatmap: {name or 'the matrix'} has no entries (shape {A.shape}): nothing to draw")
     if A.ndim == 2:
         return A, name, kind, None
     if A.ndim != 3:
         raise ValueError(f"heatmap: expected a matrix (m, n) or a batch (B, m, n), got shape {A.shape}")
-    if sample == "block":
-        B, m, n = A.shape
-        out = np.zeros((B * m, B * n))
-        for b in range(B):
-            out[b * m : (b + 1) * m, b * n : (b + 1) * n] = A[b]
-        return out, name, kind, (m, n)
+    if sample == "block":  # the batch's block-diagonal Jacobian, built (and memory-guarded) by jacobnet.batch
+        factor = J if isinstance(J, Factor) else Factor(name or "J", Matrix(A))
+        return block_diagonal(factor), name, kind, factor.shape
     if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or not -A.shape[0] <= sample < A.shape[0]:
         raise ValueError(f"heatmap: sample must be 'block' or an index into the batch of {A.shape[0]}, got {sample!r}")
     return A[sample], name, kind, None
 
 
 def centred_norm(A: Array) -> Normalize:
-    """``Normalize(−v, v)`` with ``v = max|A|`` (``v = 1`` for an all-zero or empty matrix)."""
+    """``Normalize(−v, v)`` with ``v = max|A|`` (``v = 1`` for an all-zero or empty matrix).
+
+    >>> n = centred_norm(np.array([[1.0, -4.0, 2.0]]))
+    >>> n.vmin, n.vmax
+    (-4.0, 4.0)
+    """
     v = float(np.max(np.abs(A), initial=0.0)) if A.size else 0.0
     if not np.isfinite(v):
         raise ValueError("heatmap: the matrix holds NaN or inf")
@@ -82,6 +92,9 @@ def centred_norm(A: Array) -> Normalize:
 def image_size(shape: tuple[int, int]) -> tuple[float, float]:
     """Width and height of the drawn matrix, inches: square cells (0.42–0.6 in), shrunk to fit
     ``MAX_W_IN × MAX_H_IN``; a very flat matrix gets taller cells so its rows stay visible.
+
+    >>> image_size((4, 16))
+    (6.72, 1.68)
     """
     m, n = max(shape[0], 1), max(shape[1], 1)
     big = min(max(3.0 / max(m, n), CELL_IN), 0.6)
@@ -107,7 +120,12 @@ def draw_matrix(ax: Axes, A: Array, norm: Normalize | None = None, *, spy: bool 
 
 
 def thin(labels: Sequence[str], length_in: float, font_pt: float) -> tuple[list[int], list[str]]:
-    """Tick positions and labels: all of them if they fit in ``length_in`` inches, else every k-th."""
+    """Tick positions and labels: all of them if they fit in ``length_in`` inches, else every k-th
+    for a round ``k`` (1, 2, 5, 10, 20, …).
+
+    >>> thin([str(i) for i in range(1, 31)], length_in=1.0, font_pt=9.0)[0]  # 5 fit: every 6th → every 10th
+    [0, 10, 20]
+    """
     fit = max(1, int(length_in * 72 / (font_pt * 1.6)))
     step = next(k for k in NICE_STEPS if k * fit >= len(labels)) if len(labels) > fit else 1
     pos = list(range(0, len(labels), step))
@@ -223,11 +241,11 @@ def heatmap(
     The title is ``name ∈ ℝ^{m×n}`` in mathtext; ``fig.get_label()`` holds it as plain text.
 
     >>> import numpy as np
-    >>> fig = heatmap(np.diag([1.0, -2.0, 0.5]), name="J_x(Tanh 1)", kind="diagonal", structure=True)
+    >>> fig = heatmap(np.array([[0.5, 0.0, -2.0], [0.0, 1.0, 0.0]]), name="J_x(Dense 1)")
     >>> fig.get_label(), fig.axes[0].get_title()
-    ('J_x(Tanh 1) ∈ ℝ^{3×3}', '$J_{x}(\\mathrm{Tanh\\ 1}) \\in \\mathbb{R}^{3\\times 3}$')
-    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    ['$x_{1}$', '$x_{2}$', '$x_{3}$']
+    ('J_x(Dense 1) ∈ ℝ^{2×3}', '$J_{x}(\\mathrm{Dense\\ 1}) \\in \\mathbb{R}^{2\\times 3}$')
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()], fig.axes[0].images[0].get_clim()
+    (['$x_{1}$', '$x_{2}$', '$x_{3}$'], (-2.0, 2.0))
     """
     A, fname, fkind, block = as_matrix(J, sample)
     name, kind = name or fname or "J", kind or fkind

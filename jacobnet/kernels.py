@@ -25,7 +25,7 @@ diagonal · diagonal        ``n``                               diagonal
 S · T (any other pair)     ``min(T.vjp_flops(m), S.jvp_flops(p))``  dense
 =========================  ==================================  ===========
 
-(``vjp_flops``: diagonal ``k·n``; diag − rank-1 ``2·k·n``; ``[I ⊗ xᵀ | I]``
+(``vjp_flops``: diagonal ``k·n``; diag − rank-1 ``3·k·n``; ``[I ⊗ xᵀ | I]``
 ``k·m·n``; see :mod:`jacobnet.structure`.) In the last row one operand is
 densified (no FLOPs, but its bytes are counted) and the other's kernel applied,
 whichever is cheaper. A diagonal result is ``8·n`` bytes.

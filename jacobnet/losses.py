@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .structure import Matrix
+from .structure import Matrix, sum_others
 from .validate import as_input, as_target
 
 Array = np.ndarray
@@ -108,7 +108,9 @@ class SoftmaxCrossEntropy(Loss):
 
     ``L = −Σ_i y_i log s_i`` with ``log s = z − logsumexp(z)``; ``∂L/∂z = ((Σ_i y_i) s − y)ᵀ`` with
     ``s = softmax(z)`` — shape ``(1, n)``, which is ``s − y`` for a one-hot or
-    distribution target.
+    distribution target. Computed as ``s_i Σ_{j≠i} y_j − y_i Σ_{j≠i} s_j`` and
+    with ``log1p`` in the loss, so that a confident, correct prediction
+    (``s_k → 1``) still gets its tiny loss and gradient to full relative accuracy.
 
     >>> import numpy as np
     >>> SoftmaxCrossEntropy().jacobian(np.array([0.0, 0.0, 1000.0]), np.array([1.0, 0.0, 0.0]))
@@ -118,13 +120,18 @@ class SoftmaxCrossEntropy(Loss):
     name = "SoftmaxCrossEntropy"
 
     def _per_sample(self, z: Array, y: Array) -> Array:
-        shifted = z - z.max(axis=-1, keepdims=True)  # ≤ 0: exp never overflows
-        log_s = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        top = z.argmax(axis=-1)[..., None]
+        shifted = z - np.take_along_axis(z, top, axis=-1)  # ≤ 0: exp never overflows
+        rest = np.exp(shifted)
+        np.put_along_axis(rest, top, 0.0, axis=-1)  # Σ e = 1 + Σ rest: log1p keeps tiny losses exact
+        log_s = shifted - np.log1p(rest.sum(axis=-1, keepdims=True))
         return -np.sum(y * log_s, axis=-1)
 
     def _row(self, z: Array, y: Array) -> Array:
         e = np.exp(z - z.max(axis=-1, keepdims=True))
-        return y.sum(axis=-1, keepdims=True) * (e / e.sum(axis=-1, keepdims=True)) - y
+        s = e / e.sum(axis=-1, keepdims=True)
+        # (Σ_j y_j) s_i − y_i = s_i Σ_{j≠i} y_j − y_i Σ_{j≠i} s_j: no 1 − s_i cancellation
+        return s * sum_others(y) - y * sum_others(s)
 
 
 LOSSES: dict[str, type[Loss]] = {"mse": MSE, "ce": CrossEntropy, "softmax-ce": SoftmaxCrossEntropy}

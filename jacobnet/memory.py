@@ -74,7 +74,14 @@ def set_budget(nbytes: int) -> int:
 
 @contextmanager
 def memory_budget(nbytes: int) -> Iterator[None]:
-    """Use a budget of ``nbytes`` inside a ``with`` block, then restore the previous one."""
+    """Use a budget of ``nbytes`` inside a ``with`` block, then restore the previous one.
+
+    >>> with memory_budget(4096):
+    ...     budget()
+    4096
+    >>> budget() == DEFAULT_BUDGET
+    True
+    """
     previous = set_budget(nbytes)
     try:
         yield

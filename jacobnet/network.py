@@ -160,9 +160,9 @@ class Network:
                 a ``MemoryError`` before allocating.
         """
         if method == "jacobian":
-            from .chain import backward
+            from .trace import gradient
 
-            return backward(self, x, y, mode=mode, to_input=False).gradient
+            return gradient(self, x, y, mode=mode)
         if method == "symbolic":
             from .symbolic import symbolic_gradient
 

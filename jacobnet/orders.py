@@ -120,6 +120,12 @@ def optimal_tree(items: list[T], combine: Callable[[T, T], tuple[T, int, int]]) 
     Exact whenever the product of a sub-chain (hence its cost as an operand)
     does not depend on how it was grouped — true of both cost models of
     :mod:`jacobnet.kernels`.
+
+    >>> dims = [(10, 30), (30, 5), (5, 60)]          # the textbook example: shapes only
+    >>> def combine(a, b):
+    ...     return (a[0], b[1]), a[0] * a[1] * b[1], 8 * a[0] * b[1]
+    >>> optimal_tree(dims, combine)                  # (A0 A1) A2: 1500 + 3000, not 9000 + 18000
+    ((0, 1), 2)
     """
     n = len(items)
     prod: dict[tuple[int, int], T] = {(i, i): items[i] for i in range(n)}

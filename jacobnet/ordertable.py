@@ -92,8 +92,8 @@ def order_cost_sweep(
 ) -> Table:
     """Order costs for networks ``n_in → width × depth → n_out`` (the chain of the first layer).
 
-    One row per (depth, width, order), the orders of :func:`order_rows`: keys ``depth``, ``width``, ``n_params`` (of the first layer),
-    ``order``, ``flops``, ``bytes``, ``structured flops``, ``structured bytes``.
+    One row per (depth, width, order), the orders of :func:`order_rows`: keys
+    ``depth``, ``width``, ``n_params`` (of the first layer), ``order``, ``flops``, ``bytes``, ``structured flops``, ``structured bytes``.
 
     >>> t = order_cost_sweep(widths=(4, 8), depths=(1,), n_in=3, n_out=2)
     >>> [(r["width"], r["order"], r["flops"]) for r in t.rows][:3]

@@ -62,6 +62,14 @@ def comparison_figure(report: GradientReport) -> Figure:
     (log scale; an exact 0 at the left edge, hollow), and the pair's tolerance
     ``tol · max|g_b|`` as a dashed line — a pair agrees when all its points lie
     left of its line.
+
+    >>> from jacobnet.report import Block, GradientReport
+    >>> g = np.array([0.5, -1.0, 0.25])
+    >>> r = GradientReport(["W_{1,1}", "W_{1,2}", "b_{1}"], {"jacobian": g, "finite-difference": g + 1e-9},
+    ...                    [Block("Dense 1", slice(0, 3))])
+    >>> fig = comparison_figure(r)
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()], fig.axes[1].get_xscale()
+    (['$W_{1,1}$', '$W_{1,2}$', '$b_{1}$'], 'log')
     """
     n = len(report.labels)
     labels = [f"${t}$" for t in report.labels]
@@ -138,6 +146,12 @@ def order_cost_figure(sweep: Table | None = None, *, depth: int | None = None, w
     ``width`` (default the widest). The optimal order is the dense matrix-chain
     optimum; the green line multiplies the structured-optimal order through the
     factors' structure (diagonal, ``[I ⊗ xᵀ | I]``), the cost of ordinary backprop.
+
+    >>> from jacobnet.ordertable import order_cost_sweep
+    >>> fig = order_cost_figure(order_cost_sweep(widths=(4, 8), depths=(1, 2), n_in=3, n_out=2))
+    >>> forward = fig.axes[0].get_lines()[0].get_ydata().tolist()   # 3 → w → w → 2: 12w³ + 8w² + 8w
+    >>> [ax.get_yscale() for ax in fig.axes], forward == [12 * w**3 + 8 * w**2 + 8 * w for w in (4, 8)]
+    (['log', 'log', 'log', 'log'], True)
     """
     if sweep is None:
         from .ordertable import order_cost_sweep

@@ -20,8 +20,8 @@ Shapes: ``shape`` is the per-sample ``(m, n)`` (rows = outputs). For a batch
 the data carries a leading axis ``B`` and ``dense()`` returns the stacked
 ``(B, m, n)``. ``vjp(G)`` is ``G @ J`` for ``G`` of shape ``(..., k, m)``;
 ``jvp(H)`` is ``J @ H`` for ``H`` of shape ``(..., n, p)``; leading axes
-broadcast against the batch axis. ``vjp_mean(G)`` is the batch mean
-``(1/B) Σ_b G_b @ J_b`` (a batch gradient) in one contraction.
+broadcast against the batch axis. ``vjp_sum(G)`` is ``Σ_b G_b @ J_b`` and
+``vjp_mean(G)`` the batch mean (a batch gradient), each one contraction.
 
 ``dense()`` is guarded: over the memory budget (:mod:`jacobnet.memory`) it
 raises a ``MemoryError`` before allocating anything.
@@ -60,19 +60,42 @@ class Operator:
     shape: tuple[int, int]
     batch: int | None
 
-    def dense(self) -> Array:
-        """The full matrix: ``(m, n)``, or ``(B, m, n)`` for a batch; guarded by the memory budget."""
-        lead = () if self.batch is None else (self.batch,)
-        what = f"the {self.kind} Jacobian of shape {lead + self.shape}"
-        check_budget(self.nbytes_dense, what, "multiply through its structure (vjp/jvp) or use a smaller batch")
-        return self._dense()
+    def dense(self, out: Array | None = None) -> Array:
+        """The full matrix: ``(m, n)``, or ``(B, m, n)`` for a batch; every entry written.
 
-    def _dense(self) -> Array:
+        Without ``out`` it is allocated after a check against the memory budget;
+        ``out`` (of that shape, float64) reuses a buffer.
+        """
+        lead = () if self.batch is None else (self.batch,)
+        if out is None:
+            what = f"the {self.kind} Jacobian of shape {lead + self.shape}"
+            check_budget(self.nbytes_dense, what, "multiply through its structure (vjp/jvp) or use a smaller batch")
+            out = np.empty(lead + self.shape)
+        self._fill(out)
+        return out
+
+    def _fill(self, out: Array) -> None:
+        raise NotImplementedError
+
+    def batch_slice(self, start: int, stop: int) -> Operator:
+        """The operator of samples ``start:stop`` of a batch (views, no copies)."""
         raise NotImplementedError
 
     def vjp(self, G: Array) -> Array:
         """``G @ J`` through the structure; ``G``: ``(..., k, m)`` → ``(..., k, n)``."""
         raise NotImplementedError
+
+    def vjp_sum(self, G: Array, out: Array | None = None) -> Array:
+        """The batch sum ``Σ_b G_b @ J_b``: ``(B, k, m)`` → ``(k, n)``; unbatched: ``G @ J``.
+
+        ``out``: a ``(k, n)`` float64 array (e.g. a view into a whole gradient) to write it into.
+        """
+        r = self.vjp(G)
+        r = r.sum(axis=0) if r.ndim == 3 else r
+        if out is None:
+            return r
+        out[...] = r
+        return out
 
     def vjp_mean(self, G: Array) -> Array:
         """The batch mean ``(1/B) Σ_b G_b @ J_b``: ``(B, k, m)`` → ``(k, n)``; unbatched: ``G @ J``."""
@@ -123,10 +146,11 @@ class Matrix(Operator):
         self.shape = (A.shape[-2], A.shape[-1])
         self.batch = A.shape[0] if A.ndim == 3 else batch
 
-    def _dense(self) -> Array:
-        if self.batch is None or self.A.ndim == 3:
-            return self.A.copy()
-        return np.broadcast_to(self.A, (self.batch, *self.shape)).copy()
+    def _fill(self, out: Array) -> None:
+        out[...] = self.A
+
+    def batch_slice(self, start: int, stop: int) -> Matrix:
+        return Matrix(self.A[start:stop]) if self.A.ndim == 3 else Matrix(self.A, batch=len(range(start, stop)))
 
     def vjp(self, G: Array) -> Array:
         if self.A.ndim == 2 and G.ndim == 3:  # one GEMM for the whole batch, not B small ones
@@ -162,12 +186,13 @@ class Diagonal(Operator):
         self.shape = (n, n)
         self.batch = d.shape[0] if d.ndim == 2 else None
 
-    def _dense(self) -> Array:
-        n = self.shape[0]
-        out = np.zeros(self.d.shape[:-1] + (n, n))
-        idx = np.arange(n)
+    def _fill(self, out: Array) -> None:
+        idx = np.arange(self.shape[0])
+        out.fill(0.0)
         out[..., idx, idx] = self.d
-        return out
+
+    def batch_slice(self, start: int, stop: int) -> Diagonal:
+        return Diagonal(self.d[start:stop])
 
     def vjp(self, G: Array) -> Array:
         return G * self.d[..., None, :]
@@ -186,10 +211,31 @@ class Diagonal(Operator):
         return self.shape[0] * p
 
 
+def sum_others(v: Array, axis: int = -1) -> Array:
+    """``Σ_{j≠i} v_j`` for every ``i`` along ``axis``, without ever subtracting ``v_i``.
+
+    Prefix plus suffix sums. For probabilities this is ``1 − s_i`` with full
+    relative accuracy even when ``s_i → 1``, where ``1 − s_i`` itself cancels
+    to noise: the softmax Jacobian and loss row use it near saturation.
+
+    >>> sum_others(np.array([[1.0, 2.0, 4.0], [1e-20, 1.0, 0.0]]))
+    array([[6.e+00, 5.e+00, 3.e+00],
+           [1.e+00, 1.e-20, 1.e+00]])
+    """
+    v = np.moveaxis(v, axis, -1)
+    zero = np.zeros(v.shape[:-1] + (1,))
+    before = np.concatenate([zero, np.cumsum(v[..., :-1], axis=-1)], axis=-1)
+    after = np.concatenate([np.cumsum(v[..., :0:-1], axis=-1)[..., ::-1], zero], axis=-1)
+    return np.moveaxis(before + after, -1, axis)
+
+
 class DiagMinusOuter(Operator):
     """``diag(s) − s sᵀ`` (the softmax Jacobian), ``s`` of shape ``(n,)`` or ``(B, n)``.
 
-    ``G @ J = G ∘ sᵀ − (G s) sᵀ``: ``2kn`` multiply-adds instead of ``kn²``.
+    ``G @ J = G ∘ sᵀ − (G s) sᵀ``: ``3kn`` multiply-adds instead of ``kn²``.
+    Every ``1 − s_i`` is computed as ``Σ_{j≠i} s_j`` (:func:`sum_others`): the
+    diagonal is ``s_i Σ_{j≠i} s_j`` and ``(G J)_i = s_i (g_i Σ_{j≠i} s_j − Σ_{j≠i} g_j s_j)``,
+    so a saturated softmax (``s_i → 1``) keeps its relative accuracy.
 
     >>> s = np.array([0.25, 0.75])
     >>> DiagMinusOuter(s).dense()
@@ -205,29 +251,31 @@ class DiagMinusOuter(Operator):
         self.shape = (n, n)
         self.batch = s.shape[0] if s.ndim == 2 else None
 
-    def _dense(self) -> Array:
+    def _fill(self, out: Array) -> None:
         s, idx = self.s, np.arange(self.shape[0])
-        out = -(s[..., :, None] * s[..., None, :])
-        out[..., idx, idx] += s
-        return out
+        np.multiply(-s[..., :, None], s[..., None, :], out=out)
+        out[..., idx, idx] = s * sum_others(s)  # s_i (1 − s_i), without cancellation
+
+    def batch_slice(self, start: int, stop: int) -> DiagMinusOuter:
+        return DiagMinusOuter(self.s[start:stop])
 
     def vjp(self, G: Array) -> Array:
         s = self.s[..., None, :]
-        return G * s - (G * s).sum(axis=-1, keepdims=True) * s
+        return s * (G * sum_others(s) - sum_others(G * s))
 
     def jvp(self, H: Array) -> Array:
         s = self.s[..., :, None]
-        return s * H - s * (s * H).sum(axis=-2, keepdims=True)
+        return s * (H * sum_others(s, axis=-2) - sum_others(s * H, axis=-2))
 
     @property
     def nbytes(self) -> int:
         return self.s.size * _F8
 
     def vjp_flops(self, k: int) -> int:
-        return 2 * k * self.shape[0]
+        return 3 * k * self.shape[0]
 
     def jvp_flops(self, p: int) -> int:
-        return 2 * self.shape[0] * p
+        return 3 * self.shape[0] * p
 
 
 class KronRows(Operator):
@@ -251,15 +299,16 @@ class KronRows(Operator):
         self.shape = (m, m * self.n + m)
         self.batch = x.shape[0] if x.ndim == 2 else None
 
-    def _dense(self) -> Array:
+    def _fill(self, out: Array) -> None:
         m, n, x = self.m, self.n, self.x
-        lead = x.shape[:-1]
         idx = np.arange(m)
-        out = np.zeros(lead + (m, m * n + m))  # written once, in place: no temporaries
-        blocks = out[..., : m * n].reshape(lead + (m, m, n))  # a view
+        out.fill(0.0)  # then the nonzeros, in place: no temporaries
+        blocks = out[..., : m * n].reshape(x.shape[:-1] + (m, m, n))  # a view
         blocks[..., idx, idx, :] = x[..., None, :]  # row i, block i: xᵀ  (I_m ⊗ xᵀ)
         out[..., idx, m * n + idx] = 1.0  # the b columns: I_m
-        return out
+
+    def batch_slice(self, start: int, stop: int) -> KronRows:
+        return KronRows(self.x[start:stop], self.m)
 
     def vjp(self, G: Array) -> Array:
         m, n = self.m, self.n
@@ -270,19 +319,27 @@ class KronRows(Operator):
         out[..., m * n :] = G
         return out
 
-    def vjp_mean(self, G: Array) -> Array:
-        """``(1/B) Σ_b [vec_r(G_b ⊗ x_b) | G_b]``: the W block is one GEMM ``Gᵀ X / B``."""
+    def vjp_sum(self, G: Array, out: Array | None = None) -> Array:
+        """``Σ_b [vec_r(G_b ⊗ x_b) | G_b]``: the W block is one GEMM ``Gᵀ X``, not ``B`` outer products."""
         if G.ndim != 3 or self.x.ndim != 2:
-            return super().vjp_mean(G)
+            return super().vjp_sum(G, out)
         B, k, m = G.shape
-        n, G = self.n, G * (1.0 / B)
-        out = np.empty((k, m * n + m))
-        Gt = G.reshape(B, k * m).T  # Σ_b G_b[i] x_bᵀ / B: one GEMM, written in place when k = 1
+        n = self.n
+        out = np.empty((k, m * n + m)) if out is None else out
+        Gt = G.reshape(B, k * m).T  # written in place when k = 1
         if k == 1:
             np.matmul(Gt, self.x, out=out[0, : m * n].reshape(m, n))
         else:
             out[:, : m * n] = (Gt @ self.x).reshape(k, m * n)
         np.add.reduce(G, axis=0, out=out[:, m * n :])
+        return out
+
+    def vjp_mean(self, G: Array) -> Array:
+        """``(1/B) Σ_b [vec_r(G_b ⊗ x_b) | G_b]``: :meth:`vjp_sum` over ``B``."""
+        if G.ndim != 3 or self.x.ndim != 2:
+            return super().vjp_mean(G)
+        out = self.vjp_sum(G)
+        out *= 1.0 / G.shape[0]
         return out
 
     def jvp(self, H: Array) -> Array:
@@ -314,9 +371,11 @@ class Empty(Operator):
         self.shape = (m, 0)
         self.batch = batch
 
-    def _dense(self) -> Array:
-        lead = () if self.batch is None else (self.batch,)
-        return np.zeros(lead + self.shape)
+    def _fill(self, out: Array) -> None:
+        pass  # no entries
+
+    def batch_slice(self, start: int, stop: int) -> Empty:
+        return Empty(self.shape[0], len(range(start, stop)))
 
     def vjp(self, G: Array) -> Array:
         return _per_sample(np.zeros(G.shape[:-1] + (0,)), self.batch)

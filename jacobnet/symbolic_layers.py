@@ -23,7 +23,7 @@ Matrix([[0, 0, 0, x_1, x_2, x_3, 0, 1]])
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import sympy as sp
 
@@ -147,3 +147,18 @@ def loss_jacobian(loss: Loss, n: int) -> sp.Matrix:
     """
     yhat, y = vector_symbols(loss_input_name(loss), n), vector_symbols("y", n)
     return sp.Matrix([loss_expr(loss, yhat, y)]).jacobian(yhat)
+
+
+def lambdify_safe(args: list[sp.Symbol], exprs: list[sp.Expr], module: str) -> Callable:
+    """``sp.lambdify(args, exprs, module, cse=True)`` over safe argument names.
+
+    The readable names (``W^{(1)}_{2,3}``) are not Python identifiers, so the
+    arguments are renamed ``_a0, _a1, …`` first; call the result positionally.
+
+    >>> x = vector_symbols("x", 2)
+    >>> lambdify_safe(x, [x[0] * x[1], x[0] + 1], "math")(2.0, 3.0)
+    [6.0, 3.0]
+    """
+    safe = [sp.Symbol(f"_a{i}", real=True) for i in range(len(args))]
+    sub = dict(zip(args, safe))
+    return sp.lambdify(safe, [sp.sympify(e).xreplace(sub) for e in exprs], modules=module, cse=True)

@@ -13,9 +13,10 @@ lesson); ``"structured"`` multiplies through its structure (the cost of
 ordinary backprop). Same factors, same order, same numbers.
 
 For a batch the products are per sample, ``(B, 1, ·)``, and the gradient is
-their mean. In structured mode that mean is one contraction per layer
-(``Operator.vjp_mean``, e.g. ``Gᵀ X / B`` for a Dense layer's weights) and the
-per-sample ``∂L/∂θ`` are only formed if you ask for ``Product.value``.
+their mean. In structured mode the sum over the batch is one contraction per
+layer (``Operator.vjp_sum``, e.g. ``Gᵀ X`` for a Dense layer's weights), divided
+by ``B`` once, and the per-sample ``∂L/∂θ`` are only formed if you ask for
+``Product.value``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .factor import Factor, check_mode, multiply
+from .structure import Matrix
 from .table import Table
 
 if TYPE_CHECKING:
@@ -98,12 +100,13 @@ class Trace:
         for i, p in enumerate(self.products):
             f = p.factor
             where = f"{shapes[p.left]} · {f.shape} → {p.shape}" if p.left else f"{p.shape}"
-            out.append({"step": str(i), "product": p.name, "left": p.left, "factor": f.name, "structure": f.kind, "shapes": where})
+            row = {"step": str(i), "product": p.name, "left": p.left, "factor": f.name, "structure": f.kind}
+            out.append({**row, "shapes": where})
         return out
 
     def table(self) -> Table:
         """The trace as a :class:`~jacobnet.table.Table`."""
-        rows = [{**r, "product": r["product"] + " =", "left": r["left"] + " ·" if r["left"] else ""} for r in self.rows()]
+        rows = [{**r, "product": r["product"] + " =", "left": r["left"] and r["left"] + " ·"} for r in self.rows()]
         blocks = [f"{p.name} {p.shape[1]}" for p in self._param_products()]
         footer = f"gradient: ({self.gradient.size},) = [" + " | ".join(blocks) + "]"
         return Table(self._header(), ["step", "product", "left", "factor", "structure", "shapes"], rows, footer=footer)
@@ -138,35 +141,104 @@ def backward(net: Network, x: Array, y: Array, mode: str = "structured", to_inpu
     [('∂L/∂a2', (1, 2)), ('∂L/∂a1', (1, 2)), ('∂L/∂θ(Dense 1)', (1, 8)), ('∂L/∂a0', (1, 3))]
     """
     check_mode(mode)
-    acts = net.activations(x)
-    yhat = acts[-1]
-    _, y = net.loss_fn._checked(yhat, y)
-    L = len(net.layers)
-    trace = Trace(net, mode, acts[0].shape[0] if acts[0].ndim == 2 else None, yhat, y)
-    j_loss = Factor("J_loss", net.loss_fn.jacobian_op(yhat, y), out="L", wrt=f"a{L}")
-    g = j_loss.op.A  # the loss row is already dense: (1, n) or (B, 1, n)
+    acts, y, row = _forward(net, x, y)
+    j_loss = Factor("J_loss", row, out="L", wrt=f"a{len(net.layers)}")
+    trace = Trace(net, mode, acts[0].shape[0] if acts[0].ndim == 2 else None, acts[-1], y)
+    g, L = j_loss.op.A, len(net.layers)  # the loss row is already dense: (1, n) or (B, 1, n)
     trace.products.append(Product(f"∂L/∂a{L}", "", j_loss, g))
-    first_param = next((i for i, layer in enumerate(net.layers) if layer.n_params), 0)
-    grads: list[Array] = []
+    first, grad, end = _first_param(net), np.empty(net.n_params), net.n_params
     for l in range(L, 0, -1):
-        layer, name, a_in, left = net.layers[l - 1], net.names[l - 1], acts[l - 1], f"∂L/∂a{l}"
-        if layer.n_params:
-            f_theta = Factor(f"J_θ({name})", layer.jacobian_params_op(a_in), out=f"a{l}", wrt=f"θ({name})")
-            trace.products.append(_param_product(f"∂L/∂θ({name})", left, g, f_theta, mode, grads))
-        if l - 1 <= first_param and not to_input:
+        left, n = f"∂L/∂a{l}", net.layers[l - 1].n_params
+        if n:
+            f_theta = theta_factor(net, l, acts)
+            value = _param_sum(g, f_theta, mode, grad[end - n : end])
+            trace.products.append(Product(f"∂L/∂θ({net.names[l - 1]})", left, f_theta, value, left_value=g))
+            end -= n
+        if l - 1 <= first and not to_input:
             break
-        f_x = Factor(f"J_x({name})", layer.jacobian_input_op(a_in), out=f"a{l}", wrt=f"a{l - 1}")
+        f_x = input_factor(net, l, acts)
         g = multiply(g, f_x, mode)
         trace.products.append(Product(f"∂L/∂a{l - 1}", left, f_x, g))
-    trace.gradient = np.concatenate(grads[::-1]) if grads else np.zeros(0)
+    trace.gradient = _mean(grad, trace.batch)
     return trace
 
 
-def _param_product(name: str, left: str, g: Array, factor: Factor, mode: str, grads: list[Array]) -> Product:
-    """``∂L/∂θ = g · J_θ``; appends its batch mean, a flat row, to ``grads``."""
-    if mode == "structured":  # the batch mean in one contraction; per-sample values on demand
-        grads.append(factor.op.vjp_mean(g).reshape(-1))
-        return Product(name, left, factor, None, left_value=g)
+def gradient(net: Network, x: Array, y: Array, mode: str = "structured") -> Array:
+    """``dL/dθ``, flat ``(n_params,)`` (the batch mean): :func:`backward`'s products, unrecorded.
+
+    The same factors in the same order; only the bookkeeping of a :class:`Trace`
+    is skipped (in structured mode the operators are used bare, unnamed), and
+    nothing after the first layer's parameters is computed.
+
+    >>> import numpy as np
+    >>> from jacobnet import build_network
+    >>> net = build_network("3,4,2", "tanh", "softmax-ce")
+    >>> X, Y = np.ones((5, 3)), np.eye(2)[[0, 1, 1, 0, 1]]
+    >>> g = gradient(net, X, Y)
+    >>> g.shape, bool(np.allclose(g, gradient(net, X, Y, mode="materialised"), rtol=1e-12, atol=0))
+    ((26,), True)
+    """
+    check_mode(mode)
+    acts, _, row = _forward(net, x, y)
+    g, first, structured = row.A, _first_param(net), mode == "structured"
+    grad, end = np.empty(net.n_params), net.n_params  # each layer writes its block in place
+    for l in range(len(net.layers), first, -1):
+        layer, a = net.layers[l - 1], acts[l - 1]
+        n = layer.n_params
+        if n and structured:
+            layer.jacobian_params_op(a).vjp_sum(g, out=grad[end - n : end].reshape(g.shape[-2], -1))
+        elif n:
+            _param_sum(g, theta_factor(net, l, acts), mode, grad[end - n : end])
+        end -= n
+        if l - 1 > first:
+            g = layer.jacobian_input_op(a).vjp(g) if structured else multiply(g, input_factor(net, l, acts), mode)
+    return _mean(grad, acts[0].shape[0] if acts[0].ndim == 2 else None)
+
+
+def theta_factor(net: Network, l: int, acts: list[Array]) -> Factor:
+    """``J_θ(f_l)`` of layer ``l`` (1-based) at its input ``a_{l−1}``: ``(n_l, n_params_l)``."""
+    name = net.names[l - 1]
+    return Factor(f"J_θ({name})", net.layers[l - 1].jacobian_params_op(acts[l - 1]), out=f"a{l}", wrt=f"θ({name})")
+
+
+def input_factor(net: Network, l: int, acts: list[Array]) -> Factor:
+    """``J_x(f_l)`` of layer ``l`` (1-based) at its input ``a_{l−1}``: ``(n_l, n_{l−1})``."""
+    op = net.layers[l - 1].jacobian_input_op(acts[l - 1])
+    return Factor(f"J_x({net.names[l - 1]})", op, out=f"a{l}", wrt=f"a{l - 1}")
+
+
+def _forward(net: Network, x: Array, y: Array) -> tuple[list[Array], Array, Matrix]:
+    """The activations ``[a_0 … a_L]``, the validated target and ``J_loss(a_L)`` ``(1, n_L)``."""
+    acts = net.activations(x)
+    _, y = net.loss_fn._checked(acts[-1], y)
+    return acts, y, net.loss_fn.jacobian_op(acts[-1], y)
+
+
+def _first_param(net: Network) -> int:
+    """The index of the first layer with parameters (0 if none has any)."""
+    for i, layer in enumerate(net.layers):
+        if layer.n_params:
+            return i
+    return 0
+
+
+def _param_sum(g: Array, factor: Factor, mode: str, out: Array) -> Array | None:
+    """Write ``Σ_b g_b · J_θ,b`` (a ``(1, n)`` row for a loss) into the flat ``out``.
+
+    Returns the per-sample products if they were formed (materialised mode);
+    structured mode sums in one contraction (``Operator.vjp_sum``) and leaves
+    them to :attr:`Product.value`, on demand.
+    """
+    if mode == "structured":
+        factor.op.vjp_sum(g, out=out.reshape(g.shape[-2], -1))
+        return None
     value = multiply(g, factor, mode)
-    grads.append(value.reshape(-1, value.shape[-1]).mean(axis=0))
-    return Product(name, left, factor, value)
+    np.add.reduce(value.reshape(-1, value.shape[-1]), axis=0, out=out)
+    return value
+
+
+def _mean(grad: Array, batch: int | None) -> Array:
+    """The flat gradient: over a batch, the sum of the per-sample products divided by ``B``, once."""
+    if batch:
+        grad *= 1.0 / batch
+    return grad

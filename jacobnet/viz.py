@@ -48,6 +48,7 @@ Array = np.ndarray
 PANEL_CELL_IN = 0.34  # largest cell in a product figure, inches
 MAX_ROW_W_IN, MAX_ROW_H_IN = 14.0, 4.5
 SEP_IN = 0.45  # room for "×" and "="
+NOTE = "each matrix on its own colour scale, centred at 0: red > 0, blue < 0, white = 0"
 
 
 class Panel:
@@ -65,9 +66,14 @@ class Panel:
 
 
 def product_figure(operands: Sequence[Panel], result: Panel, title: str = "", *, structure: bool = True) -> Figure:
-    """``A · B · … = R`` as one row of heatmaps with equal cells, each labelled with its shape.
+    r"""``A · B · … = R`` as one row of heatmaps with equal cells, each labelled with its shape.
 
     Each panel has its own colour scale, centred at zero (red > 0, blue < 0).
+
+    >>> A, B = np.array([[1.0, -1.0]]), np.arange(6.0).reshape(2, 3)
+    >>> fig = product_figure([Panel(A, "A"), Panel(B, "B")], Panel(A @ B, "C"))
+    >>> fig.get_label(), [ax.get_xlabel() for ax in fig.axes]
+    ('C = A · B', ['$1\\times 2$', '$2\\times 3$', '$1\\times 3$'])
     """
     panels = [*operands, result]
     shapes = [p.matrix.shape for p in panels]
@@ -75,13 +81,14 @@ def product_figure(operands: Sequence[Panel], result: Panel, title: str = "", *,
     cell = min(PANEL_CELL_IN, (MAX_ROW_W_IN - SEP_IN * len(operands)) / max(n_cells, 1), MAX_ROW_H_IN / max(m for m, _ in shapes))
     sizes = [(max(n * cell, 0.04), max(m * cell, 0.04)) for m, n in shapes]
     slots = [max(w, text_in([tex_name(p.name)], 10.0) + 0.15) for p, (w, _) in zip(panels, sizes)]
-    top, bottom, margin = 0.55 + 0.3 * bool(title), 0.45, 0.2
+    top, bottom, margin = 0.55 + 0.3 * bool(title), 0.55, 0.2
     H = top + max(h for _, h in sizes) + bottom
-    W = 2 * margin + sum(slots) + SEP_IN * len(operands)
+    content = sum(slots) + SEP_IN * len(operands)
+    W = max(2 * margin + content, text_in([title], 11.0) + 0.4, text_in([NOTE], 7.5) + 0.4)
     mid = bottom + (H - top - bottom) / 2
     with styled():
         fig = JFigure(figsize=(W, H))
-        x = margin
+        x = (W - content) / 2
         for k, (p, (w, h), slot) in enumerate(zip(panels, sizes, slots)):
             ax = fig.add_axes(((x + (slot - w) / 2) / W, (mid - h / 2) / H, w / W, h / H))
             draw_matrix(ax, p.matrix)
@@ -99,20 +106,24 @@ def product_figure(operands: Sequence[Panel], result: Panel, title: str = "", *,
                 x += SEP_IN
         if title:
             fig.text(0.5, 1 - 0.12 / H, title, ha="center", va="top", fontsize=11)
-        note = "each matrix on its own colour scale, centred at 0: red > 0, blue < 0, white = 0"
-        fig.text(margin / W, 0.08 / H, note, ha="left", va="bottom", fontsize=7.5, color="#666666")
+        fig.text(0.5, 0.08 / H, NOTE, ha="center", va="bottom", fontsize=7.5, color="#666666")
         fig.set_label(" = ".join([result.name, " · ".join(p.name for p in operands)]))
     return fig
 
 
 def chain_figure(chain: Chain, order: Order = "reverse", *, structured: bool = False, sample: int = 0) -> Figure:
-    """The whole product ``target = F_1 · F_2 ⋯ F_k`` as one row of heatmaps, ``×`` and ``=`` between.
+    r"""The whole product ``target = F_1 · F_2 ⋯ F_k`` as one row of heatmaps, ``×`` and ``=`` between.
 
     Cells are the same size in every panel, so a factor ``(m×n)`` is as wide as
     the next one ``(n×p)`` is tall. The result is ``chain.evaluate(order)`` (the
     same matrix in every order); the title gives the order's parenthesisation and
     its cost, dense and through the structure. ``structured`` picks the cost model
     that ``"optimal"`` minimises. For a batch, one ``sample`` is drawn.
+
+    >>> from jacobnet import build_network
+    >>> c = build_network("3,4,2", "tanh", "mse").chain(np.ones(3), np.zeros(2))
+    >>> [ax.get_xlabel() for ax in chain_figure(c, "forward").axes]
+    ['$1\\times 2$', '$2\\times 4$', '$4\\times 4$', '$4\\times 16$', '$1\\times 16$']
     """
     tree = chain.tree(order, structured)
     panels = [Panel.of(f, sample) for f in chain.factors]
@@ -120,7 +131,7 @@ def chain_figure(chain: Chain, order: Order = "reverse", *, structured: bool = F
     result = Panel(value[sample] if value.ndim == 3 else value, chain.target, cols=panels[-1].cols)
     names = [f"${tex_name(f.name)}$" for f in chain.factors]
     title = (
-        f"{order if isinstance(order, str) else 'explicit'} order {tree_text(tree, names)}:  "
+        f"{order if isinstance(order, str) else 'explicit'} order {tree_text(tree, names).replace('·', ' · ')}:  "
         f"{chain.flops(tree):,} multiply-adds dense, {chain.flops(tree, structured=True):,} through the structure"
     )
     return product_figure(panels, result, title)

@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Callable
 
 import autograd.numpy as anp
-import numpy as np
 
 import jacobnet as jn
 
@@ -157,8 +156,3 @@ def network_tail(net: jn.Network, start: int) -> Callable:
     if f is None:
         return lambda a, y: anp.mean(loss(a, y))
     return lambda a, y: f(theta[offset:], a, y)
-
-
-def as_float(a) -> np.ndarray:
-    """autograd returns plain ndarrays; make the float64 dtype explicit."""
-    return np.asarray(a, dtype=np.float64)

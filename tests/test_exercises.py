@@ -41,7 +41,7 @@ def test_right_answers_pass(dense):
 def test_tiny_rounding_passes_but_a_real_error_does_not(dense):
     assert check_layer_jacobian(W * (1 + 1e-9), dense, X).ok
     wrong = W.copy()
-    wrong[1, 2] += 1e-3 * 5
+    wrong[1, 2] += 0.05  # 1 % of the entry: not rounding
     fb = check_layer_jacobian(wrong, dense, X)
     assert not fb.ok and "(1, 2)" in str(fb)
 
@@ -95,6 +95,13 @@ def test_many_wrong_entries_are_summarised():
     rng = np.random.default_rng(0)
     fb = check_matrix(A + rng.uniform(1, 2, size=A.shape), A)
     assert fb.summary.startswith("12 of 12") and len(fb.details) == 6 and "… and 7 more" in fb.details[-1]
+
+
+def test_rounded_decimals_are_called_almost():
+    f = lambda v: np.array([np.cos(v[0])])
+    fb = check_function_jacobian([[-0.8415]], f, np.array([1.0]))  # −sin 1 = −0.841471…
+    assert not fb.ok and fb.summary.startswith("almost") and "exact expressions" in fb.summary
+    assert "almost" not in check_function_jacobian([[-0.84]], f, np.array([1.0])).summary  # 0.2 % off: wrong
 
 
 def test_all_signs_flipped_and_constant_factor(dense):

@@ -3,7 +3,8 @@
 Random architectures (1–5 Dense layers, widths 1–12, every activation between
 them, every loss incl. cross-entropy after Softmax; single samples and
 batches): ``Network.gradient`` agrees with ``autograd.grad`` of the independent
-reference to ``rel_error ≤ 1e-10``; the materialised and structured modes
+reference to ``rel_error ≤ 1e-10`` (whenever the output softmax is not
+saturated to within 1e-3: see :func:`unsaturated`); the materialised and structured modes
 agree to ``≤ 1e-12``; the trace names every factor and partial product with
 the right shapes, and its partial products ``∂L/∂a_l`` are autograd's
 gradients with respect to the activations.
@@ -15,7 +16,7 @@ import autograd
 import numpy as np
 import pytest
 import reference as ref
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from strategies import ACTIVATIONS, FAST, alphas, make_layer, targets
 
@@ -60,6 +61,27 @@ def networks(draw: st.DrawFn, batch: bool | None = None):
     return net, x, y
 
 
+SATURATION = 1e-3
+
+
+def unsaturated(net: jn.Network, x: np.ndarray) -> bool:
+    """No output probability within 1e-3 of 1 (losses on a softmax only).
+
+    A saturated softmax, s_k = 1 − c with c ≪ 1, makes the gradient ≈ c small
+    while every factor still carries an absolute rounding error ≈ ε (in
+    s_k(1 − s_k), in s_k − 1): a relative error ≈ ε/c, in jacobnet and autograd
+    alike, whatever the order of multiplication. Measured over 6000 random
+    networks (worst materialised-vs-structured / worst vs autograd):
+    c ≥ 1e-3: 4e-15 / 4e-14; c ∈ [1e-5, 1e-4): 9e-13 / 2e-12; c < 1e-8: 6e-10 / 4e-7.
+    That regime is checked in absolute terms in test_stability.
+    """
+    if isinstance(net.loss_fn, jn.MSE):
+        return True
+    out = net.forward(x)
+    probs = out if isinstance(net.loss_fn, jn.CrossEntropy) else jn.Softmax().forward(out)
+    return bool(np.max(probs) <= 1.0 - SATURATION)
+
+
 def ad_gradient(net: jn.Network, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return autograd.grad(ref.network_loss(net))(net.get_params(), x, y)
 
@@ -68,6 +90,7 @@ def ad_gradient(net: jn.Network, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 @given(networks())
 def test_gradient_matches_autograd_in_both_modes(case) -> None:
     net, x, y = case
+    assume(unsaturated(net, x))
     g = net.gradient(x, y)
     g_mat = net.gradient(x, y, mode="materialised")
     assert g.shape == g_mat.shape == (net.n_params,)
@@ -96,6 +119,7 @@ def expected_products(net: jn.Network, n_in: int) -> list[tuple[str, str, str, t
 @given(networks(), st.sampled_from(["materialised", "structured"]))
 def test_trace_names_shapes_and_partial_products(case, mode: str) -> None:
     net, x, y = case
+    assume(unsaturated(net, x))
     trace = net.trace(x, y, mode=mode)
     B = x.shape[0] if x.ndim == 2 else None
     got = [(p.name, p.left, p.factor.name, p.factor.shape, p.shape) for p in trace.products]
@@ -140,13 +164,18 @@ def test_trace_of_the_readme_network() -> None:
     assert "gradient: (26,)" in str(trace)
 
 
-@pytest.mark.slow
 @FAST
 @given(networks(batch=False))
 def test_gradient_matches_central_differences(case) -> None:
-    """A third opinion, independent of both autodiff codes (within FD's accuracy)."""
+    """A third opinion, independent of both autodiff codes, where FD can resolve the gradient.
+
+    FD's round-off is ≈ ε·|L|/h ≈ 2e-11·|L|; a gradient below 1e-3·|L| (a saturated
+    network) is left to the autograd check above, which has no such floor.
+    """
     net, x, y = case
-    assert rel_error(net.gradient(x, y), fd_gradient(net, x, y)) <= 1e-6
+    g = net.gradient(x, y)
+    assume(np.max(np.abs(g)) >= 1e-3 * max(1.0, abs(net.loss(x, y))))
+    assert rel_error(g, fd_gradient(net, x, y)) <= 1e-6
 
 
 # --- parameters, names, sizes -------------------------------------------------

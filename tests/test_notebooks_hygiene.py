@@ -74,6 +74,11 @@ def test_imports_the_package_and_never_touches_sys_path(nb):
     assert "PYTHONPATH" not in code
 
 
+def test_optional_dependencies_stay_optional(nb):
+    code = "\n".join(code_cells(nb))
+    assert not re.search(r"^\s*(import|from)\s+(ipywidgets|tqdm|torch)\b", code, re.MULTILINE)
+
+
 def test_defines_no_functions_or_classes(nb):
     for cell in code_cells(nb):
         assert not DEFINITION.search(cell), f"a definition in a notebook cell:\n{cell}"

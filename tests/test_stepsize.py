@@ -22,7 +22,7 @@ def test_slopes_match_truncation_order_and_roundoff(scheme, order):
     assert truncation_slope == pytest.approx(order, abs=0.1)
     assert roundoff_slope == pytest.approx(-1, abs=0.35)  # round-off is noisy, but clearly ∝ 1/h
     assert 0.05 * s.rule_h < s.best_h < 20 * s.rule_h
-    assert s.rule_h == pytest.approx(EPS ** (1 / (order + 1)))
+    assert s.order == order and s.rule_h == pytest.approx(EPS ** (1 / (order + 1)))
 
 
 def test_central_beats_forward_at_its_best():
@@ -38,8 +38,9 @@ def test_errors_are_the_true_relative_errors():
     np.testing.assert_allclose(s.error, by_hand, rtol=1e-6)
 
 
-def test_guides_fit_the_measurements():
-    s = step_size_sweep(F, X, J)
+@pytest.mark.parametrize("scheme", ["central", "forward"])
+def test_guides_fit_the_measurements(scheme):
+    s = step_size_sweep(F, X, J, scheme=scheme)
     roundoff, truncation = s.guides()
     large = s.h > 100 * s.best_h
     np.testing.assert_allclose(truncation[large], s.error[large], rtol=0.3)

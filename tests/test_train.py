@@ -65,7 +65,7 @@ def test_one_hot_values_and_errors():
 # --- the training loop ----------------------------------------------------
 def autograd_gradient(net: jn.Network, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """The independent reference: autograd's gradient of the same mean loss."""
-    return ref.as_float(autograd.grad(ref.network_loss(net))(net.get_params(), X, Y))
+    return np.asarray(autograd.grad(ref.network_loss(net))(net.get_params(), X, Y), dtype=np.float64)
 
 
 def test_one_plain_sgd_step_uses_the_true_gradient():

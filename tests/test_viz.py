@@ -210,6 +210,7 @@ def test_batch_sample_and_block_diagonal(demo):
     [
         (np.array([[1.0, np.nan]]), ValueError, "NaN"),
         (np.ones(3), ValueError, r"shape \(3,\)"),
+        (np.zeros((3, 0)), ValueError, r"no entries \(shape \(3, 0\)\)"),
         (np.ones((2, 2, 2, 2)), ValueError, r"shape \(2, 2, 2, 2\)"),
         (np.ones((2, 2), dtype=complex), TypeError, "complex"),
         (np.array([["a", "b"]]), TypeError, "dtype"),

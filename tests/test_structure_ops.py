@@ -1,0 +1,103 @@
+"""Structured operators: multiplying through the structure equals multiplying by the dense
+matrix (vjp, jvp, batch mean), on non-square shapes, single samples and batches, shared
+and per-sample operands; memory and FLOP counts equal hand counts; the kernel table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from chain_strategies import KINDS, operator
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import FAST
+
+from jacobnet.batch import BlockDiagonal, StackedRows
+from jacobnet.check import rel_error
+from jacobnet.factor import Factor
+from jacobnet.kernels import combine, leaf
+from jacobnet.structure import DiagMinusOuter, Diagonal, Empty, KronRows, Matrix
+
+TOL = 1e-13
+
+
+@pytest.mark.parametrize("batch", [None, 1, 3])
+@pytest.mark.parametrize("kind", KINDS)
+@settings(FAST, max_examples=10)
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_vjp_jvp_and_batch_mean_equal_dense_products(kind, batch, rows, cols, k, seed):
+    rng = np.random.default_rng(seed)
+    op = operator(kind, rows, rng, batch, cols)
+    J = op.dense()
+    m, n = op.shape
+    assert J.shape == ((m, n) if batch is None else (batch, m, n))
+    for lead in [(), (batch,)] if batch else [()]:  # a shared or a per-sample G
+        G, H = rng.normal(size=lead + (k, m)), rng.normal(size=lead + (n, k))
+        assert rel_error(op.vjp(G), G @ J) <= TOL
+        assert rel_error(op.jvp(H), J @ H) <= TOL
+    if batch:
+        G = rng.normal(size=(batch, k, m))
+        assert rel_error(op.vjp_mean(G), np.mean(G @ J, axis=0)) <= TOL
+
+
+def test_kron_rows_vjp_mean_is_one_gemm_of_the_batch():
+    rng = np.random.default_rng(3)
+    X, G = rng.normal(size=(5, 3)), rng.normal(size=(5, 1, 2))
+    op = KronRows(X, m=2)
+    out = op.vjp_mean(G)
+    assert out.shape == (1, 8)
+    W = (G[:, 0, :].T @ X) / 5  # Σ_b g_b x_bᵀ / B
+    assert rel_error(out[0], np.concatenate([W.ravel(), G[:, 0, :].mean(axis=0)])) <= TOL
+
+
+def test_memory_counts():
+    x = np.ones((4, 3))
+    assert (KronRows(x, m=2).nbytes_dense, KronRows(x, m=2).nbytes) == (4 * 2 * 8 * 8, 12 * 8)
+    assert (Diagonal(np.ones(5)).nbytes_dense, Diagonal(np.ones(5)).nbytes) == (200, 40)
+    assert (Matrix(np.ones((2, 3)), batch=7).nbytes_dense, Matrix(np.ones((2, 3)), batch=7).nbytes) == (336, 48)
+    assert (DiagMinusOuter(np.ones((2, 3))).nbytes_dense, Empty(3, batch=2).nbytes) == (144, 0)
+
+
+def test_flop_counts_by_hand():
+    assert KronRows(np.ones(3), m=2).vjp_flops(1) == 2 * 3  # an outer product g xᵀ
+    assert KronRows(np.ones(3), m=2).jvp_flops(5) == 2 * 4 * 5
+    assert Diagonal(np.ones(4)).vjp_flops(2) == 8 and DiagMinusOuter(np.ones(4)).vjp_flops(2) == 3 * 2 * 4  # G∘s, G∘Σ_{j≠i}s_j, s∘(…)
+    assert Matrix(np.ones((2, 3))).vjp_flops(4) == 24 and Matrix(np.ones((2, 3))).jvp_flops(5) == 30
+
+
+@pytest.mark.parametrize(
+    "left, right, kernel, flops, kind",
+    [
+        ("dense", "dense", "matmul", 3 * 4 * 5, "dense"),
+        ("dense", "diagonal", "vjp through diagonal", 3 * 4, "dense"),
+        ("diagonal", "dense", "jvp through diagonal", 4 * 5, "dense"),
+        ("diagonal", "diagonal", "diagonal · diagonal", 4, "diagonal"),
+        ("diag-rank1", "diagonal", "densify diag − rank-1, vjp through diagonal", 4 * 4, "dense"),
+        ("diagonal", "kron", "densify diagonal, vjp through [I ⊗ xᵀ | I]", 4 * 4 * 2, "dense"),
+    ],
+)
+def test_kernel_table(left, right, kernel, flops, kind):
+    """Shapes: a dense left is (3, 4), a square left (4, 4); a dense right (4, 5), kron x ∈ ℝ²."""
+    rng = np.random.default_rng(0)
+    a = operator(left, 3 if left == "dense" else 4, rng, None, 4)
+    b = operator(right, 4, rng, None, 5 if right == "dense" else 2)
+    la, lb = (leaf(Factor(n, op), structured=True, index=i) for i, (n, op) in enumerate([("A", a), ("B", b)]))
+    m = combine(la, lb, "AB", compute=True)
+    assert (m.kernel, m.flops, m.result.kind) == (kernel, flops, kind)
+    assert rel_error(m.result.matrix(), a.dense() @ b.dense()) <= TOL
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@settings(FAST, max_examples=10)
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_block_diagonal_and_stacked_rows_equal_their_dense_matrices(kind, rows, cols, batch, seed):
+    rng = np.random.default_rng(seed)
+    inner = operator(kind, rows, rng, batch, cols)
+    for op in (BlockDiagonal(inner, batch), StackedRows(inner, batch)):
+        J = op.dense()
+        assert J.shape == op.shape
+        G, H = rng.normal(size=(2, op.shape[0])), rng.normal(size=(op.shape[1], 3))
+        assert rel_error(op.vjp(G), G @ J) <= TOL
+        assert rel_error(op.jvp(H), J @ H) <= TOL
+        assert op.nbytes == inner.nbytes
+    m, n = inner.shape
+    assert BlockDiagonal(inner, batch).nbytes_dense == batch * batch * m * n * 8
