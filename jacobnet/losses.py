@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .structure import Matrix, sum_others
-from .validate import as_input, as_target
+from .validate import as_input, as_target, check_finite
 
 Array = np.ndarray
 
@@ -26,8 +26,16 @@ class Loss:
     name: str = "loss"
 
     def _checked(self, yhat: object, y: object) -> tuple[Array, Array]:
-        yhat = as_input(yhat, self.name, what="prediction")
-        return yhat, as_target(y, yhat, self.name)
+        return self._checked_target(as_input(yhat, self.name, what="prediction"), y)
+
+    def _checked_target(self, yhat: Array, y: object) -> tuple[Array, Array]:
+        """Check ``y`` against a prediction that is already a float64 ``(n,)`` or ``(B, n)`` array.
+
+        What a network passes its own output ``a_L`` through (its input was
+        validated once, in :meth:`Network.check_input`): ``y`` gets every check,
+        ``ŷ`` only the NaN/inf one, since a forward pass can still overflow.
+        """
+        return check_finite(yhat, self.name, "prediction"), as_target(y, yhat, self.name)
 
     def per_sample(self, yhat: Array, y: Array) -> Array:
         """The loss of each sample: shape ``()`` for one sample, ``(B,)`` for a batch."""
@@ -86,8 +94,8 @@ class CrossEntropy(Loss):
 
     name = "CrossEntropy"
 
-    def _checked(self, yhat: object, y: object) -> tuple[Array, Array]:
-        yhat, y = super()._checked(yhat, y)
+    def _checked_target(self, yhat: Array, y: object) -> tuple[Array, Array]:
+        yhat, y = super()._checked_target(yhat, y)
         if np.any(yhat < 0) or np.any((yhat == 0) & (y != 0)):
             raise ValueError(
                 "CrossEntropy expects probabilities ŷ ≥ 0 with ŷ > 0 wherever the target is nonzero, "

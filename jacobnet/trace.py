@@ -113,7 +113,12 @@ class Trace:
 
     def _header(self) -> str:
         who = "one sample" if self.batch is None else f"a batch of {self.batch} (per-sample shapes; gradient = mean)"
-        return f"Backward pass of {self.network!r}: {who}, {self.mode}, loss = {self.loss:.6g}"
+        names = self.network.names
+        acts = ", ".join(f"a{l} = {name}(a{l - 1})" for l, name in enumerate(names, start=1))
+        return (
+            f"Backward pass of {self.network!r}: {who}, {self.mode}, loss = {self.loss:.6g}\n"
+            f"where a0 = x, {acts} = ŷ"
+        )
 
     def __str__(self) -> str:
         return str(self.table())

@@ -36,23 +36,36 @@ def as_input(x: object, who: str, size: int | None = None, what: str = "input") 
         TypeError: ``x`` is not real-numeric (strings, objects, booleans, complex).
         ValueError: wrong number of dimensions, wrong feature size, NaN or inf.
     """
-    expected = _shape_text(size)
-    arr = _asarray(x, f"{who} expects {what} of shape {expected}")
+    arr = x if type(x) is np.ndarray else _asarray(x, f"{who} expects {what} of shape {_shape_text(size)}")
     if arr.dtype.kind not in "iuf":  # signed/unsigned integers and floats; not bool, complex, str, object
         raise TypeError(
-            f"{who} expects a real-valued numeric {what} of shape {expected}, got dtype {arr.dtype} with shape {arr.shape}"
+            f"{who} expects a real-valued numeric {what} of shape {_shape_text(size)}, "
+            f"got dtype {arr.dtype} with shape {arr.shape}"
         )
     if arr.ndim not in (1, 2) or (size is not None and arr.shape[-1] != size):
-        raise ValueError(f"{who} expects {what} of shape {expected}, got shape {arr.shape}")
+        raise ValueError(f"{who} expects {what} of shape {_shape_text(size)}, got shape {arr.shape}")
     if arr.shape[-1] == 0 or (arr.ndim == 2 and arr.shape[0] == 0):
-        raise ValueError(f"{who} expects a non-empty {what} of shape {expected}, got shape {arr.shape}")
-    arr = arr.astype(np.float64, copy=True)
-    if not np.isfinite(arr).all():
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        where = tuple(int(i) for i in bad)
+        raise ValueError(f"{who} expects a non-empty {what} of shape {_shape_text(size)}, got shape {arr.shape}")
+    return check_finite(arr.astype(np.float64, copy=True), who, what, size)
+
+
+def check_finite(arr: Array, who: str, what: str = "input", size: int | None = None) -> Array:
+    """Return the float64 ``arr`` unchanged if every entry is finite; else raise naming the first NaN/inf.
+
+    The one NaN/inf check: :func:`as_input` ends with it, and a network's own
+    output (already float64 and shaped, but it can overflow) gets only this.
+
+    >>> check_finite(np.array([[1.0, np.inf]]), "Dense 1")
+    Traceback (most recent call last):
+    ...
+    ValueError: Dense 1 got a non-finite input value inf at index (0, 1) (expects finite values, shape (n,) or (B, n); got shape (1, 2))
+    """
+    finite = np.isfinite(arr)
+    if not finite.all():
+        where = tuple(int(i) for i in np.argwhere(~finite)[0])
         raise ValueError(
             f"{who} got a non-finite {what} value {arr[where]} at index {where} "
-            f"(expects finite values, shape {expected}; got shape {arr.shape})"
+            f"(expects finite values, shape {_shape_text(size)}; got shape {arr.shape})"
         )
     return arr
 

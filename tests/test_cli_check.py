@@ -65,7 +65,11 @@ def test_real_process_has_no_traceback():
 def test_demo_prints_three_way_comparison(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    table = out[out.index("three-way comparison"):]
+    table = out[out.index("Gradient check of"):]
+    header = next(line for line in table.splitlines() if line.startswith("parameter"))
+    assert header.split() == ["parameter", "jacobian", "symbolic", "finite-difference"]
+    for label in ["W^{(1)}_{1,1}", "b^{(2)}_{2}"]:  # one row per parameter, first to last
+        assert f"\n{label} " in table
     for pair in ["symbolic vs jacobian", "jacobian vs finite-difference", "symbolic vs finite-difference"]:
         assert pair in table
     assert "all methods agree" in table
@@ -76,4 +80,6 @@ def test_demo_skips_symbolic_for_big_networks(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(jacobnet.symbolic, "_CACHE", {})  # a compiled architecture is not guarded again
     monkeypatch.setattr("jacobnet.cli._write_heatmaps", lambda *a: [])
     assert main(["demo", "--out", str(tmp_path)]) == 0
-    assert "symbolic comparison skipped: symbolic gradient of" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "(no symbolic gradient: symbolic gradient of" in out
+    assert "jacobian vs finite-difference" in out and "symbolic vs" not in out
