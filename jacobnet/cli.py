@@ -8,7 +8,9 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -36,7 +38,14 @@ def add_spec_args(p: argparse.ArgumentParser, layers: str = "3,4,2") -> None:
     p.add_argument("--layers", default=layers, help=f"layer sizes, input first (default {layers})")
     p.add_argument("--activation", default="tanh", help="sigmoid, tanh, relu, leaky-relu, softplus (default tanh)")
     p.add_argument("--loss", default="softmax-ce", help="mse, ce, softmax-ce (default softmax-ce)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights and the sample (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the weights and the sample (default 0)")
+
+
+def _seed(text: str) -> int:
+    """argparse type of ``--seed``: a non-negative integer."""
+    if not text.isascii() or not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return int(text)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -46,16 +55,51 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    net = build_network(args.layers, args.activation, args.loss, seed=args.seed)
+    out = _out_dir(args.out)
+    net = _checkable_network(args)
     x, y = demo_sample(net.input_size, net.sizes[-1], args.seed)
     print(f"network: {net!r}")
-    print(f"x = {x}, y = {y}\n")
-    print(net.trace(x, y), "\n")
+    print(f"x = {x}, y = {y}" if x.size <= 12 else f"x: a sample of shape {x.shape}, y: one-hot of shape {y.shape}")
+    print(f"\n{net.trace(x, y)}\n")
     report = _three_way(net, x, y)
-    print(report.entries(), "\n")
+    if net.n_params <= MAX_TABLE_ROWS:
+        entries = report.entries()
+        entries.title = "dL/dθ by each method, parameter by parameter:"
+        print(f"{entries}\n")
+    else:
+        print(f"({net.n_params} parameters: the per-parameter table is left out; the summary follows)\n")
     print(report)
-    print_paths(f"\nheatmaps of every factor, in {args.out}/:", _write_heatmaps(args, net, x, y))
+    print_paths(f"\nheatmaps of every factor, in {out}/:", _write_heatmaps(args, net, x, y))
     return 0 if report.ok else EXIT_DISAGREE
+
+
+MAX_TABLE_ROWS = 60
+MAX_FD_PARAMS = 20_000  # 2 forward passes per parameter: seconds, not minutes
+
+
+def _checkable_network(args: argparse.Namespace) -> Network:
+    """The spec's network, refused if a finite-difference check of it would take minutes."""
+    net = build_network(args.layers, args.activation, args.loss, seed=args.seed)
+    if net.n_params > MAX_FD_PARAMS:
+        raise ValueError(
+            f"{net.n_params} parameters is too many to check by finite differences "
+            f"(limit {MAX_FD_PARAMS}, two forward passes each): use smaller --layers"
+        )
+    return net
+
+
+def _out_dir(text: str) -> str:
+    """Check ``--out`` up front (a directory, or creatable and writable) without creating it,
+    so a bad path fails before any work and nothing is written on failure."""
+    if not text.strip():
+        raise ValueError("--out must name a directory, got an empty string")
+    path = Path(text).absolute()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {text} exists and is not a directory")
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {text}: cannot write there ({existing} is not a writable directory)")
+    return text
 
 
 def _three_way(net: Network, x: np.ndarray, y: np.ndarray) -> GradientReport:
@@ -64,7 +108,7 @@ def _three_way(net: Network, x: np.ndarray, y: np.ndarray) -> GradientReport:
     try:
         return compare_gradients(net, x, y)
     except SymbolicSizeError as err:
-        print(f"(no symbolic gradient: {err})\n")
+        print(f"(no symbolic gradient: {err}; comparing the Jacobian product with finite differences only)\n")
         return compare_gradients(net, x, y, methods=("jacobian", "finite-difference"))
 
 
@@ -101,6 +145,7 @@ def _write_heatmaps(args: argparse.Namespace, net: object, x: np.ndarray, y: np.
 
 def cmd_heatmap(args: argparse.Namespace) -> int:
     """Render the heatmap of every factor of a spec's trace into ``--out`` and print the paths."""
+    _out_dir(args.out)
     net = build_network(args.layers, args.activation, args.loss, seed=args.seed)
     x, y = demo_sample(net.input_size, net.sizes[-1], args.seed)
     print_paths(f"heatmaps of the factors of {net!r}:", _write_heatmaps(args, net, x, y))
@@ -111,7 +156,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     """Regenerate every gallery figure (:data:`jacobnet.gallery.FIGURES`) into ``--out``."""
     from .gallery import render
 
-    print_paths(f"figures written to {args.out}/:", render(out=args.out))
+    print_paths(f"figures written to {args.out}/:", render(out=_out_dir(args.out)))
     return 0
 
 
@@ -124,9 +169,9 @@ def add_check_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Compare the symbolic, Jacobian and finite-difference gradients; exit 1 when they disagree."""
-    net = build_network(args.layers, args.activation, args.loss, seed=args.seed)
+    net = _checkable_network(args)
     x, y = demo_sample(net.input_size, net.sizes[-1], args.seed)
-    report = compare_gradients(net, x, y)
+    report = _three_way(net, x, y)
     print(report)
     if args.entries:
         print(f"\n{report.entries()}")
@@ -151,16 +196,40 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _glue_option_values(argv: list[str]) -> list[str]:
+    """``--layers -1,2`` → ``--layers=-1,2``, so argparse does not take ``-1,2`` for an option
+    and the spec parser can say what is wrong with it."""
+    out: list[str] = []
+    for token in argv:
+        if out and out[-1] in ("--layers", "--activation", "--loss", "--seed", "--out") and token.startswith("-"):
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``jacobnet``; return the exit status (2 for bad input, one line on stderr)."""
+    """Run ``jacobnet``; return the exit status.
+
+    0: done (``check``: the methods agree); 1: the gradient methods disagree;
+    2: bad input, one line on stderr and never a traceback; 130: interrupted.
+    """
     parser = make_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_glue_option_values(list(sys.argv[1:] if argv is None else argv)))
     if args.command is None:
-        parser.print_help()
+        print(f"jacobnet: error: choose a command: {', '.join(COMMANDS)} (jacobnet --help)", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         return COMMANDS[args.command][0](args)
-    except (ValueError, TypeError, KeyError, MemoryError, OSError) as err:
+    except MemoryError as err:
+        print(f"jacobnet {args.command}: error: {err}; on the command line, use smaller --layers", file=sys.stderr)
+    except (ValueError, TypeError, KeyError, OSError) as err:
+        if isinstance(err, BrokenPipeError):  # the reader went away (`jacobnet demo | head`): not an error
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 — swallow Python's flush at exit
+            return 0
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"jacobnet {args.command}: error: {message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"jacobnet {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return EXIT_BAD_INPUT

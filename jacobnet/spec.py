@@ -10,7 +10,7 @@ Network([Dense(3, 4), Tanh(), Dense(4, 2)], SoftmaxCrossEntropy())
 >>> parse_sizes("3,x")
 Traceback (most recent call last):
 ...
-ValueError: --layers expects comma-separated positive integers such as 3,4,2, got '3,x'
+ValueError: --layers expects comma-separated positive integers such as 3,4,2 (input, hidden…, output), got '3,x'
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from .losses import LOSSES
 from .network import Network
 
 MAX_WIDTH = 100_000
-_SIZES = re.compile(r"\s*\d{1,9}\s*(,\s*\d{1,9}\s*)+")
+_SIZES = re.compile(r"\s*[0-9]{1,9}\s*(,\s*[0-9]{1,9}\s*)+")  # ASCII digits only
 
 
 def parse_sizes(text: str) -> list[int]:
     """``"3,4,2"`` → ``[3, 4, 2]``: at least two positive integers (input, …, output)."""
     if not isinstance(text, str) or not _SIZES.fullmatch(text):
-        raise ValueError(f"--layers expects comma-separated positive integers such as 3,4,2, got {text!r}")
+        raise ValueError(f"--layers expects comma-separated positive integers such as 3,4,2 (input, hidden…, output), got {text!r}")
     sizes = [int(t) for t in text.split(",")]
     if min(sizes) < 1 or max(sizes) > MAX_WIDTH:
         raise ValueError(f"--layers sizes must be between 1 and {MAX_WIDTH}, got {text!r}")
@@ -45,17 +45,28 @@ def activation_class(name: str) -> type[Layer]:
     return ACTIVATIONS[key]
 
 
+def _size_text(size: object) -> str:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"layer sizes must be positive integers, got {size!r}")
+    return str(size)
+
+
 def build_network(layers: str | list[int], activation: str = "tanh", loss: str = "softmax-ce", seed: int = 0) -> Network:
     """A network from a spec: Dense layers of the given sizes, the activation between them.
 
     ``loss``: ``mse`` (linear output), ``ce`` (a final Softmax, then cross-entropy on
     probabilities) or ``softmax-ce`` (fused, on logits). Layer ``k`` is seeded ``seed + k``.
     """
-    sizes = parse_sizes(layers) if isinstance(layers, str) else list(layers)
+    sizes = parse_sizes(layers) if isinstance(layers, str) else parse_sizes(",".join(map(_size_text, layers)))
     act = activation_class(activation)
     key = str(loss).strip().lower()
     if key not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    if key != "mse" and sizes[-1] < 2:
+        raise ValueError(f"a softmax over {sizes[-1]} class is constant (loss 0, gradient 0): "
+                         f"give --loss {key} at least 2 outputs, or use --loss mse")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
     stack: list[Layer] = []
     for k, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
         if k:
