@@ -118,8 +118,14 @@ class StackedRows(_OverBatch):
 
 
 def block_diagonal(factor: Factor) -> Array:
-    """The batch Jacobian ``blockdiag(J_1, …, J_B)`` of a batched factor: ``(B·m, B·n)``, guarded."""
-    return _batch_op(factor).dense()
+    """The batch Jacobian ``blockdiag(J_1, …, J_B)`` of a batched factor: ``(B·m, B·n)``, guarded.
+
+    >>> from jacobnet.structure import Diagonal
+    >>> block_diagonal(Factor("J_x(Tanh 1)", Diagonal(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))))[2:4]
+    array([[0., 0., 3., 0., 0., 0.],
+           [0., 0., 0., 4., 0., 0.]])
+    """
+    return _batch_op(factor).dense(what=f"the block-diagonal batch Jacobian of {factor.name}")
 
 
 def batch_chain(chain: Chain) -> Chain:
@@ -129,6 +135,12 @@ def batch_chain(chain: Chain) -> Chain:
     every layer, then — for a parameter chain — the stacked ``J_θ`` ``(B·m, n_params)``.
     Result: ``(1, n_params)``, the batch gradient; for ``wrt="input"`` chains
     ``(1, B·n_0)``, every sample's ``∂L_b/∂x_b / B`` side by side.
+
+    >>> from jacobnet import build_network
+    >>> net = build_network("3,2", "tanh", "mse")
+    >>> c = batch_chain(net.chain(np.ones((4, 3)), np.zeros((4, 2))))
+    >>> c.shapes, c.evaluate().shape
+    ([(1, 8), (8, 8)], (1, 8))
     """
     from .chain import Chain
 
@@ -139,13 +151,21 @@ def batch_chain(chain: Chain) -> Chain:
     row = np.broadcast_to(first.dense(), (B, *first.shape)).reshape(1, B * first.shape[1]) / B
     factors = [Factor(f"(1/B)·{first.name}", Matrix(row), first.out, first.wrt)]
     for i, f in enumerate(rest, start=1):
-        op = StackedRows(f.op, B) if i == len(chain.factors) - 1 and f.wrt.startswith("θ") else _batch_op(f)
-        factors.append(Factor(f"{f.name}[1…{B}]", op, f.out, f.wrt))
+        op = StackedRows(f.op, B) if i == len(chain.factors) - 1 and f.wrt_params else _batch_op(f)
+        factors.append(Factor(f"{f.name}[1…{B}]", op, f.out, f.wrt, layer=f.layer, wrt_params=f.wrt_params))
     return Chain(f"{chain.target} (batch mean loss)", factors)
 
 
 def mean_of_products(chain: Chain, order: Order = "reverse", structured: bool = False) -> Array:
-    """The batch gradient as the mean of the per-sample products: ``(B, 1, n)`` → ``(1, n)``."""
+    """The batch gradient as the mean of the per-sample products: ``(B, 1, n)`` → ``(1, n)``.
+
+    >>> from jacobnet import build_network
+    >>> net = build_network("3,2", "tanh", "mse")
+    >>> X, Y = np.ones((4, 3)), np.zeros((4, 2))
+    >>> m = mean_of_products(net.chain(X, Y))
+    >>> m.shape, bool(np.allclose(m[0], net.gradient(X, Y), rtol=1e-12, atol=0))
+    ((1, 8), True)
+    """
     if chain.batch is None:
         raise ValueError(f"mean_of_products: {chain.target} is a single-sample chain; build it from a batch (B, n)")
     return chain.evaluate(order, structured).mean(axis=0)

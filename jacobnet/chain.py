@@ -15,6 +15,15 @@ batch every factor and product carries a leading ``B``: ``(B, 1, n_params_l)``.
 
 Every order and both modes give the same matrix, up to rounding.
 
+One choice, two spellings (both named by issue 4): a whole backward pass takes
+``mode="materialised" | "structured"`` (``Network.gradient``, ``Network.trace``,
+``train``); a chain's methods take ``structured: bool`` (``evaluate``,
+``steps``, ``flops``, ``bytes``, ``tree``; ``viz.chain_figure``,
+``widgets.chain_stepper``), where ``structured=False`` means materialised.
+Defaults follow the purpose: what shows the matrices (``Network.trace``,
+``trace.backward``, every ``Chain`` method) materialises them; what computes a
+gradient to use (``Network.gradient``, ``trace.gradient``, ``train``) is structured.
+
 >>> import numpy as np
 >>> from jacobnet import Network, Dense, Tanh, SoftmaxCrossEntropy
 >>> net = Network([Dense(3, 4, seed=0), Tanh(), Dense(4, 2, seed=1)], SoftmaxCrossEntropy())
@@ -34,13 +43,13 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 
-from .factor import MODES, Factor, multiply
+from .factor import MODES, Factor, find_factor, multiply
 from .kernels import Multiplication, Operand, combine, leaf
 from .memory import check_budget, format_bytes
 from .orders import ORDER_NAMES, Tree, check_tree, forward_tree, optimal_tree, reverse_tree, tree_text
 from .structure import Matrix
 from .table import Table
-from .trace import Product, Trace, backward
+from .trace import Product, Trace, activations_and_target, backward, input_factor, loss_factor, theta_factor
 
 if TYPE_CHECKING:
     from .network import Network
@@ -102,9 +111,19 @@ class Chain:
 
     @classmethod
     def from_matrices(cls, matrices: Sequence[Array], names: Sequence[str] | None = None, target: str = "P") -> Chain:
-        """A chain of plain dense factors ``(m, n)`` (or stacked ``(B, m, n)``), named ``A0, A1, …``."""
-        names = list(names) if names is not None else [f"A{i}" for i in range(len(matrices))]
+        """A chain of plain dense factors ``(m, n)`` (or stacked ``(B, m, n)``), named ``A0, A1, …``.
+
+        >>> Chain.from_matrices([np.ones((1, 3)), np.ones((3, 5))]).shapes
+        [(1, 3), (3, 5)]
+        >>> Chain.from_matrices([np.ones((1, 3)), np.ones((3, 5))], names=["A"])
+        Traceback (most recent call last):
+        ...
+        ValueError: chain P: 2 matrices but 1 names (['A']); give one name per matrix
+        """
         mats = [np.asarray(m, dtype=np.float64) for m in matrices]
+        names = list(names) if names is not None else [f"A{i}" for i in range(len(mats))]
+        if len(names) != len(mats):
+            raise ValueError(f"chain {target}: {len(mats)} matrices but {len(names)} names ({names}); give one name per matrix")
         for name, m in zip(names, mats):
             if m.ndim not in (2, 3):
                 raise ValueError(
@@ -121,6 +140,16 @@ class Chain:
     def shapes(self) -> list[tuple[int, int]]:
         """The per-sample shape of every factor, in order."""
         return [f.shape for f in self.factors]
+
+    def factor(self, name: str) -> Factor:
+        """The factor called ``name``, e.g. ``"J_x(Tanh 1)"``; ``KeyError`` listing the names if unknown.
+
+        >>> import numpy as np
+        >>> c = Chain.from_matrices([np.ones((1, 3)), np.ones((3, 2))], names=["A", "B"])
+        >>> c.factor("B").shape
+        (3, 2)
+        """
+        return find_factor(self.factors, name, f"the chain {self.target}")
 
     # --- orders -----------------------------------------------------------
     def tree(self, order: Order = "reverse", structured: bool = False) -> Tree:
@@ -147,6 +176,10 @@ class Chain:
         """Multiply-adds of the product in ``order``, summed over the batch.
 
         Dense: ``m·n·p`` per ``(m×n)·(n×p)``; structured: the kernel's count (:mod:`jacobnet.kernels`).
+
+        >>> c = Chain.from_matrices([np.ones((1, 4)), np.ones((4, 3)), np.ones((3, 5))])
+        >>> c.flops("reverse"), c.flops("forward")     # 1·4·3 + 1·3·5  vs  4·3·5 + 1·4·5
+        (27, 80)
         """
         return sum(m.flops for _, _, m in self._walk(self.tree(order, structured), structured, compute=False))
 
@@ -154,6 +187,12 @@ class Chain:
         """Bytes written for every intermediate in ``order`` (float64, whole batch).
 
         ``include_factors`` adds the factors' storage: dense matrices, or their structured form.
+
+        >>> c = Chain.from_matrices([np.ones((1, 4)), np.ones((4, 3)), np.ones((3, 5))])
+        >>> c.bytes("reverse"), c.bytes("forward")    # 8·(3 + 5), 8·(20 + 5)
+        (64, 200)
+        >>> c.bytes("reverse", include_factors=True)  # + 8·(4 + 12 + 15)
+        312
         """
         total = sum(m.nbytes for _, _, m in self._walk(self.tree(order, structured), structured, compute=False))
         if include_factors:
@@ -182,6 +221,12 @@ class Chain:
 
         Raises:
             JacobianMemoryError: the factors and intermediates would exceed the budget.
+
+        >>> c = Chain.from_matrices([np.ones((1, 4)), np.ones((4, 3)), 2 * np.ones((3, 5))])
+        >>> [(s.name, s.shape, s.flops) for s in c.steps("forward")]
+        [('A1·A2', (4, 5), 60), ('P', (1, 5), 20)]
+        >>> print(next(c.steps("reverse")))
+        step 1: A0·A1 (1, 3) = A0 (1, 4) · A1 (4, 3)   [matmul: 12 FLOPs, 24 B]
         """
         tree = self.tree(order, structured)
         self._check_budget(order, tree, structured)
@@ -197,6 +242,12 @@ class Chain:
 
         ``"reverse"`` multiplies left to right, ``((J_loss J_L) J_{L−1}) ⋯`` (backprop);
         ``"forward"`` right to left, ``J_loss (J_L (⋯ J_θ))`` (forward mode).
+        ``structured=True`` multiplies through the factors' structure instead of
+        their dense matrices: the same numbers up to rounding.
+
+        >>> c = Chain.from_matrices([np.ones((1, 4)), np.ones((4, 3)), 2 * np.ones((3, 5))])
+        >>> c.evaluate("reverse"), c.evaluate(((0, 1), 2)).shape
+        (array([[24., 24., 24., 24., 24.]]), (1, 5))
         """
         last = None
         for last in self.steps(order, structured):
@@ -268,33 +319,23 @@ def build_chain(net: Network, x: Array, y: Array, layer: int | None = None, wrt:
     """
     if wrt not in ("params", "input"):
         raise ValueError(f"wrt must be 'params' or 'input', got {wrt!r}")
-    acts = net.activations(x)
-    yhat = acts[-1]
-    _, y = net.loss_fn._checked(yhat, y)
-    L = len(net.layers)
     stop = 0 if wrt == "input" else _target_layer(net, layer) + 1
-    factors = [Factor("J_loss", net.loss_fn.jacobian_op(yhat, y), out="L", wrt=f"a{L}")]
-    for l in range(L, stop, -1):
-        op = net.layers[l - 1].jacobian_input_op(acts[l - 1])
-        factors.append(Factor(f"J_x({net.names[l - 1]})", op, out=f"a{l}", wrt=f"a{l - 1}"))
+    acts, y = activations_and_target(net, x, y)
+    factors = [loss_factor(net, acts, y)]
+    factors += [input_factor(net, l, acts) for l in range(len(net.layers), stop, -1)]
     if wrt == "input":
         return Chain("∂L/∂x", factors)
-    name = net.names[stop - 1]
-    op = net.layers[stop - 1].jacobian_params_op(acts[stop - 1])
-    factors.append(Factor(f"J_θ({name})", op, out=f"a{stop}", wrt=f"θ({name})"))
-    return Chain(f"∂L/∂θ({name})", factors)
+    factors.append(theta_factor(net, stop, acts))
+    return Chain(f"∂L/∂θ({net.names[stop - 1]})", factors)
 
 
-def _target_layer(net: Network, layer: int | None) -> int:
-    """The index of the layer whose parameters the chain differentiates by (validated)."""
-    L = len(net.layers)
+def _target_layer(net: Network, layer: int | str | None) -> int:
+    """The 0-based index of the layer whose parameters the chain differentiates by (validated)."""
     if layer is None:
         layer = next((i for i, f in enumerate(net.layers) if f.n_params), None)
         if layer is None:
             raise ValueError("this network has no parameters; use wrt='input'")
-    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not -L <= layer < L:
-        raise ValueError(f"layer must be an index into the {L} layers, got {layer!r}")
-    layer = int(layer) % L
-    if not net.layers[layer].n_params:
-        raise ValueError(f"{net.names[layer]} has no parameters; choose a layer with parameters or wrt='input'")
-    return layer
+    i = net.layer_index(layer)
+    if not net.layers[i].n_params:
+        raise ValueError(f"{net.names[i]} has no parameters; choose a layer with parameters or wrt='input'")
+    return i

@@ -9,7 +9,7 @@ the forward expression) checks one derivation against another:
 layer / loss        closed form                                   shape
 ==================  ============================================  ==================
 Dense               ``J_x = W``, ``J_θ = [I ⊗ xᵀ | I]``           (m, n), (m, m(n+1))
-elementwise ``f``   ``J_x = diag(f'(x))``, ``f'`` from the table   (n, n)
+elementwise ``f``   ``J_x = diag(f'(x))``, ``f'`` = ``rule.dexpr``   (n, n)
 Softmax             ``J_x = diag(s) − s sᵀ``                      (n, n)
 MSE                 ``(2/n)(ŷ − y)ᵀ``                             (1, n)
 CrossEntropy        ``−(y / ŷ)ᵀ``                                 (1, n)
@@ -25,32 +25,19 @@ SoftmaxCE           ``(s − y)ᵀ``, ``s = softmax(z)``, when Σy = 1 (1, n)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import sympy as sp
 
 from .layers import Dense, Elementwise, Layer, Softmax
 from .losses import MSE, CrossEntropy, Loss, SoftmaxCrossEntropy
-from .rules import RULES
 from .symbolic_layers import input_size, layer_jacobians, loss_input_name, loss_jacobian, param_symbols, vector_symbols
-
-
-def _sigma(x: sp.Expr) -> sp.Expr:
-    return RULES["sigmoid"].expr(x)
-
-
-DERIVATIVES: dict[str, Callable[..., sp.Expr]] = {
-    "sigmoid": lambda x: _sigma(x) * (1 - _sigma(x)),  # σ' = σ(1 − σ)
-    "tanh": lambda x: 1 - sp.tanh(x) ** 2,  # tanh' = 1 − tanh²
-    "relu": lambda x: sp.Piecewise((0, x <= 0), (1, True)),  # 1[x > 0]; f'(0) = 0
-    "leaky_relu": lambda x, alpha=0.01: sp.Piecewise((alpha, x <= 0), (1, True)),  # f'(0) = α
-    "softplus": _sigma,  # softplus' = σ
-}
-"""``f'`` of every rule in :data:`jacobnet.rules.RULES`, written by hand (the textbook formulas)."""
 
 
 def closed_form_jacobians(layer: Layer, n: int | None = None, index: int | None = None) -> tuple[sp.Matrix, sp.Matrix]:
     """The hand-derived ``(J_x, J_θ)`` over the same symbols as ``layer_jacobians`` — same shapes.
+
+    An elementwise layer's ``f'`` is its rule's hand-written ``dexpr``
+    (:data:`jacobnet.rules.RULES`), never a derivative SymPy computed.
 
     >>> J_x, J_theta = closed_form_jacobians(Dense(3, 2, seed=0))
     >>> J_theta[0, :]
@@ -63,10 +50,7 @@ def closed_form_jacobians(layer: Layer, n: int | None = None, index: int | None 
         W = sp.Matrix(m, n_in, param_symbols(layer, index)[: m * n_in])
         return W, sp.Matrix.hstack(sp.kronecker_product(sp.eye(m), x.T), sp.eye(m))
     if isinstance(layer, Elementwise):
-        if layer.rule.name not in DERIVATIVES:
-            raise KeyError(f"no hand-derived derivative for rule {layer.rule.name!r}; add it to DERIVATIVES")
-        d = DERIVATIVES[layer.rule.name]
-        return sp.diag(*[d(xi, **layer.rule_params) for xi in x]), sp.zeros(n_in, 0)
+        return sp.diag(*[layer.rule.dexpr(xi, **layer.rule_params) for xi in x]), sp.zeros(n_in, 0)
     if isinstance(layer, Softmax):
         e = x.applyfunc(sp.exp)
         s = e / sum(e)
@@ -101,8 +85,9 @@ def proved_zero(expr: sp.Expr) -> bool:
     resulting rational function cancels to 0 for ALL values of these symbols, it
     is 0 at the actual ones too. ``False`` means "not shown", not "nonzero".
 
+    >>> from jacobnet.rules import RULES
     >>> x = sp.Symbol("x", real=True)
-    >>> proved_zero(sp.exp(-x) / (1 + sp.exp(-x)) ** 2 - DERIVATIVES["sigmoid"](x))
+    >>> proved_zero(sp.exp(-x) / (1 + sp.exp(-x)) ** 2 - RULES["sigmoid"].dexpr(x))   # σ(1 − σ)
     True
     >>> proved_zero(sp.exp(2 * x) - sp.exp(x))
     False

@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .validate import positive_int
+
 Array = np.ndarray
-
-
-def _positive_int(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def two_spirals(
@@ -47,7 +43,7 @@ def two_spirals(
     >>> np.allclose(X[3:], -X[:3])          # without noise, arm 1 is arm 0 turned by π
     True
     """
-    n = _positive_int(n_per_class, "two_spirals: n_per_class")
+    n = positive_int(n_per_class, "two_spirals: n_per_class")
     if not (np.isfinite(turns) and np.isfinite(noise)) or noise < 0:
         raise ValueError(f"two_spirals: turns must be finite and noise ≥ 0, got turns={turns!r}, noise={noise!r}")
     rng = np.random.default_rng(seed)
@@ -68,7 +64,7 @@ def one_hot(labels: Array, n_classes: int) -> Array:
     array([[0., 0., 1.],
            [1., 0., 0.]])
     """
-    k = _positive_int(n_classes, "one_hot: n_classes")
+    k = positive_int(n_classes, "one_hot: n_classes")
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"one_hot expects integer labels of shape (N,), got dtype {labels.dtype}, shape {labels.shape}")

@@ -12,7 +12,13 @@ name with expected vs got.
 * :func:`check_loss_jacobian` — the ``(1, n)`` row ``∂L/∂ŷ``;
 * :func:`check_gradient` — ``dL/dθ`` of a network, entries named ``W^(1)_2,3``;
 * :func:`check_function_jacobian` — any ``f: ℝⁿ → ℝᵐ``, against central differences;
-* :func:`check_matrix`, :func:`check_shape`, :func:`check_number` — against a given value.
+* :func:`check_matrix`, :func:`check_shape`, :func:`check_number` — against a given value;
+* :func:`strip_answers` — for teachers: a copy of a course notebook with every answer blanked.
+
+The course notebooks come with correct answers filled in, so they run green as they are.
+Each exercise's answer cell carries the cell tag ``"answer"`` (:data:`ANSWER_TAG`) and assigns
+the answer to names starting with ``answer``; :func:`strip_answers` replaces those values by
+``...``, and the checkers then say "not answered yet".
 
 >>> import numpy as np
 >>> from jacobnet import Dense
@@ -25,12 +31,17 @@ True
 
 from __future__ import annotations
 
+import ast
+import json
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from .check import jacobian_fd
-from .feedback import Feedback, check_matrix, check_number, check_shape, labels_or_default
+from .feedback import Feedback, check_matrix, check_number, check_shape
+from .labels import entry_labels
 
 if TYPE_CHECKING:
     from .layers import Layer
@@ -40,8 +51,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Feedback", "check_matrix", "check_shape", "check_number",
     "check_layer_jacobian", "check_loss_jacobian", "check_gradient", "check_function_jacobian",
+    "ANSWER_TAG", "strip_answers",
 ]
 Array = np.ndarray
+ANSWER_TAG = "answer"
+"""The cell tag of an exercise's answer cell (cell metadata ``{"tags": ["answer"]}``)."""
 
 
 def _plain(labels: list[str]) -> list[str]:
@@ -65,7 +79,9 @@ def check_layer_jacobian(answer: object, layer: Layer, x: Array, wrt: str = "inp
     if wrt == "params":
         cols = _plain(layer.param_labels())
         hint = "θ = [vec_r(W), b] is row-major: W_1,1, W_1,2, …, then b"
-        return check_matrix(answer, layer.jacobian_params(x), name=f"J_θ({layer.name})", col_labels=cols, column_hint=hint)
+        return check_matrix(
+            answer, layer.jacobian_params(x), name=f"J_θ({layer.name})", col_labels=cols, column_hint=hint, columns="parameters"
+        )
     raise ValueError(f"wrt must be 'input' or 'params', got {wrt!r}")
 
 
@@ -77,7 +93,7 @@ def check_loss_jacobian(answer: object, loss: Loss, yhat: Array, y: Array) -> Fe
     ✗ J_loss(MSE): the numbers are right but the shape is not: expected (1, 2) (rows = 1 output, columns = 2 inputs), got (2,); reshape it (e.g. .reshape(1, 2)).
     """
     expected = loss.jacobian(yhat, y)
-    cols = labels_or_default(None, expected.shape[-1], "ŷ")
+    cols = _plain(loss.input_labels(expected.shape[-1]))  # ŷ_j, or z_j for the logits of SoftmaxCrossEntropy
     return check_matrix(answer, expected, name=f"J_loss({loss.name})", row_labels=["L"], col_labels=cols)
 
 
@@ -92,7 +108,7 @@ def check_gradient(answer: object, net: Network, x: Array, y: Array) -> Feedback
     """
     labels = _plain(net.param_labels())
     hint = "layer order, each θ = [vec_r(W), b]: W row by row, then b"
-    return check_matrix(answer, net.gradient(x, y), name="dL/dθ", col_labels=labels, column_hint=hint)
+    return check_matrix(answer, net.gradient(x, y), name="dL/dθ", col_labels=labels, column_hint=hint, columns="parameters")
 
 
 def check_function_jacobian(answer: object, f: Callable[[Array], Array], x: Array, *, name: str = "J_f") -> Feedback:
@@ -103,5 +119,67 @@ def check_function_jacobian(answer: object, f: Callable[[Array], Array], x: Arra
     True
     """
     expected = jacobian_fd(f, np.asarray(x, dtype=np.float64))
-    rows = labels_or_default(None, expected.shape[0], "f")
+    rows = _plain(entry_labels("f", expected.shape[0]))
     return check_matrix(answer, expected, name=name, row_labels=rows, rtol=1e-6, atol=1e-9)
+
+
+def strip_answers(path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
+    """Write a copy of a course notebook with every answer blanked (for students); return its path.
+
+    In each code cell tagged :data:`ANSWER_TAG`, every assignment to names starting with
+    ``answer`` gets ``...`` as its value (``answer_J, answer_row = (4, 16), (1, 4)`` becomes
+    ``answer_J, answer_row = ..., ...``); every output is cleared, since outputs show answers.
+    ``out`` defaults to ``<name>_blank.ipynb`` beside ``path``; it may not be ``path`` itself.
+
+    >>> import tempfile
+    >>> cell = {"cell_type": "code", "metadata": {"tags": ["answer"]}, "outputs": [], "execution_count": 3,
+    ...         "source": ["answer = np.array([[1.0, 2.0, 3.0],\\n", "                   [4.0, 5.0, 6.0]])\\n", "check(answer)"]}
+    >>> lesson = Path(tempfile.mkdtemp()) / "lesson.ipynb"
+    >>> _ = lesson.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    >>> blank = strip_answers(lesson)
+    >>> blank.name, json.loads(blank.read_text())["cells"][0]["source"]
+    ('lesson_blank.ipynb', ['answer = ...\\n', 'check(answer)'])
+    """
+    path = Path(path)
+    out = path.with_name(f"{path.stem}_blank.ipynb") if out is None else Path(out)
+    if out.resolve() == path.resolve():
+        raise ValueError(f"strip_answers: out must differ from {path} (it would lose the answers)")
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        cells = nb["cells"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"strip_answers: {path} is not a Jupyter notebook ({exc})") from None
+    for i, cell in enumerate(cells):
+        if cell.get("cell_type") != "code":
+            continue
+        cell["outputs"], cell["execution_count"] = [], None
+        if ANSWER_TAG in cell.get("metadata", {}).get("tags", []):
+            source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            cell["source"] = _blank_answers(source, f"{path.name}, cell {i}").splitlines(keepends=True)
+    out.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return out
+
+
+def _answer_names(target: ast.expr) -> int:
+    """How many ``answer…`` names ``target`` assigns (``answer`` or a tuple of them), else 0."""
+    names = target.elts if isinstance(target, ast.Tuple) else [target]
+    ok = all(isinstance(n, ast.Name) and n.id.startswith("answer") for n in names)
+    return len(names) if ok else 0
+
+
+def _blank_answers(source: str, where: str) -> str:
+    """``source`` with the value of every top-level ``answer… = value`` statement replaced by ``...``."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise ValueError(f"strip_answers: {where} is tagged {ANSWER_TAG!r} but is not Python ({exc.msg})") from None
+    lines = source.splitlines(keepends=True)
+    answers = [n for n in tree.body if isinstance(n, ast.Assign) and len(n.targets) == 1 and _answer_names(n.targets[0])]
+    if not answers:
+        raise ValueError(f"strip_answers: {where} is tagged {ANSWER_TAG!r} but assigns no name starting with 'answer'")
+    for node in reversed(answers):  # bottom-up, so the line numbers above stay valid
+        target = ast.get_source_segment(source, node.targets[0])
+        end = "\n" if lines[node.end_lineno - 1].endswith("\n") else ""
+        blank = ", ".join(["..."] * _answer_names(node.targets[0]))
+        lines[node.lineno - 1 : node.end_lineno] = [f"{target} = {blank}{end}"]
+    return "".join(lines)

@@ -3,13 +3,17 @@
 A factor is a structured operator (:mod:`jacobnet.structure`) with a name,
 e.g. ``J_x(Dense 2)``, and the two variables it links: ``out`` (its rows)
 and ``wrt`` (its columns), so that a partial product of factors ``i … j`` is
-named ``∂out_i/∂wrt_j`` (e.g. ``∂a2/∂θ(Dense 1)``).
+named ``∂out_i/∂wrt_j`` (e.g. ``∂a2/∂θ(Dense 1)``). Factors built from a
+network also name every row and column (``row_labels``, ``col_labels``, in the
+notation of :mod:`jacobnet.labels`: ``a^{(1)}_{2}``, ``x_{3}``, ``W^{(1)}_{2,3}``).
 
 >>> import numpy as np
 >>> from jacobnet.structure import KronRows
 >>> f = Factor("J_θ(Dense 1)", KronRows(np.array([1.0, 2.0, 3.0]), m=2), out="a1", wrt="θ(Dense 1)")
 >>> f.shape, f.kind, f.nbytes_dense, f.nbytes
 ((2, 8), '[I ⊗ xᵀ | I]', 128, 24)
+>>> f.row_labels is None    # (a network's factors carry them: see Network.trace)
+True
 >>> multiply(np.array([[1.0, -1.0]]), f, "structured")
 array([[ 1.,  2.,  3., -1., -2., -3.,  1., -1.]])
 """
@@ -17,14 +21,17 @@ array([[ 1.,  2.,  3., -1., -2., -3.,  1., -1.]])
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
 from .memory import check_budget
+from .numerics import F8
 from .structure import Operator
+from .validate import MODES, check_mode
 
 Array = np.ndarray
-MODES = ("materialised", "structured")
+__all__ = ["Factor", "find_factor", "multiply", "MODES", "check_mode", "CHUNK_BYTES"]
 CHUNK_BYTES = 64 * 2**20  # a batch is materialised this many bytes at a time (at least one sample)
 
 
@@ -37,12 +44,31 @@ class Factor:
         op: the operator that holds the Jacobian (see :mod:`jacobnet.structure`).
         out: the variable of its rows, e.g. ``a2`` (``L`` for the loss).
         wrt: the variable of its columns, e.g. ``a1`` or ``θ(Dense 1)``.
+        row_labels: one name per row, e.g. ``["a^{(2)}_{1}", …]`` (``["L"]`` for
+            ``J_loss``), or ``None`` when unknown (1-based, :mod:`jacobnet.labels`;
+            a network's factors hold a :class:`~jacobnet.labels.Labels` sequence,
+            made on demand, that compares equal to the list).
+        col_labels: one name per column: the input's entries (``x_{j}``,
+            ``a^{(1)}_{j}``, ``ŷ_{j}``, ``z_{j}``) or, for ``J_θ``, exactly that
+            layer's slice of ``net.param_labels()``; or ``None``.
+        layer: the 1-based position in ``net.layers`` of the layer it belongs
+            to (``None`` for ``J_loss`` and factors not built from a network).
+        wrt_params: ``True`` for a ``J_θ``: its columns are parameters.
     """
 
     name: str
     op: Operator
     out: str = ""
     wrt: str = ""
+    row_labels: Sequence[str] | None = None
+    col_labels: Sequence[str] | None = None
+    layer: int | None = None
+    wrt_params: bool = False
+
+    def __post_init__(self) -> None:
+        for what, labels, size in (("row", self.row_labels, self.shape[0]), ("col", self.col_labels, self.shape[1])):
+            if labels is not None and len(labels) != size:
+                raise ValueError(f"factor {self.name}: {len(labels)} {what} labels for shape {self.shape}")
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -75,19 +101,28 @@ class Factor:
         Raises:
             JacobianMemoryError: it would take more than the memory budget (nothing is allocated).
         """
-        lead = () if self.batch is None else (self.batch,)
-        instead = "use the structured mode" + ("" if self.batch is None else " or a smaller batch")
-        check_budget(self.nbytes_dense, f"{self.name} of shape {lead + self.shape}", instead)
-        return self.op.dense()
+        return self.op.dense(what=self.name)
 
     def __repr__(self) -> str:
         return f"Factor({self.name!r}, shape={self.shape}, kind={self.kind!r})"
 
 
-def check_mode(mode: str) -> None:
-    """Raise ``ValueError`` unless ``mode`` is ``"materialised"`` or ``"structured"``."""
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+def find_factor(factors: list[Factor], name: str, where: str) -> Factor:
+    """The factor called ``name``; ``KeyError`` listing the known names if there is none.
+
+    >>> from jacobnet.structure import Diagonal
+    >>> fs = [Factor("J_x(Tanh 1)", Diagonal(np.ones(2)))]
+    >>> find_factor(fs, "J_x(Tanh 1)", "this chain").shape
+    (2, 2)
+    >>> find_factor(fs, "J_x(Tanh 2)", "this chain")
+    Traceback (most recent call last):
+    ...
+    KeyError: "no factor named 'J_x(Tanh 2)' in this chain; the factors are: J_x(Tanh 1)"
+    """
+    for f in factors:
+        if f.name == name:
+            return f
+    raise KeyError(f"no factor named {name!r} in {where}; the factors are: {', '.join(f.name for f in factors)}")
 
 
 def multiply(G: Array, factor: Factor, mode: str) -> Array:
@@ -107,7 +142,7 @@ def multiply(G: Array, factor: Factor, mode: str) -> Array:
     if mode == "structured":
         return factor.op.vjp(G)
     B, (m, n) = factor.batch, factor.shape
-    per_sample = m * n * 8
+    per_sample = m * n * F8
     chunk = 1 if B is None else max(1, min(B, CHUNK_BYTES // max(per_sample, 1)))
     if B is None or chunk == B:
         return G @ factor.dense()

@@ -5,8 +5,8 @@ expected array and diagnoses, in this order:
 
 * not answered yet (``answer = ...``) or not readable as numbers;
 * a wrong shape — and whether it is the transpose (rows must be outputs,
-  columns inputs: numerator layout), only the diagonal, or the right numbers
-  in the wrong shape;
+  columns inputs — or parameters, for ``J_θ``: numerator layout), only the
+  diagonal, or the right numbers in the wrong shape;
 * a transposed square matrix, every sign flipped, rounded decimals (right
   to 0.1 %, not to ``rtol``), a constant factor off, or the right columns or
   rows in another order;
@@ -15,7 +15,8 @@ expected array and diagnoses, in this order:
   (sign flipped, should be 0, entries swapped).
 
 Entry ``(i, j)`` is wrong when ``|got − expected| > rtol · max|expected| + atol``
-(norm-wise, like :func:`jacobnet.check.rel_error`). :func:`check_shape` and
+(norm-wise, like :func:`jacobnet.check.rel_error`; the wrong entries are found and
+named by :func:`jacobnet.check.entry_errors`, as in :func:`jacobnet.check.check_jacobian`). :func:`check_shape` and
 :func:`check_number` do the same for a shape and a single number. The
 course's checkers for layers, losses and networks are in :mod:`jacobnet.exercises`.
 
@@ -34,7 +35,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .check import rel_error
+from .check import entry_errors, entry_tolerance, rel_error
 
 Array = np.ndarray
 RTOL, ATOL = 1e-6, 1e-12
@@ -65,9 +66,20 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def _shape_words(shape: tuple[int, ...]) -> str:
+COLUMNS = ("inputs", "parameters")
+"""What a Jacobian's columns can be: the inputs (``J_x``) or the parameters (``J_θ``, a gradient ``dL/dθ``)."""
+
+
+def _singular(columns: str) -> str:
+    """``"parameters"`` → ``"parameter"``: what one column (or one gradient entry) is."""
+    if columns not in COLUMNS:
+        raise ValueError(f"columns must be one of {', '.join(map(repr, COLUMNS))}, got {columns!r}")
+    return columns.removesuffix("s")
+
+
+def _shape_words(shape: tuple[int, ...], columns: str = "inputs") -> str:
     if len(shape) == 2:
-        return f"{shape} (rows = {_count(shape[0], 'output')}, columns = {_count(shape[1], 'input')})"
+        return f"{shape} (rows = {_count(shape[0], 'output')}, columns = {_count(shape[1], _singular(columns))})"
     return f"{shape}"
 
 
@@ -87,17 +99,17 @@ def _read(answer: object, name: str) -> Array | Feedback:
 
 
 def _close(a: Array, b: Array, rtol: float, atol: float) -> bool:
-    return a.shape == b.shape and bool(np.all(np.abs(a - b) <= rtol * np.max(np.abs(b), initial=0.0) + atol))
+    return a.shape == b.shape and bool(np.all(np.abs(a - b) <= entry_tolerance(b, rtol, atol)))
 
 
-def _shape_feedback(got: Array, expected: Array, name: str, rtol: float, atol: float) -> Feedback:
+def _shape_feedback(got: Array, expected: Array, name: str, rtol: float, atol: float, columns: str) -> Feedback:
     """Diagnose an answer whose shape differs from the expected one."""
-    want = _shape_words(expected.shape)
+    want = _shape_words(expected.shape, columns)
     if expected.ndim == 2 and got.shape == expected.shape[::-1]:
         tail = (
             "the numbers are right, so take .T — a Jacobian's row i is the gradient of output i."
             if _close(got.T, expected, rtol, atol)
-            else "rows must be outputs and columns inputs (numerator layout); the numbers are wrong too."
+            else f"rows must be outputs and columns {columns} (numerator layout); the numbers are wrong too."
         )
         return Feedback(False, name, f"your answer is the transpose. Expected shape {want}, got {got.shape}; {tail}")
     square = expected.ndim == 2 and expected.shape[0] == expected.shape[1]
@@ -114,20 +126,16 @@ def _shape_feedback(got: Array, expected: Array, name: str, rtol: float, atol: f
     return Feedback(False, name, f"wrong shape: expected {want}, got {got.shape}.")
 
 
-def _entry_reason(got: float, want: float, swapped: float | None, rtol_abs: float) -> str:
+def _entry_reason(got: float, want: float, swapped: float | None, rtol_abs: float, columns: str) -> str:
     if abs(got + want) <= rtol_abs and want != 0:
         return " — sign flipped"
     if want == 0:
-        return " — should be 0: this output does not depend on this input"
+        return f" — should be 0: this output does not depend on this {_singular(columns)}"
     if got == 0:
         return " — should be nonzero"
     if swapped is not None and abs(got - swapped) <= rtol_abs:
         return " — this is the value of the mirrored entry (j, i): indices swapped?"
     return ""
-
-
-def labels_or_default(labels: Sequence[str] | None, n: int, default: str) -> list[str]:
-    return list(labels) if labels is not None else [f"{default}_{k + 1}" for k in range(n)]
 
 
 def check_matrix(
@@ -140,12 +148,15 @@ def check_matrix(
     rtol: float = RTOL,
     atol: float = ATOL,
     column_hint: str = "",
+    columns: str = "inputs",
 ) -> Feedback:
     """Compare ``answer`` with ``expected`` (a Jacobian ``(m, n)``, a row ``(1, n)`` or a vector ``(n,)``).
 
     ``row_labels``/``col_labels`` name the outputs and inputs (defaults ``a_i``, ``x_j``); a wrong
     entry is reported as ``(i, j) ∂a_{i+1}/∂x_{j+1}: expected …, got …`` (0-based NumPy indices).
     ``column_hint`` is added when the answer holds the right columns in another order.
+    ``columns`` says what the columns (of a vector: the entries) are differentiated by —
+    ``"inputs"`` for ``J_x``, ``"parameters"`` for ``J_θ`` and a gradient ``dL/dθ``.
 
     >>> J = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])          # (2, 3)
     >>> print(check_matrix(J * [[1, 1, 1], [1, -1, 1]], J, name="J"))
@@ -153,28 +164,29 @@ def check_matrix(
         (1, 1) ∂a_2/∂x_2: expected -1, got 1 — sign flipped
     """
     expected = np.asarray(expected, dtype=np.float64)
+    _singular(columns)  # checked up front, not only when an answer is wrong
     got = _read(answer, name)
     if isinstance(got, Feedback):
         return got
     if got.shape != expected.shape:
-        return _shape_feedback(got, expected, name, rtol, atol)
+        return _shape_feedback(got, expected, name, rtol, atol, columns)
     if _close(got, expected, rtol, atol):
         return Feedback(True, name, f"correct — shape {expected.shape}, all {expected.size} entries match.")
-    return _diagnose(got, expected, name, row_labels, col_labels, rtol, atol, column_hint)
+    return _diagnose(got, expected, name, row_labels, col_labels, rtol, atol, column_hint, columns)
 
 
-def _diagnose(got, expected, name, row_labels, col_labels, rtol, atol, column_hint) -> Feedback:  # noqa: ANN001
+def _diagnose(got, expected, name, row_labels, col_labels, rtol, atol, column_hint, columns) -> Feedback:  # noqa: ANN001
     """Same shape, wrong values: a global pattern if there is one, else the wrong entries."""
-    pattern = _global_pattern(got, expected, rtol, atol, column_hint)
+    pattern = _global_pattern(got, expected, rtol, atol, column_hint, columns)
     if pattern:
         return Feedback(False, name, pattern)
-    return _wrong_entries(got, expected, name, row_labels, col_labels, rtol, atol)
+    return _wrong_entries(got, expected, name, row_labels, col_labels, rtol, atol, columns)
 
 
-def _global_pattern(got: Array, expected: Array, rtol: float, atol: float, column_hint: str) -> str:
+def _global_pattern(got: Array, expected: Array, rtol: float, atol: float, column_hint: str, columns: str) -> str:
     """A mistake that explains the whole answer (transpose, sign, rounding, factor, order), or ``""``."""
     if expected.ndim == 2 and expected.shape[0] == expected.shape[1] and _close(got.T, expected, rtol, atol):
-        return "your answer is the transpose (rows must be outputs, columns inputs): take .T."
+        return f"your answer is the transpose (rows must be outputs, columns {columns}): take .T."
     if _close(-got, expected, rtol, atol):
         return "every sign is flipped: check the sign of your derivative."
     if np.all(np.abs(got - expected) <= ROUNDED * np.abs(expected) + atol):
@@ -186,24 +198,21 @@ def _global_pattern(got: Array, expected: Array, rtol: float, atol: float, colum
     c = float(np.sum(got * expected)) / e2 if e2 else 0.0
     if expected.size > 1 and c not in (0.0, 1.0) and _close(got, c * expected, rtol, atol):
         return f"off by a constant factor: your answer is {c:.6g} × the right one."
-    order = _permutation_hint(np.atleast_2d(got), np.atleast_2d(expected), rtol, atol, "entries" if expected.ndim == 1 else "columns")
+    what = "entries" if expected.ndim == 1 else "columns"
+    order = _permutation_hint(np.atleast_2d(got), np.atleast_2d(expected), rtol, atol, what, columns)
     if order:
         return order + (f" ({column_hint})" if column_hint and "rows" not in order else "") + "."
     return ""
 
 
-def _wrong_entries(got, expected, name, row_labels, col_labels, rtol, atol) -> Feedback:  # noqa: ANN001
-    """List the wrong entries: where, what they mean, expected vs got, and why when it can tell."""
-    E, G = np.atleast_2d(expected), np.atleast_2d(got)
-    rows, cols = labels_or_default(row_labels, E.shape[0], "a"), labels_or_default(col_labels, E.shape[1], "x")
-    tol = rtol * float(np.max(np.abs(E), initial=0.0)) + atol
-    wrong = np.argwhere(np.abs(G - E) > tol)
+def _wrong_entries(got, expected, name, row_labels, col_labels, rtol, atol, columns) -> Feedback:  # noqa: ANN001
+    """List the wrong entries (:func:`~jacobnet.check.entry_errors`, in reading order), and why when it can tell."""
+    wrong = entry_errors(got, expected, rtol, atol, row_labels, col_labels, worst_first=False)
+    E, tol = np.atleast_2d(expected), entry_tolerance(expected, rtol, atol)
     lines = []
-    for i, j in wrong[:MAX_SHOWN]:
-        swapped = E[j, i] if E.shape[0] == E.shape[1] else None
-        where = f"({j},)" if expected.ndim == 1 else f"({i}, {j})"
-        what = cols[j] if expected.ndim == 1 else f"∂{rows[i]}/∂{cols[j]}"
-        lines.append(f"{where} {what}: expected {E[i, j]:.6g}, got {G[i, j]:.6g}{_entry_reason(G[i, j], E[i, j], swapped, tol)}")
+    for w in wrong[:MAX_SHOWN]:
+        swapped = E[w.col, w.row or 0] if E.shape[0] == E.shape[1] else None
+        lines.append(f"{w}{_entry_reason(w.got, w.expected, swapped, tol, columns)}")
     if len(wrong) > MAX_SHOWN:
         lines.append(f"… and {len(wrong) - MAX_SHOWN} more (relative error {rel_error(got, expected):.3g}).")
     return Feedback(False, name, f"{len(wrong)} of {expected.size} entries wrong (shape {expected.shape} is right).", lines)
@@ -215,25 +224,28 @@ def _sorted_lines(A: Array, axis: int, decimals: int) -> Array:
     return lines[np.lexsort(lines.T[::-1])]
 
 
-def _permutation_hint(G: Array, E: Array, rtol: float, atol: float, what: str = "columns") -> str:
+def _permutation_hint(G: Array, E: Array, rtol: float, atol: float, what: str, columns: str) -> str:
     """Say so when ``G`` holds the right columns (or rows) in another order."""
     scale = float(np.max(np.abs(E), initial=0.0)) or 1.0
     decimals = max(0, int(-np.log10(rtol * scale + atol)) - 1)
     if E.shape[1] > 1 and _close(_sorted_lines(G, 1, decimals), _sorted_lines(E, 1, decimals), rtol, atol):
         one = {"columns": "column", "entries": "entry"}[what]
-        return f"the right {what} in the wrong order: {one} j must be the derivative with respect to input j"
+        return f"the right {what} in the wrong order: {one} j must be the derivative with respect to {_singular(columns)} j"
     if E.shape[0] > 1 and _close(_sorted_lines(G, 0, decimals), _sorted_lines(E, 0, decimals), rtol, atol):
         return "the right rows in the wrong order: row i must be the derivative of output i"
     return ""
 
 
-def check_shape(answer: object, expected: object, *, name: str = "shape") -> Feedback:
+def check_shape(answer: object, expected: object, *, name: str = "shape", columns: str = "inputs") -> Feedback:
     """Compare a shape such as ``(2, 3)`` with ``expected`` (a tuple, or anything with ``.shape``).
+
+    ``columns`` names what a Jacobian's columns are: ``"inputs"`` (``J_x``) or ``"parameters"`` (``J_θ``).
 
     >>> print(check_shape((3, 2), np.zeros((2, 3)), name="J_x"))
     ✗ J_x: transposed: expected (2, 3) (rows = 2 outputs, columns = 3 inputs), got (3, 2).
     """
     want = tuple(int(k) for k in getattr(expected, "shape", expected))
+    _singular(columns)
     if answer is Ellipsis or answer is None:
         return Feedback(False, name, "not answered yet: replace `...` with a tuple such as (2, 3).")
     try:
@@ -241,10 +253,10 @@ def check_shape(answer: object, expected: object, *, name: str = "shape") -> Fee
     except (TypeError, ValueError):
         return Feedback(False, name, f"a shape is a tuple of integers such as (2, 3), got {answer!r}.")
     if got == want:
-        return Feedback(True, name, f"correct — {_shape_words(want)}.")
+        return Feedback(True, name, f"correct — {_shape_words(want, columns)}.")
     if len(want) == 2 and got == want[::-1]:
-        return Feedback(False, name, f"transposed: expected {_shape_words(want)}, got {got}.")
-    return Feedback(False, name, f"expected {_shape_words(want)}, got {got}.")
+        return Feedback(False, name, f"transposed: expected {_shape_words(want, columns)}, got {got}.")
+    return Feedback(False, name, f"expected {_shape_words(want, columns)}, got {got}.")
 
 
 def check_number(answer: object, expected: float, *, name: str = "your answer", rtol: float = RTOL) -> Feedback:
@@ -259,7 +271,8 @@ def check_number(answer: object, expected: float, *, name: str = "your answer", 
     if got.size != 1:
         return Feedback(False, name, f"expected a single number, got an array of shape {got.shape}.")
     g, e = float(got.ravel()[0]), float(expected)
-    if abs(g - e) <= rtol * abs(e) + ATOL:
+    tol = entry_tolerance(np.float64(e), rtol, ATOL)
+    if abs(g - e) <= tol:
         return Feedback(True, name, f"correct — {e:.6g}.")
-    hint = " — sign flipped" if abs(g + e) <= rtol * abs(e) + ATOL else ""
+    hint = " — sign flipped" if abs(g + e) <= tol else ""
     return Feedback(False, name, f"expected {e:.6g}, got {g:.6g}{hint}.")

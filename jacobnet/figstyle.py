@@ -1,4 +1,4 @@
-"""The look and the words of every figure: style, colormap, mathtext names, axis labels.
+"""The look and the words of every figure: style, colormap, mathtext names and labels.
 
 One place for what all of :mod:`jacobnet.viz` shares, so every figure looks
 the same: the diverging colormap, the fonts, the figure class (a
@@ -10,8 +10,8 @@ mathtext — ``J_θ(Dense 1)`` becomes :math:`J_\\theta(\\mathrm{Dense\\ 1})`.
 'J_{\\\\theta}(\\\\mathrm{Dense\\\\ 1})'
 >>> plain_title("J_θ(Dense 1)", (4, 16))
 'J_θ(Dense 1) ∈ ℝ^{4×16}'
->>> axis_labels("J_θ(Dense 2)", "[I ⊗ xᵀ | I]", (2, 6))[1]
-['W^{(2)}_{1,1}', 'W^{(2)}_{1,2}', 'W^{(2)}_{2,1}', 'W^{(2)}_{2,2}', 'b^{(2)}_{1}', 'b^{(2)}_{2}']
+>>> tex_label("ŷ_{1}")
+'\\\\hat{y}_{1}'
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ import io
 import os
 import re
 from contextlib import AbstractContextManager
+from typing import Sequence
 
 import matplotlib as mpl
 from matplotlib import ft2font
 from matplotlib.figure import Figure
-
-from .layers import Dense
 
 CMAP = "RdBu_r"  # red = positive, blue = negative, white = 0
 FONT_PT = 9.0
@@ -47,7 +46,7 @@ STYLE = {
     "axes.spines.top": True,
     "axes.spines.right": True,
 }
-_SYMBOLS = {"⊗": r"\otimes ", "ᵀ": "^{T}", "θ": r"\theta ", "−": "-"}
+_SYMBOLS = {"⊗": r"\otimes ", "ᵀ": "^{T}", "θ": r"\theta ", "−": "-", "ŷ": r"\hat{y}", "y\u0302": r"\hat{y}"}
 _PLAIN_MATH = re.compile(r"[A-Za-z0-9 ⊗ᵀθ−+()]+")  # names drawn as math; anything else as upright text
 _SPECIAL = re.compile(r"([\\{}_^$%#&~])")
 _NAME = re.compile(
@@ -64,9 +63,14 @@ class JFigure(Figure):
     """A Figure that Jupyter shows as a PNG (``_repr_png_``), with or without pyplot."""
 
     def _repr_png_(self) -> bytes:
-        buf = io.BytesIO()
-        save_png(self, buf)
-        return buf.getvalue()
+        return png_bytes(self)
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """The figure as PNG bytes, saved as every figure is (:func:`save_png`)."""
+    buf = io.BytesIO()
+    save_png(fig, buf)
+    return buf.getvalue()
 
 
 def save_png(fig: Figure, target: str | os.PathLike | io.BytesIO) -> None:
@@ -135,21 +139,19 @@ def plain_title(name: str, shape: tuple[int, ...]) -> str:
     return f"{name} ∈ ℝ^{{{'×'.join(str(s) for s in shape)}}}"
 
 
-def axis_labels(name: str, kind: str | None, shape: tuple[int, int], block: object = None) -> tuple[list[str], list[str]]:
-    """Mathtext row and column labels of a factor, from its name; ``([], [])`` if unknown.
+def tex_label(label: str) -> str:
+    """Mathtext (without ``$``) for a row or column label such as ``W^{(1)}_{2,3}`` or ``ŷ_{1}``.
 
-    Rows of a layer's Jacobian are its outputs ``y_i``; columns of ``J_x`` its
-    inputs ``x_j``; columns of ``J_θ(Dense k)`` its parameters
-    ``W^{(k)}_{i,j}, b^{(k)}_i`` (``Dense.param_labels``); ``J_loss`` is the row
-    ``L`` over ``ŷ_j``.
+    The labels are LaTeX-ish already; the few Unicode letters they use are spelled out.
+
+    >>> tex_label("ŷ_{2}"), tex_label("θ1"), tex_label("W^{(1)}_{2,3}")
+    ('\\\\hat{y}_{2}', '\\\\theta 1', 'W^{(1)}_{2,3}')
     """
-    m, n = shape
-    rows = [f"y_{{{i + 1}}}" for i in range(m)]
-    dense_theta = re.fullmatch(r"J_θ\(Dense (\d+)\)", name)
-    if dense_theta and kind == "[I ⊗ xᵀ | I]" and m and n % m == 0 and n // m >= 2:
-        return rows, Dense(n // m - 1, m).param_labels(int(dense_theta[1]))
-    if name.startswith("J_x("):
-        return rows, [f"x_{{{j + 1}}}" for j in range(n)]
-    if name == "J_loss":
-        return ["L"], [rf"\hat{{y}}_{{{j + 1}}}" for j in range(n)]
-    return [], []
+    for symbol, tex in _SYMBOLS.items():
+        label = label.replace(symbol, tex)
+    return label
+
+
+def tex_labels(labels: Sequence[str] | None) -> list[str]:
+    """:func:`tex_label` of each label; ``[]`` for ``None`` (no labels: draw indices)."""
+    return [tex_label(str(label)) for label in labels or ()]

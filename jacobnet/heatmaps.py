@@ -3,9 +3,10 @@
 A Jacobian ``J ∈ ℝ^{m×n}`` is drawn as an ``m × n`` grid of cells, rows =
 outputs, columns = inputs (numerator layout), in a diverging colormap centred
 at zero (``vmin = −vmax``): red is positive, blue negative, white zero.
-Rows and columns are labelled from the layer (``y_i``; ``x_j`` for ``J_x``;
-``W^{(k)}_{i,j}``, ``b^{(k)}_i`` for ``J_θ(Dense k)``) where the labels fit,
-and with thinned ticks where they don't.
+Rows and columns carry the factor's own labels (``Factor.row_labels`` and
+``col_labels``, filled by the network: ``a^{(l)}_i``, ``W^{(k)}_{i,j}``,
+``b^{(k)}_i``, ``ŷ_j`` …) where they fit, thinned ticks where they don't; a
+bare array is labelled with 1-based indices.
 
 Every function builds a :class:`matplotlib.figure.Figure` directly (no
 pyplot, no global figure state) and returns it; nothing is shown. The text
@@ -31,10 +32,8 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
-from .batch import block_diagonal
-from .factor import Factor
-from .figstyle import CMAP, FONT_PT, JFigure, axis_labels, plain_title, styled, tex_title
-from .structure import Matrix
+from .figstyle import CMAP, FONT_PT, JFigure, plain_title, styled, tex_title
+from .panels import Panel
 
 Array = np.ndarray
 CELL_IN = 0.42  # side of one cell, inches, for small matrices
@@ -44,36 +43,6 @@ SPY_CMAP = ListedColormap(["#ffffff", "#1f3b73"])
 EDGE = "#111111"
 NICE_STEPS = [k * 10**e for e in range(12) for k in (1, 2, 5)]
 _TEX_CMD = re.compile(r"\\[a-zA-Z]+|[{}_^]")  # what mathtext does not print
-
-
-def as_matrix(J: object, sample: int | str = 0) -> tuple[Array, str | None, str | None, tuple[int, int] | None]:
-    """``(A, name, kind, block)``: the 2-D matrix to draw for a factor or an array.
-
-    A batch ``(B, m, n)`` (a factor's ``dense()`` or an array) is drawn as one
-    sample, ``sample=b`` (default the first), or with ``sample="block"`` as the
-    block-diagonal batch Jacobian ``(B·m, B·n)``; ``block`` is then ``(m, n)``.
-
-    >>> A, name, kind, block = as_matrix(np.ones((2, 1, 3)), sample="block")
-    >>> A.shape, block
-    ((2, 6), (1, 3))
-    """
-    name, kind = getattr(J, "name", None), getattr(J, "kind", None)
-    A = np.asarray(J.dense() if hasattr(J, "dense") else J)
-    if A.dtype.kind not in "biuf":
-        raise TypeError(f"heatmap: expected a real matrix, got dtype {A.dtype}")
-    A = A.astype(np.float64, copy=False)
-    if A.size == 0:
-        raise ValueError(f"heatmap: {name or 'the matrix'} has no entries (shape {A.shape}): nothing to draw")
-    if A.ndim == 2:
-        return A, name, kind, None
-    if A.ndim != 3:
-        raise ValueError(f"heatmap: expected a matrix (m, n) or a batch (B, m, n), got shape {A.shape}")
-    if sample == "block":  # the batch's block-diagonal Jacobian, built (and memory-guarded) by jacobnet.batch
-        factor = J if isinstance(J, Factor) else Factor(name or "J", Matrix(A))
-        return block_diagonal(factor), name, kind, factor.shape
-    if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or not -A.shape[0] <= sample < A.shape[0]:
-        raise ValueError(f"heatmap: sample must be 'block' or an index into the batch of {A.shape[0]}, got {sample!r}")
-    return A[sample], name, kind, None
 
 
 def centred_norm(A: Array) -> Normalize:
@@ -228,30 +197,34 @@ def heatmap(
     r"""A heatmap of one Jacobian ``J ∈ ℝ^{m×n}`` (a chain ``Factor`` or an array) — returns the Figure.
 
     Args:
-        J: a :class:`~jacobnet.chain.Factor` (its ``name``, ``kind`` and ``dense()`` are used)
-            or an array ``(m, n)``; a batch ``(B, m, n)`` shows one ``sample``.
+        J: a :class:`~jacobnet.chain.Factor` (its ``name``, ``kind``, labels and values are used),
+            a structured operator, or an array ``(m, n)``; a batch ``(B, m, n)`` shows one
+            ``sample`` (a factor's other samples are never materialised).
         name, kind: override (or, for an array, supply) the title name and the structure label.
         sample: which sample of a batch to draw, or ``"block"`` for the block-diagonal
             batch Jacobian ``(B·m, B·n)`` (its blocks outlined with ``structure=True``).
         structure: outline the structure (the diagonal; the blocks ``I ⊗ xᵀ`` and ``I``).
         spy: draw the sparsity pattern (nonzero / zero) instead of the values.
         values: write the values into the cells (default: when there are few cells).
-        row_labels, col_labels: mathtext labels (without ``$``); default from the factor's name.
+        row_labels, col_labels: mathtext labels (without ``$``); default: the factor's
+            ``row_labels``/``col_labels``, else 1-based indices.
 
     The title is ``name ∈ ℝ^{m×n}`` in mathtext; ``fig.get_label()`` holds it as plain text.
 
     >>> import numpy as np
-    >>> fig = heatmap(np.array([[0.5, 0.0, -2.0], [0.0, 1.0, 0.0]]), name="J_x(Dense 1)")
+    >>> J = np.array([[0.5, 0.0, -2.0], [0.0, 1.0, 0.0]])
+    >>> fig = heatmap(J, name="J_x(Dense 1)", col_labels=["x_{1}", "x_{2}", "x_{3}"])
     >>> fig.get_label(), fig.axes[0].get_title()
     ('J_x(Dense 1) ∈ ℝ^{2×3}', '$J_{x}(\\mathrm{Dense\\ 1}) \\in \\mathbb{R}^{2\\times 3}$')
-    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()], fig.axes[0].images[0].get_clim()
-    (['$x_{1}$', '$x_{2}$', '$x_{3}$'], (-2.0, 2.0))
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()], [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    (['$x_{1}$', '$x_{2}$', '$x_{3}$'], ['$1$', '$2$'])
+    >>> fig.axes[0].images[0].get_clim()
+    (-2.0, 2.0)
     """
-    A, fname, fkind, block = as_matrix(J, sample)
-    name, kind = name or fname or "J", kind or fkind
+    p = Panel.of(J, sample)
+    A, name, kind, block = p.matrix, name or p.name, kind or p.kind, p.block
     m, n = A.shape
-    rows, cols = axis_labels(name, kind, (m, n), block) if block is None else ([], [])
-    rows, cols = list(row_labels or rows) or _indices(m), list(col_labels or cols) or _indices(n)
+    rows, cols = list(row_labels or p.rows) or _indices(m), list(col_labels or p.cols) or _indices(n)
     norm = centred_norm(A)
     img_w, img_h = image_size((m, n))
     title = tex_title(name, (m, n))

@@ -53,10 +53,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .factor import Factor
+from .numerics import F8
 from .structure import Diagonal, Matrix, Operator
 
 Array = np.ndarray
-_F8 = 8
 
 
 @dataclass
@@ -89,18 +89,18 @@ class Operand:
             return self.value
         if self.op is None:
             raise ValueError(f"{self.name} was only costed, not computed; use Chain.steps to compute it")
-        return self.op.dense()
+        return self.op.dense(what=self.name)
 
     @property
     def nbytes(self) -> int:
         """Bytes of this operand as stored: ``8·n`` per sample if diagonal, else ``8·m·n``."""
         m, n = self.shape
-        return (self.batch or 1) * _F8 * (n if self.kind == "diagonal" else m * n)
+        return (self.batch or 1) * F8 * (n if self.kind == "diagonal" else m * n)
 
     @property
     def nbytes_dense(self) -> int:
         """Bytes of its dense matrix: ``8·m·n`` per sample."""
-        return (self.batch or 1) * _F8 * self.shape[0] * self.shape[1]
+        return (self.batch or 1) * F8 * self.shape[0] * self.shape[1]
 
 
 @dataclass
@@ -157,5 +157,5 @@ def _pick(a: Operand, b: Operand, m: int, p: int):  # -> (flops, kernel, extra b
         return a.op.jvp_flops(p), f"jvp through {a.kind}", 0, lambda: a.op.jvp(b.value)
     by_vjp, by_jvp = b.op.vjp_flops(m), a.op.jvp_flops(p)
     if by_vjp <= by_jvp:  # densify the left operand, multiply through the right one
-        return by_vjp, f"densify {a.kind}, vjp through {b.kind}", a.nbytes_dense, lambda: b.op.vjp(a.op.dense())
-    return by_jvp, f"jvp through {a.kind}, densify {b.kind}", b.nbytes_dense, lambda: a.op.jvp(b.op.dense())
+        return by_vjp, f"densify {a.kind}, vjp through {b.kind}", a.nbytes_dense, lambda: b.op.vjp(a.op.dense(what=a.name))
+    return by_jvp, f"jvp through {a.kind}, densify {b.kind}", b.nbytes_dense, lambda: a.op.jvp(b.op.dense(what=b.name))

@@ -1,7 +1,8 @@
 r"""LaTeX of symbolic Jacobians, with their shape: ``\frac{\partial a}{\partial x} \in \mathbb{R}^{2\times 3} = …``.
 
 :func:`jacobian_latex` returns the string; :class:`ShownJacobian` wraps a
-matrix so that Jupyter renders it as that equation (``_repr_latex_``), and
+matrix so that Jupyter renders it as that equation (``_repr_latex_``) and
+``print`` shows it as plain text (``W⁽¹⁾₂,₃``, ``∂a/∂θ``: :func:`plain_text`);
 :func:`show_jacobians` gives both Jacobians of a layer that way.
 
 >>> import sympy as sp
@@ -11,12 +12,37 @@ matrix so that Jupyter renders it as that equation (``_repr_latex_``), and
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sympy as sp
 
 from .layers import Layer
 from .symbolic_layers import layer_jacobians
+
+
+_SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
+_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+_WORDS = {r"\theta": "θ", r"\hat{y}": "ŷ", "yhat": "ŷ", r"\sigma": "σ", r"\partial ": "∂", r"\partial": "∂"}
+
+
+def _script(table: dict, mark: str, text: str) -> str:
+    """``text`` in super- or subscript digits if every character has one (commas kept), else ``mark{text}``."""
+    if all(c == "," or ord(c) in table for c in text):
+        return text.translate(table)
+    return f"{mark}{{{text}}}"
+
+
+def plain_text(label: str) -> str:
+    r"""A LaTeX-ish label as plain Unicode text: ``W^{(1)}_{2,3}`` → ``W⁽¹⁾₂,₃``, ``x_1`` → ``x₁``, ``\theta`` → ``θ``.
+
+    >>> [plain_text(s) for s in ["W^{(1)}_{2,3}", "b^{(2)}_{1}", "x_12", "yhat_3", r"\theta", "z_{i}"]]
+    ['W⁽¹⁾₂,₃', 'b⁽²⁾₁', 'x₁₂', 'ŷ₃', 'θ', 'z_{i}']
+    """
+    for tex, text in _WORDS.items():
+        label = label.replace(tex, text)
+    label = re.sub(r"\^\{([^{}]*)\}", lambda m: _script(_SUP, "^", m.group(1)), label)
+    return re.sub(r"_(?:\{([^{}]*)\}|(\w+))", lambda m: _script(_SUB, "_", m.group(1) or m.group(2)), label)
 
 
 def jacobian_latex(J: sp.Matrix, of: str = "a", wrt: str = "x") -> str:
@@ -35,7 +61,7 @@ class ShownJacobian:
 
     >>> import sympy as sp
     >>> ShownJacobian(sp.Matrix([[1, 0, 2]]), "L", r"\\hat{y}")
-    ShownJacobian(∂L/∂\\hat{y}, shape (1, 3))
+    ShownJacobian(∂L/∂ŷ, shape (1, 3))
     """
 
     matrix: sp.Matrix
@@ -55,10 +81,13 @@ class ShownJacobian:
         return f"$\\displaystyle {self.latex()}$"
 
     def __repr__(self) -> str:
-        return f"ShownJacobian(∂{self.of}/∂{self.wrt}, shape {self.shape})"
+        return f"ShownJacobian(∂{plain_text(self.of)}/∂{plain_text(self.wrt)}, shape {self.shape})"
 
     def __str__(self) -> str:
-        return f"∂{self.of}/∂{self.wrt} ∈ ℝ^{self.shape[0]}×{self.shape[1]} =\n{sp.pretty(self.matrix)}"
+        """Plain text: ``∂a/∂θ ∈ ℝ^(2×8) =`` and the matrix drawn by SymPy's pretty printer, symbols as ``W⁽¹⁾₂,₃``."""
+        readable = {s: sp.Symbol(plain_text(s.name)) for s in self.matrix.free_symbols}
+        m, n = self.shape
+        return f"∂{plain_text(self.of)}/∂{plain_text(self.wrt)} ∈ ℝ^({m}×{n}) =\n{sp.pretty(self.matrix.xreplace(readable))}"
 
 
 def show_jacobians(layer: Layer, n: int | None = None, index: int | None = None) -> tuple[ShownJacobian, ShownJacobian]:

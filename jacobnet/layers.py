@@ -24,17 +24,31 @@ are materialised from it.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
+from .labels import dense_param_labels
+from .memory import check_budget
+from .numerics import F8, softmax
+from .outer import DiagMinusOuter, KronRows
 from .rules import Rule, get_rule
-from .structure import DiagMinusOuter, Diagonal, Empty, KronRows, Matrix, Operator
-from .validate import as_input, as_params
+from .structure import Diagonal, Empty, Matrix, Operator
+from .validate import as_input, as_params, check_finite, positive_int
 
 Array = np.ndarray
 
 
 class Layer:
-    """The Layer protocol; subclasses define ``forward`` and the two Jacobian operators."""
+    """The Layer protocol.
+
+    Subclasses implement, on an input already validated as float64 ``(n,)`` or
+    ``(B, n)``: :meth:`forward_unchecked` and :meth:`jacobian_input_op` (and,
+    with parameters, :meth:`jacobian_params_op`, ``get_params``, ``set_params``,
+    ``param_labels`` and ``n_params``). The checked doors ``forward``,
+    ``jacobian_input`` and ``jacobian_params`` validate first; a network validates
+    its input once and then calls the unchecked methods layer after layer.
+    """
 
     n_in: int | None = None  # fixed input size, or None for "any size"
     n_params: int = 0
@@ -53,15 +67,15 @@ class Layer:
 
     def forward(self, x: Array) -> Array:
         """The layer's output ``a = f(x; θ)``: ``(n_out,)`` or ``(B, n_out)``."""
-        return self._forward(self._x(x))
+        return self.forward_unchecked(self._x(x))
 
     def jacobian_input(self, x: Array) -> Array:
         """The input Jacobian ``∂a/∂x``: ``(n_out, n_in)``, or ``(B, n_out, n_in)``."""
-        return self.jacobian_input_op(self._x(x)).dense()
+        return self.jacobian_input_op(self._x(x)).dense(what=f"J_x of {self.name}")
 
     def jacobian_params(self, x: Array) -> Array:
         """The parameter Jacobian ``∂a/∂θ``: ``(n_out, n_params)``, or ``(B, n_out, n_params)``."""
-        return self.jacobian_params_op(self._x(x)).dense()
+        return self.jacobian_params_op(self._x(x)).dense(what=f"J_θ of {self.name}")
 
     def jacobian_params_op(self, x: Array) -> Operator:
         """``J_θ`` as a structured operator; parameter-free layers: an ``(n_out, 0)`` ``Empty``."""
@@ -75,15 +89,19 @@ class Layer:
         """Set the parameters from a flat vector in ``get_params()`` order."""
         as_params(theta, self.name, self.n_params)
 
-    def param_labels(self, layer_index: int | None = None) -> list[str]:
-        """One readable name per parameter, in ``get_params()`` order (1-based indices)."""
+    def param_labels(self, layer_index: int | None = None) -> Sequence[str]:
+        """One readable name per parameter, in ``get_params()`` order (1-based indices).
+
+        ``layer_index`` is ``k`` of ``W^{(k)}`` (:meth:`Network.param_layer_index`).
+        """
         return []
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
     # subclasses implement these two on a validated float64 array
-    def _forward(self, x: Array) -> Array:
+    def forward_unchecked(self, x: Array) -> Array:
+        """``f(x; θ)`` on an input already validated (float64, finite, the right size)."""
         raise NotImplementedError
 
     def jacobian_input_op(self, x: Array) -> Operator:
@@ -109,13 +127,37 @@ class Dense(Layer):
     """
 
     def __init__(self, n_in: int, n_out: int, *, seed: int | None = None):
-        for arg, value in (("n_in", n_in), ("n_out", n_out)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Dense: {arg} must be a positive integer, got {value!r}")
-        self.n_in, self.n_out = int(n_in), int(n_out)
+        self.n_in, self.n_out = positive_int(n_in, "Dense: n_in"), positive_int(n_out, "Dense: n_out")
+        check_budget(F8 * self.n_out * (self.n_in + 1), f"the weights of Dense({n_in}, {n_out})", "use smaller layers")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"Dense: seed must be None or a non-negative integer, got {seed!r}")
         rng = np.random.default_rng(seed)
-        self.W = rng.normal(0.0, 1.0 / np.sqrt(self.n_in), size=(self.n_out, self.n_in))
-        self.b = np.zeros(self.n_out)
+        self._W = rng.normal(0.0, 1.0 / np.sqrt(self.n_in), size=(self.n_out, self.n_in))
+        self._b = np.zeros(self.n_out)
+
+    @property
+    def W(self) -> Array:
+        """The weights, ``(n_out, n_in)``; assigning checks shape, dtype and finiteness and copies."""
+        return self._W
+
+    @W.setter
+    def W(self, value: object) -> None:
+        self._W = self._checked(value, "W", (self.n_out, self.n_in))
+
+    @property
+    def b(self) -> Array:
+        """The biases, ``(n_out,)``; assigning checks shape, dtype and finiteness and copies."""
+        return self._b
+
+    @b.setter
+    def b(self, value: object) -> None:
+        self._b = self._checked(value, "b", (self.n_out,))
+
+    def _checked(self, value: object, what: str, shape: tuple[int, ...]) -> Array:
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "iuf" or arr.shape != shape:
+            raise ValueError(f"{self.name}: {what} must be a real array of shape {shape}, got {arr.dtype} {arr.shape}")
+        return check_finite(arr.astype(np.float64, copy=True), self.name, what)
 
     @property
     def name(self) -> str:
@@ -128,28 +170,30 @@ class Dense(Layer):
     def out_size(self, n_in: int) -> int:
         return self.n_out
 
-    def _forward(self, x: Array) -> Array:
-        return x @ self.W.T + self.b
+    def forward_unchecked(self, x: Array) -> Array:
+        return x @ self._W.T + self._b
 
     def jacobian_input_op(self, x: Array) -> Operator:
-        return Matrix(self.W, batch=x.shape[0] if x.ndim == 2 else None)
+        return Matrix(self._W, batch=x.shape[0] if x.ndim == 2 else None)
 
     def jacobian_params_op(self, x: Array) -> Operator:
         return KronRows(x, self.n_out)
 
     def get_params(self) -> Array:
-        return np.concatenate([self.W.ravel(), self.b])
+        return np.concatenate([self._W.ravel(), self._b])
 
     def set_params(self, theta: Array) -> None:
         theta = as_params(theta, self.name, self.n_params)
         k = self.n_out * self.n_in
-        self.W = theta[:k].reshape(self.n_out, self.n_in)
-        self.b = theta[k:].copy()
+        self._W = theta[:k].reshape(self.n_out, self.n_in)
+        self._b = theta[k:].copy()
 
-    def param_labels(self, layer_index: int | None = None) -> list[str]:
-        sup = "" if layer_index is None else f"^{{({layer_index})}}"
-        w = [f"W{sup}_{{{i + 1},{j + 1}}}" for i in range(self.n_out) for j in range(self.n_in)]
-        return w + [f"b{sup}_{{{i + 1}}}" for i in range(self.n_out)]
+    def param_labels(self, layer_index: int | None = None) -> Sequence[str]:
+        """``W^{(k)}_{i,j}`` row-major, then ``b^{(k)}_{i}`` (1-based; no ``^{(k)}`` without an index).
+
+        A :class:`~jacobnet.labels.Labels` sequence, made on demand (``list()`` it for a list).
+        """
+        return dense_param_labels(self.n_out, self.n_in, layer_index)
 
     def __repr__(self) -> str:
         return f"Dense({self.n_in}, {self.n_out})"
@@ -165,9 +209,19 @@ class Elementwise(Layer):
 
     def __init__(self, **rule_params: float):
         self.rule: Rule = get_rule(self.rule_name)
-        self.rule_params: dict[str, float] = {**self.rule.defaults, **rule_params}
+        kind = type(self).__name__
+        unknown = sorted(set(rule_params) - set(self.rule.defaults))
+        if unknown:
+            accepted = ", ".join(self.rule.defaults) or "no parameters"
+            raise TypeError(f"{kind}: unknown parameter {', '.join(map(repr, unknown))}; {kind} accepts {accepted}")
+        for key, value in rule_params.items():
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise TypeError(f"{kind}: {key} must be a real number, got {value!r}")
+            if not np.isfinite(value):
+                raise ValueError(f"{kind}: {key} must be finite, got {value!r}")
+        self.rule_params: dict[str, float] = {**self.rule.defaults, **{k: float(v) for k, v in rule_params.items()}}
 
-    def _forward(self, x: Array) -> Array:
+    def forward_unchecked(self, x: Array) -> Array:
         return self.rule.f(x, **self.rule_params)
 
     def jacobian_input_op(self, x: Array) -> Operator:
@@ -221,9 +275,7 @@ class LeakyReLU(Elementwise):
     rule_name = "leaky_relu"
 
     def __init__(self, alpha: float = 0.01):
-        if not np.isfinite(alpha):
-            raise ValueError(f"LeakyReLU: alpha must be finite, got {alpha!r}")
-        super().__init__(alpha=float(alpha))
+        super().__init__(alpha=alpha)
 
     @property
     def name(self) -> str:
@@ -253,12 +305,11 @@ class Softmax(Layer):
            [-0.25,  0.25]])
     """
 
-    def _forward(self, x: Array) -> Array:
-        e = np.exp(x - x.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
+    def forward_unchecked(self, x: Array) -> Array:
+        return softmax(x)
 
     def jacobian_input_op(self, x: Array) -> Operator:
-        return DiagMinusOuter(self._forward(x))
+        return DiagMinusOuter(softmax(x))
 
 
 ACTIVATIONS: dict[str, type[Elementwise]] = {cls.rule_name: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, Softplus)}

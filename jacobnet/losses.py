@@ -14,32 +14,58 @@ from __future__ import annotations
 
 import numpy as np
 
-from .structure import Matrix, sum_others
+from .labels import entry_labels
+from .numerics import softmax, sum_others
+from .structure import Matrix
 from .validate import as_input, as_target, check_finite
 
 Array = np.ndarray
 
 
 class Loss:
-    """The Loss protocol: ``per_sample`` and ``_row`` on validated arrays."""
+    """The Loss protocol.
+
+    Subclasses implement, on arrays already validated: :meth:`per_sample_unchecked`
+    (the loss of each sample) and :meth:`row_unchecked` (``∂L/∂ŷ`` of each sample,
+    ``(n,)`` or ``(B, n)``), and may refuse inputs outside the loss's domain in
+    :meth:`check_domain`. The checked doors ``forward``, ``per_sample`` and
+    ``jacobian`` validate first (:meth:`checked`); a network validates its own
+    output once with :meth:`checked_target`.
+
+    ``input_symbol`` names the loss's input in labels: ``ŷ`` (a prediction), or
+    ``z`` for a loss on logits; ``input_name`` says it in words.
+    """
 
     name: str = "loss"
+    input_symbol: str = "ŷ"
+    input_name: str = "ŷ, the prediction"
 
-    def _checked(self, yhat: object, y: object) -> tuple[Array, Array]:
-        return self._checked_target(as_input(yhat, self.name, what="prediction"), y)
+    def checked(self, yhat: object, y: object) -> tuple[Array, Array]:
+        """``(ŷ, y)`` as float64 arrays of one shape ``(n,)`` or ``(B, n)``, in the loss's domain, or raise."""
+        yhat = as_input(yhat, self.name, what="prediction")
+        return self.check_domain(yhat, as_target(y, yhat, self.name))
 
-    def _checked_target(self, yhat: Array, y: object) -> tuple[Array, Array]:
-        """Check ``y`` against a prediction that is already a float64 ``(n,)`` or ``(B, n)`` array.
+    def checked_target(self, yhat: Array, y: object) -> tuple[Array, Array]:
+        """:meth:`checked` for a prediction that is already a float64 ``(n,)`` or ``(B, n)`` array.
 
         What a network passes its own output ``a_L`` through (its input was
         validated once, in :meth:`Network.check_input`): ``y`` gets every check,
-        ``ŷ`` only the NaN/inf one, since a forward pass can still overflow.
+        ``ŷ`` only the NaN/inf one (a forward pass can overflow) and the loss's domain check.
         """
-        return check_finite(yhat, self.name, "prediction"), as_target(y, yhat, self.name)
+        check_finite(yhat, self.name, "prediction")
+        return self.check_domain(yhat, as_target(y, yhat, self.name))
+
+    def check_domain(self, yhat: Array, y: Array) -> tuple[Array, Array]:
+        """``(ŷ, y)`` unchanged, or raise where the loss is undefined (e.g. log 0)."""
+        return yhat, y
+
+    def input_labels(self, n: int) -> list[str]:
+        """The names of the loss's ``n`` inputs, the columns of ``J_loss``: ``ŷ_{1} … ŷ_{n}`` (or ``z_{j}``)."""
+        return entry_labels(self.input_symbol, n)
 
     def per_sample(self, yhat: Array, y: Array) -> Array:
         """The loss of each sample: shape ``()`` for one sample, ``(B,)`` for a batch."""
-        return self._per_sample(*self._checked(yhat, y))
+        return self.per_sample_unchecked(*self.checked(yhat, y))
 
     def forward(self, yhat: Array, y: Array) -> float:
         """``L(ŷ, y)``, or the mean of the per-sample losses over a batch."""
@@ -47,19 +73,21 @@ class Loss:
 
     def jacobian(self, yhat: Array, y: Array) -> Array:
         """The row ``∂L/∂ŷ``: shape ``(1, n)``, or ``(B, 1, n)`` per sample."""
-        return self._row(*self._checked(yhat, y))[..., None, :]
+        return self.row_unchecked(*self.checked(yhat, y))[..., None, :]
 
     def jacobian_op(self, yhat: Array, y: Array) -> Matrix:
-        """``∂L/∂ŷ`` as a structured (dense row) operator; inputs already validated."""
-        return Matrix(self._row(yhat, y)[..., None, :])
+        """``∂L/∂ŷ`` as a structured (dense row) operator; inputs already validated (:meth:`checked_target`)."""
+        return Matrix(self.row_unchecked(yhat, y)[..., None, :])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
-    def _per_sample(self, yhat: Array, y: Array) -> Array:
+    def per_sample_unchecked(self, yhat: Array, y: Array) -> Array:
+        """The loss of each sample, ``()`` or ``(B,)``, on validated arrays."""
         raise NotImplementedError
 
-    def _row(self, yhat: Array, y: Array) -> Array:
+    def row_unchecked(self, yhat: Array, y: Array) -> Array:
+        """``∂L/∂ŷ`` of each sample, ``(n,)`` or ``(B, n)``, on validated arrays."""
         raise NotImplementedError
 
 
@@ -73,10 +101,10 @@ class MSE(Loss):
 
     name = "MSE"
 
-    def _per_sample(self, yhat: Array, y: Array) -> Array:
+    def per_sample_unchecked(self, yhat: Array, y: Array) -> Array:
         return np.mean((yhat - y) ** 2, axis=-1)
 
-    def _row(self, yhat: Array, y: Array) -> Array:
+    def row_unchecked(self, yhat: Array, y: Array) -> Array:
         return 2.0 * (yhat - y) / yhat.shape[-1]
 
 
@@ -84,31 +112,42 @@ class CrossEntropy(Loss):
     """``L = −Σ_i y_i log ŷ_i`` on probabilities ``ŷ``; ``∂L/∂ŷ = −(y / ŷ)ᵀ`` — shape ``(1, n)``.
 
     Terms with ``y_i = 0`` contribute 0 (also when ``ŷ_i = 0``). Targets are
-    one-hot vectors or distributions. A zero probability on a positive target
-    is an infinite loss and raises: use ``SoftmaxCrossEntropy`` on logits.
+    one-hot vectors or distributions. ``ŷ`` must be probabilities, each in
+    ``[0, 1]`` (end the network with ``Softmax``), and ``ŷ_i > 0`` wherever
+    ``y_i ≠ 0`` (else the loss is infinite): anything else raises and points
+    to ``SoftmaxCrossEntropy``, the stable loss on logits. ``Σ ŷ = 1`` is not
+    required: ``J_loss = ∂L/∂ŷ`` is the derivative on the whole box
+    ``(0, 1]ⁿ``, where finite differences perturb one entry at a time and
+    leave the simplex (a softmax output is on it anyway).
 
     >>> import numpy as np
     >>> CrossEntropy().jacobian(np.array([0.25, 0.5, 0.25]), np.array([0.0, 1.0, 0.0]))
-    array([[-0., -2., -0.]])
+    array([[ 0., -2.,  0.]])
+    >>> CrossEntropy().forward(np.array([2.0, 3.0]), np.array([1.0, 0.0]))
+    Traceback (most recent call last):
+    ...
+    ValueError: CrossEntropy expects probabilities 0 ≤ ŷ ≤ 1, with ŷ > 0 wherever the target is nonzero; got ŷ = 2 at index (0,); end the network with Softmax, or use SoftmaxCrossEntropy on logits
     """
 
     name = "CrossEntropy"
 
-    def _checked_target(self, yhat: Array, y: object) -> tuple[Array, Array]:
-        yhat, y = super()._checked_target(yhat, y)
-        if np.any(yhat < 0) or np.any((yhat == 0) & (y != 0)):
+    def check_domain(self, yhat: Array, y: Array) -> tuple[Array, Array]:
+        bad = (yhat < 0) | (yhat > 1) | ((yhat == 0) & (y != 0))
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
             raise ValueError(
-                "CrossEntropy expects probabilities ŷ ≥ 0 with ŷ > 0 wherever the target is nonzero, "
-                f"got min ŷ = {yhat.min():.3g}; use SoftmaxCrossEntropy on logits for a stable loss"
+                "CrossEntropy expects probabilities 0 ≤ ŷ ≤ 1, with ŷ > 0 wherever the target is nonzero; "
+                f"got ŷ = {yhat[where]:.6g} at index {where}; end the network with Softmax, "
+                "or use SoftmaxCrossEntropy on logits"
             )
         return yhat, y
 
-    def _per_sample(self, yhat: Array, y: Array) -> Array:
+    def per_sample_unchecked(self, yhat: Array, y: Array) -> Array:
         safe = np.where(y != 0, yhat, 1.0)
         return -np.sum(y * np.log(safe), axis=-1)
 
-    def _row(self, yhat: Array, y: Array) -> Array:
-        return -np.divide(y, yhat, out=np.zeros_like(y), where=y != 0)
+    def row_unchecked(self, yhat: Array, y: Array) -> Array:
+        return np.divide(-y, yhat, out=np.zeros_like(y), where=y != 0)  # (−y: no −0 where y = 0)
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -126,8 +165,10 @@ class SoftmaxCrossEntropy(Loss):
     """
 
     name = "SoftmaxCrossEntropy"
+    input_symbol = "z"  # its input is the logits, not a prediction
+    input_name = "z, the logits"
 
-    def _per_sample(self, z: Array, y: Array) -> Array:
+    def per_sample_unchecked(self, z: Array, y: Array) -> Array:
         top = z.argmax(axis=-1)[..., None]
         shifted = z - np.take_along_axis(z, top, axis=-1)  # ≤ 0: exp never overflows
         rest = np.exp(shifted)
@@ -135,9 +176,8 @@ class SoftmaxCrossEntropy(Loss):
         log_s = shifted - np.log1p(rest.sum(axis=-1, keepdims=True))
         return -np.sum(y * log_s, axis=-1)
 
-    def _row(self, z: Array, y: Array) -> Array:
-        e = np.exp(z - z.max(axis=-1, keepdims=True))
-        s = e / e.sum(axis=-1, keepdims=True)
+    def row_unchecked(self, z: Array, y: Array) -> Array:
+        s = softmax(z)
         # (Σ_j y_j) s_i − y_i = s_i Σ_{j≠i} y_j − y_i Σ_{j≠i} s_j: no 1 − s_i cancellation
         return s * sum_others(y) - y * sum_others(s)
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
+from .validate import positive_int
+
 DEFAULT_BUDGET = 1 << 30  # 1 GiB
 _budget = DEFAULT_BUDGET
 
@@ -66,8 +68,7 @@ def set_budget(nbytes: int) -> int:
     1048576
     """
     global _budget
-    if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 1:
-        raise ValueError(f"the memory budget must be a positive number of bytes, got {nbytes!r}")
+    nbytes = positive_int(nbytes, "the memory budget (a number of bytes)")
     previous, _budget = _budget, nbytes
     return previous
 
@@ -96,6 +97,13 @@ def check_budget(nbytes: int, what: str, instead: str = "use the structured mode
         nbytes: bytes the caller is about to allocate (computed from shapes, before allocating).
         what: what would be materialised, e.g. ``"J_θ(Dense 1), (32, 128, 100480)"``.
         instead: what to do instead (smaller batch, structured mode, another order).
+
+    >>> check_budget(8 * 2 * 3, "J_x(Dense 1) of shape (2, 3)")      # 48 B: fine, returns None
+    >>> with memory_budget(2**20):
+    ...     check_budget(8 * 32 * 128 * 784, "J_x(Dense 1) of shape (32, 128, 784)", "use a smaller batch")
+    Traceback (most recent call last):
+    ...
+    jacobnet.memory.JacobianMemoryError: materialising J_x(Dense 1) of shape (32, 128, 784) would take 24.5 MiB, over the memory budget of 1 MiB; use a smaller batch, or raise the budget with jacobnet.memory.set_budget(nbytes)
     """
     if nbytes > _budget:
         raise JacobianMemoryError(

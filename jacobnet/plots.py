@@ -1,4 +1,4 @@
-"""Figures of numbers about Jacobians: three gradients side by side, and what each order costs.
+"""Plots of numbers about gradients: how the methods agree, what each order costs, which step is best.
 
 * :func:`comparison_figure` — a :class:`~jacobnet.report.GradientReport` drawn:
   every parameter's gradient by each method (Jacobian product, SymPy,
@@ -6,6 +6,7 @@
   scale, each pair's tolerance marked.
 * :func:`order_cost_figure` — FLOPs and bytes of the forward, reverse and
   optimal orders as networks grow wider and deeper, log scale.
+* :func:`step_sweep_figure` — a finite difference's error against its step ``h``.
 
 Same habits as :mod:`jacobnet.heatmaps`: a :class:`~jacobnet.figstyle.JFigure`
 built directly, jacobnet's style, returned and never shown.
@@ -24,6 +25,7 @@ from .heatmaps import text_in, thin
 
 if TYPE_CHECKING:
     from .report import GradientReport
+    from .stepsize import StepSweep
     from .table import Table
 
 Array = np.ndarray
@@ -33,6 +35,7 @@ METHOD_STYLE = {  # marker, size, colour: drawn in this order, so agreeing value
     "finite-difference": ("+", 9.0, "#1b7837"),
 }
 PAIR_COLOURS = ("#762a83", "#e08214", "#35978f", "#555555")
+CLASS_COLOURS = ("#2166ac", "#b2182b", "#1b7837", "#762a83")
 ROW_IN = 0.2  # height of one parameter's row, inches
 
 
@@ -179,21 +182,59 @@ def order_cost_figure(sweep: Table | None = None, *, depth: int | None = None, w
                     ax.set_xlabel("hidden width" if key == "width" else "hidden layers (depth)")
                 if row == 0:
                     ax.set_title(f"growing width, depth {depth}" if key == "width" else f"growing depth, width {width}")
-            axes[0, 0].set_xscale("log", base=2)
-            xs = sorted({r["width"] for r in rows})
-            axes[1, 0].set_xticks(xs, [str(x) for x in xs])
-            axes[1, 1].set_xticks(sorted({r["depth"] for r in rows}))
+        axes[0, 0].set_xscale("log", base=2)
+        for col, key in enumerate(("width", "depth")):
+            xs = sorted({r[key] for r in rows})
+            axes[1, col].set_xticks(xs, [str(x) for x in xs])
+            lo, hi = xs[0], xs[-1]  # room right of the last point for the ratio's label
+            axes[1, col].set_xlim(*((lo / 2**0.2, hi * (hi / lo) ** 0.27) if col == 0 else (lo - 0.25, hi + 0.3 * (hi - lo) + 0.4)))
         fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=FONT_PT, frameon=False)
         fig.suptitle(f"{sweep.title}: the product ∂L/∂θ(Dense 1) in each order", fontsize=10)
     return fig
 
 
 def _ratio(ax: Axes, rows: list[dict], metric: str, key: str, fixed: str, value: int) -> None:
-    """Write ``forward / reverse = k×`` at the last point."""
+    """Write ``forward / reverse = k×`` right of the last point, where no line runs."""
     xs, fwd = _series(rows, "forward", metric, key, fixed, value)
     _, rev = _series(rows, "reverse", metric, key, fixed, value)
     if xs and rev[-1]:
         ax.annotate("", (xs[-1], fwd[-1]), (xs[-1], rev[-1]), arrowprops=dict(arrowstyle="<->", color="#444444", shrinkA=6, shrinkB=6))
-        ax.annotate(f"forward ÷ reverse\n= {fwd[-1] / rev[-1]:,.0f}×", (xs[-1], (fwd[-1] * rev[-1]) ** 0.5), xytext=(-8, 0),
-                    textcoords="offset points", ha="right", va="center", multialignment="center", fontsize=FONT_PT, color="#444444",
-                    bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1.5))
+        ax.annotate(f"forward\n÷ reverse\n= {fwd[-1] / rev[-1]:,.0f}×", (xs[-1], (fwd[-1] * rev[-1]) ** 0.5), xytext=(8, 0),
+                    textcoords="offset points", ha="left", va="center", multialignment="left", fontsize=FONT_PT, color="#444444")
+
+
+def step_sweep_figure(sweeps: StepSweep | Sequence[StepSweep], labels: Sequence[str] | None = None) -> Figure:
+    """Error against step ``h`` on log–log axes, with the slopes theory predicts.
+
+    For each sweep: the measured relative error; a dotted round-off guide
+    ``∝ ε/h`` and a dashed truncation guide ``∝ h^order``, both fitted to the
+    measured curve (:meth:`StepSweep.guides`); a vertical line at the
+    rule-of-thumb step ``ε^{1/(order+1)}``.
+
+    >>> from jacobnet.stepsize import step_size_sweep
+    >>> x = np.array([1.0, 2.0, 0.5])   # exp of 3 inputs, a (3, 3) Jacobian
+    >>> fig = step_sweep_figure(step_size_sweep(np.exp, x, np.diag(np.exp(x))))
+    >>> fig.axes[0].get_xscale(), fig.axes[0].get_yscale()
+    ('log', 'log')
+    """
+    from .stepsize import EPS, StepSweep
+
+    sweeps = [sweeps] if isinstance(sweeps, StepSweep) else list(sweeps)
+    labels = list(labels) if labels is not None else [s.scheme for s in sweeps]
+    with styled():
+        fig = JFigure(figsize=(8.6, 4.2))
+        ax = fig.add_subplot()
+        for k, (s, label, colour) in enumerate(zip(sweeps, labels, CLASS_COLOURS)):
+            roundoff, truncation = s.guides()
+            left, right = s.h <= 10 * s.best_h, s.h >= s.best_h / 10
+            ax.loglog(s.h, s.error, "o-", ms=3, color=colour, label=f"{label} differences")
+            ax.loglog(s.h[left], roundoff[left], ":", color=colour, label=r"round-off $\propto \epsilon/h$" if k == 0 else None)
+            ax.loglog(s.h[right], truncation[right], "--", color=colour, label=rf"truncation $\propto h^{s.order}$")
+            ax.axvline(s.rule_h, color=colour, alpha=0.4, linewidth=1, label=rf"$\epsilon^{{1/{s.order + 1}}}$")
+        ax.set_xlabel("step h (relative)")
+        ax.set_ylabel("relative error of the Jacobian")
+        ax.set_ylim(max(EPS / 10, min(s.error.min() for s in sweeps) / 10), 10.0)
+        ax.set_title("Finite differences: truncation vs round-off")
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+        fig.tight_layout()
+    return fig

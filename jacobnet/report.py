@@ -9,14 +9,16 @@ terminal (``str``), HTML in Jupyter, and data for code and figures:
 * ``blocks`` — one :class:`Block` per layer with parameters: ``name`` (``"Dense 1"``)
   and ``slice`` into the flat vector;
 * ``rows`` — one :class:`PairError` per block and pair of methods, plus an
-  ``"all"`` row per pair: max absolute error, relative errors, the worst entries by name;
+  ``"all"`` row per pair: max absolute error, relative errors, the worst entries by name
+  (``—`` in the table where the two agree to the last bit);
 * ``errors(a, b)`` — ``|g_a − g_b|`` per parameter (for a log-scale plot); ``ok``.
 
 Relative errors are norm-wise (:func:`jacobnet.check.rel_error`), the second
 method of a pair being the reference: ``rel (block)`` within the block, and
 ``rel`` = ``max|Δ| in the block / max|reference| over all parameters`` — the
 number held against the tolerance, so a pair agrees when its ``"all"`` row does:
-symbolic vs jacobian ≤ 1e-10, anything vs finite-difference ≤ 1e-6.
+symbolic vs jacobian ≤ 1e-10, anything vs finite-difference ≤ 1e-6. Gradient
+values print with 13 significant digits in e-notation, so that they line up.
 
 >>> import numpy as np
 >>> from jacobnet import build_network
@@ -34,13 +36,15 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import numpy as np
 
 from .check import rel_error
+from .network import GRADIENT_METHODS
+from .symbolic_size import check_size
 from .table import Table
 
 if TYPE_CHECKING:
     from .network import Network
 
 Array = np.ndarray
-METHODS = ("jacobian", "symbolic", "finite-difference")
+METHODS = GRADIENT_METHODS  # (the one list, network.GRADIENT_METHODS)
 TOLERANCES: dict[tuple[str, str], float] = {
     ("symbolic", "jacobian"): 1e-10,
     ("jacobian", "finite-difference"): 1e-6,
@@ -61,7 +65,7 @@ class Block:
 class PairError:
     """The errors between two methods ``a`` and ``b`` (the reference) on one block.
 
-    ``worst``: up to three ``(label, a value, b value)``, largest ``|Δ|`` first.
+    ``worst``: up to three ``(label, a value, b value)`` with ``Δ ≠ 0``, largest ``|Δ|`` first.
     """
 
     block: str
@@ -101,13 +105,12 @@ class GradientReport:
 
     def _pair_error(self, block: Block, a: str, b: str) -> PairError:
         ga, gb, err = self.gradients[a][block.slice], self.gradients[b][block.slice], self.errors(a, b)[block.slice]
-        scale = float(np.max(np.abs(self.gradients[b]), initial=0.0))
-        max_abs = float(np.max(err, initial=0.0))
-        rel = max_abs / scale if scale else (0.0 if max_abs == 0.0 else np.inf)
-        order = np.argsort(-err, kind="stable")[:3]
+        scale = float(np.max(np.abs(self.gradients[b]), initial=0.0))  # the whole reference gradient's size
+        order = [i for i in np.argsort(-err, kind="stable")[:3] if err[i] != 0]
         labels = self.labels[block.slice]
         worst = tuple((labels[i], float(ga[i]), float(gb[i])) for i in order)
-        return PairError(block.name, a, b, max_abs, rel_error(ga, gb), rel, self.tolerances[(a, b)], worst)
+        return PairError(block.name, a, b, float(np.max(err, initial=0.0)), rel_error(ga, gb),
+                         rel_error(ga, gb, scale=scale), self.tolerances[(a, b)], worst)
 
     @property
     def ok(self) -> bool:
@@ -119,10 +122,10 @@ class GradientReport:
         rows = [
             {"block": r.block, "methods": f"{r.a} vs {r.b}", "max |Δ|": r.max_abs, "rel (block)": r.rel_block,
              "rel": r.rel, "tol": r.tol, "ok": "✓" if r.ok else "✗",
-             "worst entry": f"{r.worst[0][0]}: {r.worst[0][1]:.12g} vs {r.worst[0][2]:.12g}" if r.worst else ""}
+             "worst entry": f"{r.worst[0][0]}: {value(r.worst[0][1])} vs {value(r.worst[0][2])}" if r.worst else "—"}
             for r in self.rows
         ]
-        sci = {c: (lambda v: f"{v:.1e}") for c in ("max |Δ|", "rel (block)", "rel")}
+        sci = {c: (lambda v: f"{v + 0.0:.1e}") for c in ("max |Δ|", "rel (block)", "rel")}
         verdict = "all methods agree" if self.ok else "METHODS DISAGREE"
         footer = f"{verdict} (rel = max|Δ| / max|reference| over all parameters; reference = the second method)"
         return Table(self.title, list(rows[0]) if rows else ["block"], rows, {**sci, "tol": "{:g}".format}, footer)
@@ -130,7 +133,7 @@ class GradientReport:
     def entries(self) -> Table:
         """Every parameter: its name and its gradient by each method."""
         rows = [{"parameter": l, **{m: float(g[i]) for m, g in self.gradients.items()}} for i, l in enumerate(self.labels)]
-        fmt = {m: "{:.12g}".format for m in self.gradients}
+        fmt = {m: value for m in self.gradients}
         return Table(self.title, ["parameter", *self.gradients], rows, fmt)
 
     def __str__(self) -> str:
@@ -146,6 +149,15 @@ class GradientReport:
         return f"GradientReport({len(self.labels)} parameters, methods {list(self.gradients)}, ok={self.ok})"
 
 
+def value(v: float) -> str:
+    """A gradient entry as printed: 13 significant digits, e-notation, a space for the sign, never ``-0``.
+
+    >>> [value(v) for v in (0.5, -0.0, -1234.5)]
+    [' 5.000000000000e-01', ' 0.000000000000e+00', '-1.234500000000e+03']
+    """
+    return f"{v + 0.0: .12e}"
+
+
 def network_blocks(net: Network) -> list[Block]:
     """One :class:`Block` per layer with parameters, named as ``net.names``."""
     return [Block(n, s) for n, s, l in zip(net.names, net.param_slices(), net.layers) if l.n_params]
@@ -156,18 +168,40 @@ def compare_gradients(net: Network, x: Array, y: Array, methods: Sequence[str] =
                       max_size: float | None = None) -> GradientReport:
     """``dL/dθ`` by each method (``Network.gradient(method=…)``), compared: a :class:`GradientReport`.
 
-    With ``"symbolic"`` the size guard runs first (``max_size``, see
-    :mod:`jacobnet.symbolic_size`), so a network too big for SymPy fails at once.
+    ``methods``: two or more of :data:`~jacobnet.network.GRADIENT_METHODS`, e.g.
+    ``("jacobian", "finite-difference")``. With ``"symbolic"`` the size guard runs
+    first (``max_size``, see :mod:`jacobnet.symbolic_size`), so a network too big
+    for SymPy fails at once.
     """
-    for m in methods:
-        if m not in METHODS:
-            raise ValueError(f"unknown gradient method {m!r}; choose from {', '.join(METHODS)}")
+    methods = checked_methods(methods)
     x = net.check_input(x)
     if "symbolic" in methods:
         from .symbolic import compiled_gradient
 
-        compiled_gradient(net, x.shape[-1], max_size)  # derive (and cache) under this limit, or refuse now
+        advice = 'compare without SymPy, methods=("jacobian", "finite-difference"), or use a smaller network'
+        check_size(net, x.shape[-1], max_size, advice)
+        compiled_gradient(net, x.shape[-1], max_size)  # derive (and cache) under this limit
     gradients = {m: net.gradient(x, y, method=m) for m in methods}
     who = "one sample" if x.ndim == 1 else f"a batch of {x.shape[0]} (mean gradient)"
     title = f"Gradient check of {net!r}: {who}, {net.n_params} parameters"
     return GradientReport(net.param_labels(), gradients, network_blocks(net), tolerances, title)
+
+
+def checked_methods(methods: object) -> tuple[str, ...]:
+    """``methods`` as a tuple of two or more distinct names from :data:`~jacobnet.network.GRADIENT_METHODS`, or raise.
+
+    >>> checked_methods("jacobian")
+    Traceback (most recent call last):
+    ...
+    ValueError: compare_gradients: methods must be a sequence of two or more of 'jacobian', 'symbolic', 'finite-difference', e.g. methods=("jacobian", "finite-difference"); got the string 'jacobian'
+    """
+    known = ", ".join(map(repr, GRADIENT_METHODS))
+    usage = f'compare_gradients: methods must be a sequence of two or more of {known}, e.g. methods=("jacobian", "finite-difference")'
+    if isinstance(methods, str) or not isinstance(methods, Sequence):
+        raise ValueError(f"{usage}; got {'the string' if isinstance(methods, str) else type(methods).__name__} {methods!r}")
+    for m in methods:
+        if m not in GRADIENT_METHODS:
+            raise ValueError(f"compare_gradients: unknown gradient method {m!r}; choose from {known}")
+    if len(set(methods)) != len(methods) or len(methods) < 2:
+        raise ValueError(f"{usage}; got {tuple(methods)!r}")
+    return tuple(methods)

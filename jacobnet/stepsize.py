@@ -23,14 +23,15 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .check import REL_STEP, fd_gradient, jacobian_fd, rel_error
+from .check import EPS, STEPS, fd_gradient, jacobian_fd, rel_error
 
 if TYPE_CHECKING:
     from .network import Network
 
+__all__ = ["EPS", "ORDERS", "StepSweep", "default_steps", "step_size_sweep", "network_step_sweep"]
 Array = np.ndarray
-EPS = float(np.finfo(np.float64).eps)
-SCHEMES = {"central": (2, REL_STEP), "forward": (1, EPS**0.5)}  # scheme → (truncation order, rule-of-thumb h)
+ORDERS = {"central": 2, "forward": 1}
+"""The truncation order of each scheme of :func:`jacobnet.check.jacobian_fd` (its rule-of-thumb step: ``check.STEPS``)."""
 
 
 @dataclass
@@ -94,20 +95,17 @@ def _slope(x: Array, y: Array) -> float:
     return float(np.polyfit(x, y, 1)[0])
 
 
-def _forward_fd(f: Callable[[Array], Array], x: Array, h: float) -> Array:
-    """Forward-difference Jacobian ``(f(x + h_i e_i) − f(x)) / h_i`` with the same relative step as ``check``."""
-    fx = np.atleast_1d(f(x))
-    cols = []
-    for i in range(x.size):
-        e = np.zeros_like(x)
-        e[i] = (x[i] + h * max(abs(x[i]), 1.0)) - x[i]  # the representable step
-        cols.append((np.atleast_1d(f(x + e)) - fx) / e[i])
-    return np.stack(cols, axis=-1)
-
-
 def default_steps() -> Array:
     """Steps ``10^-14 … 10^-1``, four per decade — shape ``(53,)``."""
     return np.logspace(-14, -1, 53)
+
+
+def _checked_steps(hs: Array | None, who: str) -> Array:
+    """``hs`` as a float64 vector of relative steps in (0, 1) — :func:`default_steps` for ``None`` — or raise."""
+    hs = default_steps() if hs is None else np.asarray(hs, dtype=np.float64)
+    if hs.ndim != 1 or hs.size == 0 or not np.all((hs > 0) & (hs < 1)):
+        raise ValueError(f"{who}: hs must be a non-empty 1-D array of relative steps in (0, 1), got {hs!r:.80}")
+    return hs
 
 
 def step_size_sweep(
@@ -125,17 +123,13 @@ def step_size_sweep(
     >>> bool(s.error[0] > s.error[1])                             # smaller h, smaller truncation
     True
     """
-    if scheme not in SCHEMES:
-        raise ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
+    if scheme not in ORDERS:
+        raise ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(ORDERS)}")
     x = np.asarray(x, dtype=np.float64)
     exact = np.asarray(exact, dtype=np.float64)
-    hs = default_steps() if hs is None else np.asarray(hs, dtype=np.float64)
-    if hs.ndim != 1 or hs.size == 0 or np.any(~(hs > 0)):
-        raise ValueError(f"step_size_sweep: hs must be a non-empty 1-D array of positive steps, got shape {hs.shape}")
-    estimate = (lambda h: jacobian_fd(f, x, h)) if scheme == "central" else (lambda h: _forward_fd(f, x, h))
-    errors = np.array([rel_error(estimate(h), exact) for h in hs])
-    order, rule_h = SCHEMES[scheme]
-    return StepSweep(scheme, hs, errors, order, rule_h)
+    hs = _checked_steps(hs, "step_size_sweep")
+    errors = np.array([rel_error(jacobian_fd(f, x, h, scheme=scheme), exact) for h in hs])
+    return StepSweep(scheme, hs, errors, ORDERS[scheme], STEPS[scheme])
 
 
 def network_step_sweep(net: Network, x: Array, y: Array, hs: Array | None = None) -> StepSweep:
@@ -147,7 +141,7 @@ def network_step_sweep(net: Network, x: Array, y: Array, hs: Array | None = None
     >>> s.error.shape
     (2,)
     """
-    hs = default_steps() if hs is None else np.asarray(hs, dtype=np.float64)
+    hs = _checked_steps(hs, "network_step_sweep")
     exact = net.gradient(x, y)
     errors = np.array([rel_error(fd_gradient(net, x, y, rel_step=h), exact) for h in hs])
-    return StepSweep("central", hs, errors, *SCHEMES["central"])
+    return StepSweep("central", hs, errors, ORDERS["central"], STEPS["central"])

@@ -13,7 +13,8 @@ Everything symbolic is importable from here:
 
 This module adds the evaluator. :func:`symbolic_gradient` (what
 ``Network.gradient(method="symbolic")`` calls) evaluates the ``direct``
-derivation through ``lambdify``, compiled once per architecture (layer types
+derivation (its common factors pulled out, :func:`common_factors_out`: the same
+expression in fewer operations) through ``lambdify``, compiled once per architecture (layer types
 and sizes, rule parameters such as ``alpha``, loss type, input size) and
 cached; weights, inputs and targets are arguments, so new weights never
 recompile. A batch gives the mean of the per-sample gradients, vectorised.
@@ -36,9 +37,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
+import sympy as sp
 
 from .closed_forms import closed_form_jacobians, closed_form_loss_row, compare_closed_forms, proved_zero  # noqa: F401
 from .latex import jacobian_latex, show_jacobians  # noqa: F401 (re-exported)
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
 
 Array = np.ndarray
 CACHE_SIZE = 32
+"""How many compiled gradients, and how many compiled layer Jacobians, are kept (oldest forgotten first)."""
 
 
 @dataclass
@@ -74,12 +77,19 @@ class CompiledGradient:
     derive_seconds: float
     compile_seconds: float = 0.0
     _fns: dict[str, Callable] = field(default_factory=dict)
+    _factored: list[sp.Expr] | None = None
 
     def function(self, module: str) -> Callable:
-        """The lambdified gradient for ``"math"`` (scalars) or ``"numpy"`` (arrays), compiled on first use."""
+        """The lambdified gradient for ``"math"`` (scalars) or ``"numpy"`` (arrays), compiled on first use.
+
+        What is compiled is ``grad.direct`` with its common factors pulled out
+        (:func:`common_factors_out`): the same expression, fewer operations.
+        """
         if module not in self._fns:
             t0 = time.perf_counter()
-            self._fns[module] = lambdify_safe(self.grad.x + self.grad.theta + self.grad.y, list(self.grad.direct), module)
+            if self._factored is None:
+                self._factored = common_factors_out(self.grad.direct)
+            self._fns[module] = lambdify_safe(self.grad.x + self.grad.theta + self.grad.y, self._factored, module)
             self.compile_seconds += time.perf_counter() - t0
         return self._fns[module]
 
@@ -90,7 +100,7 @@ class CompiledGradient:
             else:
                 with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
                     cols = self.function("numpy")(*x.T, *theta.tolist(), *y.T)
-                g = np.stack([np.broadcast_to(c, x.shape[:1]) for c in cols]).mean(axis=1)
+                g = _batch_mean(cols, x.shape[0])
             if not np.all(np.isfinite(g)):
                 raise OverflowError("a non-finite result")
             return g
@@ -101,7 +111,56 @@ class CompiledGradient:
             ) from None
 
 
+def common_factors_out(exprs: Iterable[sp.Expr]) -> list[sp.Expr]:
+    """The same expressions with the common factors of every sum pulled out: ``a·b + a·c → a·(b + c)``.
+
+    ``sympy.gcd_terms`` applied bottom-up, once per distinct subexpression (the
+    entries of a gradient share most of theirs). Nothing is expanded, no
+    fractions are combined (``fraction=False``) and ``Piecewise`` arms and
+    conditions are left as they are, so the value is the same (up to rounding)
+    and so are the overflow thresholds; ``cse`` then finds the products the entries share.
+    SymPy's derivative of a whole loss repeats them per output and per input:
+    for 4→8→3 softmax-cross-entropy the compiled gradient falls from 1119 to
+    357 operations.
+
+    >>> a, b, c = sp.symbols("a b c")
+    >>> common_factors_out([a * b + a * c * sp.exp(b * c + b)])
+    [a*(b + c*exp(b*(c + 1)))]
+    """
+    memo: dict[sp.Basic, sp.Basic] = {}
+
+    def pull(e: sp.Basic) -> sp.Basic:
+        if e not in memo:
+            out = e.func(*map(pull, e.args)) if isinstance(e, sp.Expr) and e.args else e
+            memo[e] = sp.gcd_terms(out, fraction=False) if out.is_Add else out
+        return memo[e]
+
+    exprs = list(exprs)
+    for e in exprs:  # SymPy objects only: nothing here ever parses text
+        if not isinstance(e, sp.Basic):
+            raise TypeError(f"common_factors_out expects SymPy expressions, got {type(e).__name__}")
+    return [pull(e) for e in exprs]
+
+
+def _batch_mean(cols: list, batch: int) -> Array:
+    """The batch mean of every lambdified entry, ``(n_params,)``: one ``(n_params, B)`` array, one ``mean``.
+
+    An entry that does not depend on ``x`` or ``y`` comes back as a scalar; it is broadcast over the batch.
+    """
+    per_sample = np.empty((len(cols), batch))
+    for row, col in zip(per_sample, cols):
+        row[...] = col
+    return per_sample.mean(axis=1)
+
+
 _LAYER_CACHE: dict[tuple, Callable] = {}
+
+
+def _remember(cache: dict, key: tuple, value: object) -> None:
+    """``cache[key] = value``, forgetting the oldest entry first when the cache holds :data:`CACHE_SIZE`."""
+    if len(cache) >= CACHE_SIZE:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
 
 
 def evaluate_layer_jacobians(layer: Layer, x: Array) -> tuple[Array, Array]:
@@ -124,7 +183,7 @@ def evaluate_layer_jacobians(layer: Layer, x: Array) -> tuple[Array, Array]:
     if key not in _LAYER_CACHE:
         J_x, J_theta = layer_jacobians(layer, n)
         args = vector_symbols("x", n) + param_symbols(layer)
-        _LAYER_CACHE[key] = lambdify_safe(args, list(J_x) + list(J_theta), "math")
+        _remember(_LAYER_CACHE, key, lambdify_safe(args, list(J_x) + list(J_theta), "math"))
     flat = np.array(_LAYER_CACHE[key](*x.tolist(), *layer.get_params().tolist()), dtype=np.float64)
     return flat[: m * n].reshape(m, n), flat[m * n :].reshape(m, layer.n_params)
 
@@ -143,15 +202,18 @@ def architecture_key(net: Network, n_in: int) -> tuple:
 
 
 def compiled_gradient(net: Network, n_in: int | None = None, max_size: float | None = None) -> CompiledGradient:
-    """The cached :class:`CompiledGradient` of the network's architecture (derived on a cache miss)."""
+    """The cached :class:`CompiledGradient` of the network's architecture (derived on a cache miss).
+
+    The size guard runs on every call, cached or not (the estimate is a formula,
+    microseconds), so a ``max_size`` always means the same thing.
+    """
     n_in = network_input_size(net, n_in)
     key = architecture_key(net, n_in)
+    check_size(net, n_in, max_size)
     if key not in _CACHE:
         t0 = time.perf_counter()
         grad = direct_gradient(net, n_in, max_size)
-        if len(_CACHE) >= CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = CompiledGradient(grad, time.perf_counter() - t0)
+        _remember(_CACHE, key, CompiledGradient(grad, time.perf_counter() - t0))
     return _CACHE[key]
 
 
@@ -175,6 +237,6 @@ def symbolic_gradient(net: Network, x: Array, y: Array, max_size: float | None =
     >>> g.shape, bool(np.allclose(g, net.gradient(X, Y), rtol=1e-12, atol=0))
     ((8,), True)
     """
-    x = net.check_input(x)
-    _, y = net.loss_fn._checked(net.forward(x), y)
-    return compiled_gradient(net, x.shape[-1], max_size)(x, net.get_params(), y)
+    acts = net.activations(x)  # x validated once; the forward pass only checks y against ŷ
+    _, y = net.loss_fn.checked_target(acts[-1], y)
+    return compiled_gradient(net, acts[0].shape[-1], max_size)(acts[0], net.get_params(), y)

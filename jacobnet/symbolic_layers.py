@@ -30,6 +30,7 @@ import sympy as sp
 from .layers import Dense, Elementwise, Layer, Softmax
 from .losses import MSE, CrossEntropy, Loss, SoftmaxCrossEntropy
 from .symbolic_size import check_layer_size
+from .validate import positive_int
 
 Expr = sp.Expr
 
@@ -40,9 +41,7 @@ def vector_symbols(name: str, n: int) -> list[sp.Symbol]:
     >>> vector_symbols("x", 3)
     [x_1, x_2, x_3]
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"vector_symbols: n must be a positive integer, got {n!r}")
-    return [sp.Symbol(f"{name}_{i}", real=True) for i in range(1, n + 1)]
+    return [sp.Symbol(f"{name}_{i}", real=True) for i in range(1, positive_int(n, "vector_symbols: n") + 1)]
 
 
 def param_symbols(layer: Layer, index: int | None = None) -> list[sp.Symbol]:
@@ -60,9 +59,9 @@ def input_size(layer: Layer, n: int | None) -> int:
         if n is not None and n != layer.n_in:
             raise ValueError(f"{layer.name} expects {layer.n_in} inputs, got n={n}")
         return layer.n_in
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{layer.name} has no fixed input size: pass its size n (a positive integer), got n={n!r}")
-    return n
+    if n is None:
+        raise ValueError(f"{layer.name} has no fixed input size: pass its size n (a positive integer)")
+    return positive_int(n, f"{layer.name}: n")
 
 
 def forward_expr(layer: Layer, x: Sequence[Expr], theta: Sequence[Expr] = ()) -> list[Expr]:
@@ -89,8 +88,8 @@ def forward_expr(layer: Layer, x: Sequence[Expr], theta: Sequence[Expr] = ()) ->
 
 
 def loss_input_name(loss: Loss) -> str:
-    """The name of a loss's input symbols: ``z`` (logits) for softmax-cross-entropy, else ``yhat``."""
-    return "z" if isinstance(loss, SoftmaxCrossEntropy) else "yhat"
+    """The name of a loss's input symbols: ``z`` for a loss on logits (``loss.input_symbol``), else ``yhat``."""
+    return "z" if loss.input_symbol == "z" else "yhat"
 
 
 def loss_expr(loss: Loss, yhat: Sequence[Expr], y: Sequence[Expr]) -> Expr:
@@ -154,11 +153,16 @@ def lambdify_safe(args: list[sp.Symbol], exprs: list[sp.Expr], module: str) -> C
 
     The readable names (``W^{(1)}_{2,3}``) are not Python identifiers, so the
     arguments are renamed ``_a0, _a1, …`` first; call the result positionally.
+    Only SymPy objects are compiled: text is refused (``TypeError``), never parsed.
 
     >>> x = vector_symbols("x", 2)
     >>> lambdify_safe(x, [x[0] * x[1], x[0] + 1], "math")(2.0, 3.0)
     [6.0, 3.0]
     """
+    exprs = list(exprs)
+    for e in [*args, *exprs]:
+        if not isinstance(e, sp.Basic):
+            raise TypeError(f"lambdify_safe compiles SymPy objects only, got {type(e).__name__} {e!r:.40}")
     safe = [sp.Symbol(f"_a{i}", real=True) for i in range(len(args))]
     sub = dict(zip(args, safe))
-    return sp.lambdify(safe, [sp.sympify(e).xreplace(sub) for e in exprs], modules=module, cse=True)
+    return sp.lambdify(safe, [e.xreplace(sub) for e in exprs], modules=module, cse=True)

@@ -59,21 +59,12 @@ class SymbolicGradient:
         return [t.name for t in self.theta]
 
 
-def _param_indices(net: Network) -> list[int | None]:
-    """``l`` of ``W^{(l)}`` for every layer: 1-based among the layers with parameters."""
-    out, k = [], 0
-    for layer in net.layers:
-        k += bool(layer.n_params)
-        out.append(k if layer.n_params else None)
-    return out
-
-
 def _forward_exprs(net: Network, n_in: int) -> tuple[list[list[sp.Expr]], list[list[sp.Symbol]]]:
     """The symbolic activations ``[x, a_1, …, a_L]`` and each layer's parameter symbols."""
     acts: list[list[sp.Expr]] = [list(vector_symbols("x", n_in))]
     thetas = []
-    for layer, k in zip(net.layers, _param_indices(net)):
-        thetas.append(param_symbols(layer, k))
+    for i, layer in enumerate(net.layers):
+        thetas.append(param_symbols(layer, net.param_layer_index(i)))
         acts.append(forward_expr(layer, acts[-1], thetas[-1]))
     return acts, thetas
 
@@ -105,15 +96,20 @@ def network_gradient(net: Network, n_in: int | None = None, max_size: float | No
     ``g ← J_loss(a_L)``; per layer ``∂L/∂θ_l = g · J_θ(f_l)(a_{l−1})`` and
     ``g ← g · J_x(f_l)(a_{l−1})``, the layer Jacobians of :func:`layer_jacobians`
     with their input symbols replaced by the symbolic activations.
+
+    Deriving twice costs about twice :func:`direct_gradient`, so the size guard
+    counts both (:func:`~jacobnet.symbolic_size.check_size` with ``derivations=2``).
     """
-    grad = direct_gradient(net, n_in, max_size)
+    n_in = network_input_size(net, n_in)
+    check_size(net, n_in, max_size, derivations=2)
+    grad = direct_gradient(net, n_in, max_size=math.inf)
     acts, _ = _forward_exprs(net, len(grad.x))
     at_output = dict(zip(vector_symbols(loss_input_name(net.loss_fn), len(acts[-1])), acts[-1]))
     g = loss_jacobian(net.loss_fn, len(acts[-1])).xreplace(at_output)
     blocks = []
     for l in range(len(net.layers), 0, -1):
         layer, a_in = net.layers[l - 1], acts[l - 1]
-        J_x, J_theta = layer_jacobians(layer, len(a_in), _param_indices(net)[l - 1], max_size=math.inf)
+        J_x, J_theta = layer_jacobians(layer, len(a_in), net.param_layer_index(l - 1), max_size=math.inf)
         at_input = dict(zip(vector_symbols("x", len(a_in)), a_in))
         if layer.n_params:
             blocks.append(g * J_theta.xreplace(at_input))

@@ -13,6 +13,8 @@ a     1,200
 bb        3
 >>> t.column("flops")
 [1200, 3]
+>>> Table("", ["x"], [{"x": -0.0}, {"x": -1e-5}])._cells()    # no "-0"
+[['0'], ['-1e-05']]
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def _default_format(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:.3g}"
+        return f"{value + 0.0:.3g}"  # (+ 0.0 turns −0.0 into 0.0: no "-0" in a table)
     return str(value)
 
 

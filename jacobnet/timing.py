@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from .memory import format_bytes
 from .table import Table
+from .validate import positive_int
 
 if TYPE_CHECKING:
     from .chain import Chain, Order
@@ -28,8 +29,7 @@ if TYPE_CHECKING:
 
 def best_time(chain: Chain, order: Order = "reverse", *, structured: bool = False, repeat: int = 5) -> float:
     """Seconds of the fastest of ``repeat`` evaluations of ``chain`` in ``order``."""
-    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-        raise ValueError(f"repeat must be a positive integer, got {repeat!r}")
+    positive_int(repeat, "repeat")
     best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()

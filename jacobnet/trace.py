@@ -10,7 +10,9 @@ last to first — the reverse order of every chain at once:
 Each multiplication runs in one of two modes (:func:`jacobnet.factor.multiply`):
 ``"materialised"`` builds the factor's dense matrix and calls ``@`` (the
 lesson); ``"structured"`` multiplies through its structure (the cost of
-ordinary backprop). Same factors, same order, same numbers.
+ordinary backprop). Same factors, same order, same numbers. Defaults: what
+shows (:func:`backward`, ``Network.trace``) is materialised; what computes
+(:func:`gradient`, ``Network.gradient``, ``train``) is structured.
 
 For a batch the products are per sample, ``(B, 1, ·)``, and the gradient is
 their mean. In structured mode the sum over the batch is one contraction per
@@ -25,8 +27,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .factor import Factor, check_mode, multiply
-from .structure import Matrix
+from .factor import Factor, check_mode, find_factor, multiply
+from .labels import activation_labels
 from .table import Table
 
 if TYPE_CHECKING:
@@ -82,12 +84,16 @@ class Trace:
     @property
     def loss(self) -> float:
         """The loss (the mean over a batch)."""
-        return float(np.mean(self.network.loss_fn._per_sample(self._yhat, self._y)))
+        return float(np.mean(self.network.loss_fn.per_sample_unchecked(self._yhat, self._y)))
 
     @property
     def factors(self) -> list[Factor]:
         """The factors in the order they are multiplied in."""
         return [p.factor for p in self.products]
+
+    def factor(self, name: str) -> Factor:
+        """The factor called ``name``, e.g. ``"J_θ(Dense 1)"``; ``KeyError`` listing the names if unknown."""
+        return find_factor(self.factors, name, "this trace")
 
     @property
     def products_by_name(self) -> dict[str, Product]:
@@ -112,15 +118,19 @@ class Trace:
         return Table(self._header(), ["step", "product", "left", "factor", "structure", "shapes"], rows, footer=footer)
 
     def _header(self) -> str:
+        """Who, how, the loss; then what each ``a_l`` is (entry labels: :mod:`jacobnet.labels`)."""
+        net = self.network
         who = "one sample" if self.batch is None else f"a batch of {self.batch} (per-sample shapes; gradient = mean)"
-        names = self.network.names
-        acts = ", ".join(f"a{l} = {name}(a{l - 1})" for l, name in enumerate(names, start=1))
+        acts = "; ".join(f"a{l} = output of {name}" for l, name in enumerate(net.names, start=1))
         return (
-            f"Backward pass of {self.network!r}: {who}, {self.mode}, loss = {self.loss:.6g}\n"
-            f"where a0 = x, {acts} = ŷ"
+            f"Backward pass of {net!r}: {who}, {self.mode}, loss = {self.loss:.6g}\n"
+            f"where a0 = x; {acts} = {net.loss_fn.input_name}"
         )
 
     def __str__(self) -> str:
+        return str(self.table())
+
+    def __repr__(self) -> str:  # a REPL shows the table too
         return str(self.table())
 
     def _repr_html_(self) -> str:
@@ -128,11 +138,14 @@ class Trace:
 
     def _param_products(self) -> list[Product]:
         """The ``∂L/∂θ`` products, in layer order."""
-        return [p for p in reversed(self.products) if p.name.startswith("∂L/∂θ")]
+        return [p for p in reversed(self.products) if p.factor.wrt_params]
 
 
-def backward(net: Network, x: Array, y: Array, mode: str = "structured", to_input: bool = True) -> Trace:
-    """Run the backward pass as explicit products and record it.
+def backward(net: Network, x: Array, y: Array, mode: str = "materialised", to_input: bool = True) -> Trace:
+    """Run the backward pass as explicit products and record it (what :meth:`Network.trace` returns).
+
+    ``mode`` defaults to ``"materialised"``, like :meth:`Network.trace`: a trace
+    is for showing; :func:`gradient` (for computing) defaults to ``"structured"``.
 
     For a batch ``(B, n)`` every product is per sample, ``(B, 1, ·)``, and the
     gradient is their mean. ``to_input=False`` stops after the first layer's
@@ -146,8 +159,8 @@ def backward(net: Network, x: Array, y: Array, mode: str = "structured", to_inpu
     [('∂L/∂a2', (1, 2)), ('∂L/∂a1', (1, 2)), ('∂L/∂θ(Dense 1)', (1, 8)), ('∂L/∂a0', (1, 3))]
     """
     check_mode(mode)
-    acts, y, row = _forward(net, x, y)
-    j_loss = Factor("J_loss", row, out="L", wrt=f"a{len(net.layers)}")
+    acts, y = activations_and_target(net, x, y)
+    j_loss = loss_factor(net, acts, y)
     trace = Trace(net, mode, acts[0].shape[0] if acts[0].ndim == 2 else None, acts[-1], y)
     g, L = j_loss.op.A, len(net.layers)  # the loss row is already dense: (1, n) or (B, 1, n)
     trace.products.append(Product(f"∂L/∂a{L}", "", j_loss, g))
@@ -184,9 +197,10 @@ def gradient(net: Network, x: Array, y: Array, mode: str = "structured") -> Arra
     ((26,), True)
     """
     check_mode(mode)
-    acts, _, row = _forward(net, x, y)
-    g, first, structured = row.A, _first_param(net), mode == "structured"
-    grad, end = np.empty(net.n_params), net.n_params  # each layer writes its block in place
+    acts, y = activations_and_target(net, x, y)
+    g, first, structured = net.loss_fn.jacobian_op(acts[-1], y).A, _first_param(net), mode == "structured"
+    end = net.n_params
+    grad = np.empty(end)  # each layer writes its block in place
     for l in range(len(net.layers), first, -1):
         layer, a = net.layers[l - 1], acts[l - 1]
         n = layer.n_params
@@ -200,23 +214,60 @@ def gradient(net: Network, x: Array, y: Array, mode: str = "structured") -> Arra
     return _mean(grad, acts[0].shape[0] if acts[0].ndim == 2 else None)
 
 
+def loss_factor(net: Network, acts: list[Array], y: Array) -> Factor:
+    """``J_loss`` at ``a_L`` (validated, with its target): ``(1, n_L)``; columns ``ŷ_{j}`` (``z_{j}`` for logits).
+
+    >>> import numpy as np
+    >>> from jacobnet import build_network
+    >>> net = build_network("3,4,2", "tanh", "softmax-ce")
+    >>> f = loss_factor(net, net.activations(np.ones(3)), np.array([0.0, 1.0]))
+    >>> f.name, f.shape, f.row_labels, f.col_labels
+    ('J_loss', (1, 2), ['L'], ['z_{1}', 'z_{2}'])
+    """
+    L, yhat = len(net.layers), acts[-1]
+    labels = net.loss_fn.input_labels(yhat.shape[-1])
+    return Factor("J_loss", net.loss_fn.jacobian_op(yhat, y), out="L", wrt=f"a{L}", row_labels=["L"], col_labels=labels)
+
+
 def theta_factor(net: Network, l: int, acts: list[Array]) -> Factor:
-    """``J_θ(f_l)`` of layer ``l`` (1-based) at its input ``a_{l−1}``: ``(n_l, n_params_l)``."""
-    name = net.names[l - 1]
-    return Factor(f"J_θ({name})", net.layers[l - 1].jacobian_params_op(acts[l - 1]), out=f"a{l}", wrt=f"θ({name})")
+    """``J_θ(f_l)`` of layer ``l`` (1-based) at its input ``a_{l−1}``: ``(n_l, n_params_l)``.
+
+    Rows ``a^{(l)}_{i}``; columns exactly layer ``l``'s slice of ``net.param_labels()``.
+
+    >>> import numpy as np
+    >>> from jacobnet import build_network
+    >>> net = build_network("3,1,2", "tanh", "mse")
+    >>> f = theta_factor(net, 3, net.activations(np.ones(3)))
+    >>> f.name, f.shape, f.row_labels, f.col_labels
+    ('J_θ(Dense 2)', (2, 4), ['a^{(3)}_{1}', 'a^{(3)}_{2}'], ['W^{(2)}_{1,1}', 'W^{(2)}_{2,1}', 'b^{(2)}_{1}', 'b^{(2)}_{2}'])
+    """
+    name, op = net.names[l - 1], net.layers[l - 1].jacobian_params_op(acts[l - 1])
+    rows, cols = activation_labels(l, op.shape[0]), net.layer_param_labels(l - 1)
+    return Factor(f"J_θ({name})", op, f"a{l}", f"θ({name})", rows, cols, layer=l, wrt_params=True)
 
 
 def input_factor(net: Network, l: int, acts: list[Array]) -> Factor:
-    """``J_x(f_l)`` of layer ``l`` (1-based) at its input ``a_{l−1}``: ``(n_l, n_{l−1})``."""
+    """``J_x(f_l)`` of layer ``l`` (1-based) at its input ``a_{l−1}``: ``(n_l, n_{l−1})``.
+
+    Rows ``a^{(l)}_{i}``; columns the layer's input, ``x_{j}`` for the first layer, else ``a^{(l−1)}_{j}``.
+
+    >>> import numpy as np
+    >>> from jacobnet import build_network
+    >>> net = build_network("3,2", "tanh", "mse")
+    >>> f = input_factor(net, 1, net.activations(np.ones(3)))
+    >>> f.shape, f.row_labels, f.col_labels
+    ((2, 3), ['a^{(1)}_{1}', 'a^{(1)}_{2}'], ['x_{1}', 'x_{2}', 'x_{3}'])
+    """
     op = net.layers[l - 1].jacobian_input_op(acts[l - 1])
-    return Factor(f"J_x({net.names[l - 1]})", op, out=f"a{l}", wrt=f"a{l - 1}")
+    rows, cols = activation_labels(l, op.shape[0]), activation_labels(l - 1, op.shape[1])
+    return Factor(f"J_x({net.names[l - 1]})", op, f"a{l}", f"a{l - 1}", rows, cols, layer=l)
 
 
-def _forward(net: Network, x: Array, y: Array) -> tuple[list[Array], Array, Matrix]:
-    """The activations ``[a_0 … a_L]``, the validated target and ``J_loss(a_L)`` ``(1, n_L)``."""
+def activations_and_target(net: Network, x: Array, y: Array) -> tuple[list[Array], Array]:
+    """The activations ``[a_0 … a_L]`` (validated once) and the validated target."""
     acts = net.activations(x)
-    _, y = net.loss_fn._checked(acts[-1], y)
-    return acts, y, net.loss_fn.jacobian_op(acts[-1], y)
+    _, y = net.loss_fn.checked_target(acts[-1], y)
+    return acts, y
 
 
 def _first_param(net: Network) -> int:

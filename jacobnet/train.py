@@ -7,7 +7,9 @@ minibatch — and takes a plain SGD step with (heavy-ball) momentum:
     v ← μ v − η g,    θ ← θ + v
 
 No hidden state is accumulated anywhere: the gradient is a value, the
-update is a value, and :func:`train` returns a :class:`History`.
+update is a value, and :func:`train` returns a :class:`History`. A step
+too large makes training diverge; the first non-finite loss, gradient or
+parameter vector stops it with :class:`TrainingDiverged`, naming the step.
 
 >>> from jacobnet import build_network
 >>> from jacobnet.data import two_spirals, one_hot
@@ -20,20 +22,19 @@ update is a value, and :func:`train` returns a :class:`History`.
 
 from __future__ import annotations
 
-import copy
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
-from .layers import Softmax
-from .losses import SoftmaxCrossEntropy
-from .validate import as_input
+from .predict import Grid, accuracy, decision_grid, predict, with_params  # re-exported: what training is judged by
+from .validate import as_input, check_mode, positive_int
 
 if TYPE_CHECKING:
     from .network import Network
 
+__all__ = ["History", "TrainingDiverged", "train", "Grid", "accuracy", "decision_grid", "predict", "with_params"]
 Array = np.ndarray
 
 
@@ -49,6 +50,9 @@ class History:
         batch_loss: the minibatch loss of every update, in order.
         grad_norm: ``‖g‖₂`` of every update's gradient.
         params: the flat parameter vector at each of ``steps``, shape ``(n_params,)`` each.
+        batch_size: the rows of ``X`` behind each step's gradient and ``batch_loss`` (0: not recorded).
+        n_samples: the rows of ``X`` (``batch_size == n_samples``: full-batch gradient descent, and
+            ``batch_loss[k]`` is the loss on all data before update ``k + 1``).
     """
 
     steps: list[int] = field(default_factory=list)
@@ -57,6 +61,13 @@ class History:
     batch_loss: list[float] = field(default_factory=list)
     grad_norm: list[float] = field(default_factory=list)
     params: list[Array] = field(default_factory=list)
+    batch_size: int = 0
+    n_samples: int = 0
+
+    @property
+    def full_batch(self) -> bool:
+        """Whether every step used all of ``X`` (then ``batch_loss`` is not a minibatch loss)."""
+        return 0 < self.batch_size == self.n_samples
 
     def __repr__(self) -> str:
         if not self.steps:
@@ -67,40 +78,39 @@ class History:
         )
 
 
-def predict(net: Network, X: Array) -> Array:
-    """The predicted class of each row of ``X``: ``argmax`` of the output — shape ``(N,)``.
+class TrainingDiverged(ValueError):
+    """Training produced a non-finite loss, gradient or parameter vector: the step size is too large.
 
-    >>> from jacobnet import build_network
-    >>> predict(build_network([2, 3], loss="softmax-ce"), np.zeros((4, 2))).shape
-    (4,)
+    ``step`` is the update at which it happened, ``history`` what :func:`train` recorded before;
+    the network keeps its last finite parameters.
     """
-    out = net.forward(np.atleast_2d(X))
-    return np.argmax(out, axis=-1)
+
+    def __init__(self, step: int, loss: float, what: str, lr: float, history: History):
+        self.step, self.history = step, history
+        super().__init__(f"training diverged at step {step} (loss {loss:.4g}{what}); lower lr (now {lr:g})")
 
 
-def accuracy(net: Network, X: Array, Y: Array) -> float:
-    """Fraction of rows where ``argmax f(x) = argmax y``; ``Y`` one-hot ``(N, k)`` or labels ``(N,)``.
-
-    >>> from jacobnet import build_network
-    >>> accuracy(build_network([2, 3], loss="softmax-ce"), np.zeros((4, 2)), np.zeros(4, dtype=int))
-    1.0
-    """
-    Y = np.asarray(Y)
-    labels = Y if Y.ndim == 1 else np.argmax(Y, axis=-1)
-    return float(np.mean(predict(net, X) == labels))
+def _loss(net: Network, X: Array, Y: Array) -> float:
+    """``net.loss(X, Y)``, or NaN if the forward pass overflowed (the data passed its checks up front)."""
+    try:
+        return net.loss(X, Y)
+    except ValueError:
+        if np.isfinite(net.forward(X)).all():
+            raise  # a genuine error, not an overflow
+        return float("nan")
 
 
-def with_params(net: Network, theta: Array) -> Network:
-    """A copy of ``net`` with parameters ``theta`` (e.g. ``history.params[0]``); ``net`` is untouched.
-
-    >>> from jacobnet import build_network
-    >>> net = build_network([3, 2], loss="mse")
-    >>> float(with_params(net, np.zeros(8)).get_params().sum()), net.get_params().shape
-    (0.0, (8,))
-    """
-    twin = copy.deepcopy(net)
-    twin.set_params(theta)
-    return twin
+def _divergence(loss: float, g: Array, theta: Array) -> str | None:
+    """What went non-finite in one step, worded for :class:`TrainingDiverged`; ``None`` if nothing did."""
+    if np.isnan(loss):
+        return ": the network's output is not finite"
+    if not np.isfinite(loss):
+        return ""
+    if not np.isfinite(g).all():
+        return ", gradient not finite"
+    if not np.isfinite(theta).all():
+        return ", parameters overflowed to inf/NaN"
+    return None
 
 
 def _checked_data(net: Network, X: Array, Y: Array) -> tuple[Array, Array]:
@@ -111,18 +121,32 @@ def _checked_data(net: Network, X: Array, Y: Array) -> tuple[Array, Array]:
     return X, Y
 
 
+def _is_real(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+
 def _checked_settings(steps: int, lr: float, momentum: float, batch_size: int | None, n: int) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"train: steps must be a positive integer, got {steps!r}")
-    if not (np.isfinite(lr) and lr > 0):
+    """Check the numbers that steer :func:`train`; return the batch size (``N`` for ``None``)."""
+    positive_int(steps, "train: steps")
+    if not (_is_real(lr) and lr > 0):
         raise ValueError(f"train: lr must be a positive number, got {lr!r}")
-    if not 0 <= momentum < 1:
+    if not (_is_real(momentum) and 0 <= momentum < 1):
         raise ValueError(f"train: momentum must lie in [0, 1), got {momentum!r}")
     if batch_size is None:
         return n
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= n:
-        raise ValueError(f"train: batch_size must be an integer between 1 and N = {n}, got {batch_size!r}")
+    if positive_int(batch_size, "train: batch_size") > n:
+        raise ValueError(f"train: batch_size must be at most N = {n} (the rows of X), got {batch_size!r}")
     return int(batch_size)
+
+
+def _checked_options(seed: int | None, eval_every: int, mode: str, progress: bool) -> None:
+    """Check the options of :func:`train` that do not change the numbers' size."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ValueError(f"train: seed must be None or a non-negative integer, got {seed!r}")
+    positive_int(eval_every, "train: eval_every")
+    check_mode(mode)
+    if not isinstance(progress, bool):
+        raise ValueError(f"train: progress must be True or False, got {progress!r}")
 
 
 def _batches(n: int, batch_size: int, seed: int | None) -> Iterator[Array]:
@@ -179,66 +203,45 @@ def train(
 
     Returns:
         A :class:`History` (loss curve, accuracy, per-step gradient norms, parameter snapshots).
+
+    Raises:
+        ValueError: bad data or settings, naming the argument.
+        TrainingDiverged: the loss, the gradient or the parameters stopped being finite at some step
+            (``lr`` too large); NumPy's overflow warnings are replaced by this one error.
     """
     X, Y = _checked_data(net, X, Y)
     batch_size = _checked_settings(steps, lr, momentum, batch_size, X.shape[0])
-    history = History()
+    _checked_options(seed, eval_every, mode, progress)
+    history = History(batch_size=batch_size, n_samples=X.shape[0])
 
     def record(step: int) -> None:
+        loss = _loss(net, X, Y)
+        if not np.isfinite(loss):
+            raise TrainingDiverged(step, loss, " on all of X", lr, history)
         history.steps.append(step)
-        history.loss.append(net.loss(X, Y))
+        history.loss.append(loss)
         history.accuracy.append(accuracy(net, X, Y))
         history.params.append(net.get_params())
 
     record(0)
     theta, velocity = net.get_params(), np.zeros(net.n_params)
     batches = _batches(X.shape[0], batch_size, seed)
-    with _progress(steps, progress) as bar:
+    # Overflow is not warned about array by array; the first non-finite value stops training, named, below.
+    with _progress(steps, progress) as bar, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for step in range(1, steps + 1):
             idx = next(batches)
-            history.batch_loss.append(net.loss(X[idx], Y[idx]))
-            g = net.gradient(X[idx], Y[idx], method="jacobian", mode=mode)
-            history.grad_norm.append(float(np.linalg.norm(g)))
+            loss = _loss(net, X[idx], Y[idx])
+            g = net.gradient(X[idx], Y[idx], method="jacobian", mode=mode) if np.isfinite(loss) else theta * np.nan
             velocity = momentum * velocity - lr * g
             theta = theta + velocity
+            problem = _divergence(loss, g, theta)
+            if problem is not None:
+                raise TrainingDiverged(step, loss, problem, lr, history)
+            history.batch_loss.append(loss)
+            history.grad_norm.append(float(np.linalg.norm(g)))
             net.set_params(theta)
             if step % eval_every == 0 or step == steps:
                 record(step)
                 bar.set_postfix(loss=f"{history.loss[-1]:.4f}", acc=f"{history.accuracy[-1]:.0%}", refresh=False)
             bar.update(1)
     return history
-
-
-@dataclass
-class Grid:
-    """A network's predictions on a regular grid over the plane (for decision-boundary plots).
-
-    ``xx``, ``yy``: coordinates ``(ny, nx)``; ``probs``: class probabilities ``(ny, nx, k)``;
-    ``labels``: the predicted class ``(ny, nx)``.
-    """
-
-    xx: Array
-    yy: Array
-    probs: Array
-    labels: Array
-
-
-def decision_grid(net: Network, X: Array, resolution: int = 100, margin: float = 0.25) -> Grid:
-    """Evaluate a 2-input classifier on a ``resolution × resolution`` grid covering ``X`` (plus ``margin``).
-
-    Probabilities are ``softmax(f(x))`` for a :class:`SoftmaxCrossEntropy` network (it outputs logits),
-    else the outputs themselves.
-
-    >>> from jacobnet import build_network
-    >>> g = decision_grid(build_network([2, 3], loss="softmax-ce"), np.zeros((1, 2)), resolution=4)
-    >>> g.xx.shape, g.probs.shape, bool(np.allclose(g.probs.sum(-1), 1))
-    ((4, 4), (4, 4, 3), True)
-    """
-    X = as_input(X, "decision_grid: X", 2)
-    X = np.atleast_2d(X)
-    lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
-    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
-    out = net.forward(np.column_stack([xx.ravel(), yy.ravel()]))
-    probs = Softmax().forward(out) if isinstance(net.loss_fn, SoftmaxCrossEntropy) else out
-    probs = probs.reshape(resolution, resolution, -1)
-    return Grid(xx, yy, probs, np.argmax(probs, axis=-1))

@@ -61,13 +61,46 @@ def check_finite(arr: Array, who: str, what: str = "input", size: int | None = N
     ValueError: Dense 1 got a non-finite input value inf at index (0, 1) (expects finite values, shape (n,) or (B, n); got shape (1, 2))
     """
     finite = np.isfinite(arr)
-    if not finite.all():
+    if np.count_nonzero(finite) < arr.size:  # (faster than finite.all() on small arrays)
         where = tuple(int(i) for i in np.argwhere(~finite)[0])
         raise ValueError(
             f"{who} got a non-finite {what} value {arr[where]} at index {where} "
             f"(expects finite values, shape {_shape_text(size)}; got shape {arr.shape})"
         )
     return arr
+
+
+MODES = ("materialised", "structured")
+
+
+def check_mode(mode: str) -> None:
+    """Raise ``ValueError`` unless ``mode`` is ``"materialised"`` or ``"structured"``.
+
+    >>> check_mode("dense")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown mode 'dense'; choose one of materialised, structured
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+
+
+def positive_int(value: object, what: str) -> int:
+    """Return ``value`` as an ``int`` if it is a positive integer (``int`` or NumPy integer), else raise.
+
+    The one "positive integer" check: booleans, floats (even ``2.0``) and
+    strings are refused, so a typo never becomes a size.
+
+    >>> positive_int(3, "Dense: n_in")
+    3
+    >>> positive_int(2.0, "train: steps")
+    Traceback (most recent call last):
+    ...
+    ValueError: train: steps must be a positive integer, got 2.0
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def as_target(y: object, yhat: Array, who: str) -> Array:

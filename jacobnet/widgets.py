@@ -22,23 +22,15 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .figstyle import DPI, SAVE_METADATA
+from .figstyle import png_bytes
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    from ipywidgets import VBox
 
     from .chain import Chain, Order
-
-
-def png_bytes(fig: Figure) -> bytes:
-    """The figure as PNG bytes, at jacobnet's fixed dpi."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata=SAVE_METADATA)
-    return buf.getvalue()
 
 
 @dataclass
@@ -72,7 +64,9 @@ def step_gallery(chain: Chain, order: Order = "reverse", structured: bool = Fals
     return StepGallery(captions, [png_bytes(f) for f in figures], note)
 
 
-def chain_stepper(chain: Chain, order: Order = "reverse", *, structured: bool = False, interactive: bool | None = None):  # noqa: ANN201
+def chain_stepper(
+    chain: Chain, order: Order = "reverse", *, structured: bool = False, interactive: bool | None = None
+) -> StepGallery | VBox:
     """A slider through the steps of ``chain`` in ``order``, or a :class:`StepGallery` without ipywidgets.
 
     Args:

@@ -1,8 +1,8 @@
 """Hypothesis strategies for the chain tests: random networks and random structured chains.
 
 ``networks_with_data`` draws a network from the one spec parser (1–3 Dense
-layers, non-square widths 1–6, any activation and loss) with an input and a
-target, one sample or a batch. ``operator_chains`` draws chains of every
+layers, non-square widths 1–6, at least 2 classes for the softmax losses,
+any activation and loss) with an input and a target, one sample or a batch. ``operator_chains`` draws chains of every
 structured operator (dense, diagonal, diag − rank-1, ``[I ⊗ xᵀ | I]``, a
 shared ``W``) in any order, so that every kernel pair of
 :mod:`jacobnet.kernels` is exercised, including structured · structured.
@@ -34,10 +34,11 @@ def values(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
 def networks_with_data(draw: st.DrawFn, batch: bool | None = None, max_depth: int = 3):
     """``(net, x, y)``: a random network (non-square layers) with an input and a target."""
     depth = draw(st.integers(1, max_depth))
-    sizes = [draw(st.integers(1, 6)) for _ in range(depth + 1)]
+    activation, loss = draw(st.sampled_from(ACTIVATIONS)), draw(st.sampled_from(LOSSES))
+    sizes = [draw(st.integers(1, 6)) for _ in range(depth)]
+    sizes.append(draw(st.integers(1 if loss == "mse" else 2, 6)))  # a softmax over one class is refused
     if depth == 1 and sizes[0] == sizes[1]:
         sizes[1] += 1
-    activation, loss = draw(st.sampled_from(ACTIVATIONS)), draw(st.sampled_from(LOSSES))
     net = build_network(sizes, activation, loss, seed=draw(st.integers(0, 99)))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     is_batch = draw(st.booleans()) if batch is None else batch

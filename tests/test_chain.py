@@ -52,11 +52,42 @@ def test_chain_layer_and_input_targets():
     assert net.chain(x, y, layer=-1).target == "∂L/∂θ(Dense 2)"
     inp = net.chain(x, y, wrt="input")
     assert inp.target == "∂L/∂x" and inp.shapes[-1] == (4, 3)
-    for bad, msg in [(1, "Tanh 1 has no parameters"), (3, "index into the 3 layers"), (True, "index")]:
+    for bad, msg in [(1, "Tanh 1 has no parameters"), (3, "index into the 3 layers"), (True, "index"),
+                     ("Tanh 1", "Tanh 1 has no parameters"), ("Dense 3", "no layer named 'Dense 3'; the layers are Dense 1, Tanh 1, Dense 2")]:
         with pytest.raises(ValueError, match=msg):
             net.chain(x, y, layer=bad)
     with pytest.raises(ValueError, match="wrt must be"):
         net.chain(x, y, wrt="weights")
+
+
+def test_layer_is_a_0_based_index_or_a_name():
+    """layer=2 is net.layers[2], here "Dense 2"; with an activation between, index and number differ."""
+    net = jn.Network([jn.Dense(3, 4, seed=0), jn.Tanh(), jn.Dense(4, 4, seed=1), jn.Tanh(), jn.Dense(4, 2, seed=2)], jn.MSE())
+    x, y = np.array([0.5, -1.0, 2.0]), np.array([0.3, -0.2])
+    assert net.chain(x, y, layer=4).target == net.chain(x, y, layer="Dense 3").target == "∂L/∂θ(Dense 3)"
+    assert net.chain(x, y, layer=2).shapes == net.chain(x, y, layer="Dense 2").shapes == [(1, 2), (2, 4), (4, 4), (4, 20)]
+    s = net.param_slices()[2]
+    np.testing.assert_allclose(net.chain(x, y, layer="Dense 2").evaluate()[0], net.gradient(x, y)[s], rtol=1e-12, atol=0)
+
+
+def test_chain_factors_are_the_trace_factors_with_labels():
+    """build_chain and the trace build their factors with the same two functions: same names, labels, values."""
+    net = jn.Network([jn.Dense(3, 4, seed=0), jn.Tanh(), jn.Dense(4, 2, seed=1)], jn.SoftmaxCrossEntropy())
+    x, y = np.array([0.5, -1.0, 2.0]), np.array([0.0, 1.0])
+    trace = net.trace(x, y)
+    for f in net.chain(x, y).factors + net.chain(x, y, layer=2).factors + net.chain(x, y, wrt="input").factors:
+        t = trace.factor(f.name)
+        assert (f.row_labels, f.col_labels, f.layer, f.wrt_params) == (t.row_labels, t.col_labels, t.layer, t.wrt_params)
+        np.testing.assert_array_equal(f.dense(), t.dense())
+
+
+def test_chain_factor_by_name():
+    net, x, y = small_net()
+    c = net.chain(x, y)
+    assert c.factor("J_x(Tanh 1)") is c.factors[2]
+    with pytest.raises(KeyError, match=r"no factor named 'J_x\(Tanh 2\)' in the chain ∂L/∂θ\(Dense 1\); "
+                                        r"the factors are: J_loss, J_x\(Dense 2\), J_x\(Tanh 1\), J_θ\(Dense 1\)"):
+        c.factor("J_x(Tanh 2)")
 
 
 # --- every order, both modes: the same matrix -------------------------------
@@ -128,10 +159,15 @@ def test_orders_and_modes_agree_at_kinks_and_extremes(spec, activation, loss, x)
         assert not np.any(ref) and not np.any(net.gradient(x, y)[: net.layers[0].n_params])
 
 
-def test_gradient_rejects_unknown_mode():
+@pytest.mark.parametrize("method", jn.GRADIENT_METHODS)
+def test_gradient_rejects_unknown_mode_for_every_method(method):
     net, x, y = small_net()
     with pytest.raises(ValueError, match="unknown mode 'dense'; choose one of materialised, structured"):
-        net.gradient(x, y, mode="dense")
+        net.gradient(x, y, method=method, mode="dense")
+    with pytest.raises(ValueError, match="unknown mode 'nonsense'"):
+        net.trace(x, y, mode="nonsense")
+    with pytest.raises(ValueError, match="unknown gradient method 'j'; choose one of jacobian, symbolic, finite-difference"):
+        net.gradient(x, y, method="j")
 
 
 # --- steps ---------------------------------------------------------------------
@@ -262,3 +298,11 @@ def test_chain_rejects_factors_that_do_not_chain():
         Chain.from_matrices([np.ones((2, 3)), np.ones((4, 5))])
     with pytest.raises(ValueError, match="expected a matrix"):
         Chain.from_matrices([np.ones(3)])
+
+
+@pytest.mark.parametrize("names", [["A"], ["A", "B", "C"], []])
+def test_from_matrices_wants_one_name_per_matrix(names):
+    """zip() would silently drop the unnamed matrix B (a (1, 5) product computed as (1, 3))."""
+    with pytest.raises(ValueError, match=f"chain P: 2 matrices but {len(names)} names"):
+        Chain.from_matrices([np.ones((1, 3)), np.ones((3, 5))], names=names)
+    assert Chain.from_matrices([np.ones((1, 3)), np.ones((3, 5))], names=["A", "B"]).evaluate().shape == (1, 5)

@@ -42,7 +42,7 @@ def test_default_budget_is_one_gib_and_configurable():
         assert budget() == 123
     assert budget() == 2**30
     for bad in (0, -1, 1.5, True, "1 GiB"):
-        with pytest.raises(ValueError, match="positive number of bytes"):
+        with pytest.raises(ValueError, match=r"the memory budget \(a number of bytes\) must be a positive integer"):
             set_budget(bad)
 
 
@@ -61,6 +61,26 @@ def test_materialised_gradient_is_refused_without_allocating():
     # (8 MiB), never the 32 GiB one
     assert peak < net.n_params * 8 + 16 * MiB
     assert net.gradient(x, y).shape == (net.n_params,)  # the structured default just works
+
+
+def test_a_structured_trace_of_a_big_layer_names_its_columns_without_storing_them():
+    """J_θ(Dense 1) of 4096→1024 has 4 195 328 columns: as strings ~400 MB; the labels are made on demand."""
+    rng = np.random.default_rng(0)
+    net = jn.build_network("4096,1024,10", "tanh", "softmax-ce", seed=0)
+    x, y = rng.normal(size=4096), np.eye(10)[3]
+    peak, err = peak_of(lambda: net.trace(x, y, mode="structured"))
+    assert err is None and peak < 2 * net.n_params * 8 + 16 * MiB  # the gradient and one ∂L/∂θ row (32 MiB each), no labels
+    f = net.trace(x, y, mode="structured").factor("J_θ(Dense 1)")
+    assert len(f.col_labels) == 1024 * 4097 and f.col_labels[4096] == "W^{(1)}_{2,1}" and f.col_labels[-1] == "b^{(1)}_{1024}"
+    assert f.row_labels[-1] == "a^{(1)}_{1024}"
+
+
+def test_a_layer_jacobian_over_the_budget_names_the_layer():
+    with memory_budget(MiB):
+        with pytest.raises(JacobianMemoryError, match=r"materialising J_θ of Dense\(784→128\) of shape \(128, 100480\)"):
+            jn.Dense(784, 128).jacobian_params(np.ones(784))
+        with pytest.raises(JacobianMemoryError, match=r"J_x of Tanh of shape \(64, 512, 512\)"):
+            jn.Tanh().jacobian_input(np.ones((64, 512)))
 
 
 def test_materialised_batch_holds_one_chunk_not_the_stack():

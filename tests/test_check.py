@@ -5,18 +5,24 @@
 * ``check_jacobian`` passes a right Jacobian and names the wrong entries of a wrong
   one (row, column, expected, got), with either reference; a transposed one is refused;
 * ``compare_gradients``: the report's numbers are the true errors — a perturbed
-  symbolic gradient and a layer with a wrong J_θ are found, by name and by size.
+  symbolic gradient and a layer with a wrong J_θ are found, by name and by size;
+* bad input (a matrix for x, text for J, one method) gets a clear error; ``check`` imports nothing above it.
 """
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import jacobnet as jn
 import jacobnet.symbolic
+from jacobnet import check
 from jacobnet.check import (
-    GradientReport, check_jacobian, compare_gradients, jacobian_complex_step, jacobian_fd, rel_error,
+    GradientReport, WrongEntry, check_jacobian, compare_gradients, entry_errors, fd_gradient, jacobian_complex_step,
+    jacobian_fd, rel_error,
 )
 from jacobnet.report import Block, network_blocks
 from jacobnet.structure import Matrix
@@ -50,6 +56,92 @@ def test_complex_step_on_a_layer_forward():
     layer = jn.Dense(3, 2, seed=0)  # forward is x @ W.T + b: analytic, accepts complex input
     J = jacobian_complex_step(lambda v: v @ layer.W.T + layer.b, X)
     assert np.array_equal(J, layer.W)
+
+
+# --- finite differences ----------------------------------------------------------
+def test_forward_scheme_is_first_order_with_half_the_calls():
+    calls = []
+
+    def f(v):
+        calls.append(v)
+        return squire_trapp(v)
+
+    exact = squire_trapp_jacobian(X)
+    forward = jacobian_fd(f, X, scheme="forward")
+    assert forward.shape == (2, 3) and len(calls) == X.size + 1
+    assert 1e-10 < rel_error(forward, exact) < 1e-6  # O(h), h = √ε
+    assert rel_error(jacobian_fd(squire_trapp, X), exact) < rel_error(forward, exact)  # central: O(h²)
+    big = jacobian_fd(squire_trapp, X, rel_step=1e-3, scheme="forward")  # truncation error grows with h
+    assert rel_error(big, exact) > 100 * rel_error(forward, exact)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"scheme": "backward"}, "unknown scheme 'backward'; choose one of central, forward"),
+    ({"rel_step": 0.0}, r"rel_step must be in \(0, 1\), got 0.0"),
+])
+def test_bad_finite_difference_options(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        jacobian_fd(squire_trapp, X, **kwargs)
+
+
+@pytest.mark.parametrize("fd", [jacobian_fd, jacobian_complex_step])
+def test_x_must_be_a_vector(fd):
+    with pytest.raises(ValueError, match=r"x must be a 1-D vector of shape \(n,\).*got shape \(4, 3\); flatten it"):
+        fd(np.tanh, np.ones((4, 3)))
+    with pytest.raises(ValueError, match=r"got shape \(\)"):
+        fd(np.tanh, 1.0)
+    with pytest.raises(TypeError, match="x must be a 1-D array of real numbers"):
+        fd(np.tanh, ["a", "b"])
+    with pytest.raises(ValueError, match="x has a non-finite value at index 1"):
+        fd(np.tanh, [0.0, np.nan])
+
+
+def test_f_must_map_to_a_vector():
+    with pytest.raises(ValueError, match=r"f must return a scalar or a 1-D array \(m,\).*got shape \(2, 2\)"):
+        jacobian_fd(lambda v: np.outer(v, v), np.ones(2))
+
+
+def test_rel_error_with_a_scale():
+    a, b = np.array([1.0, 2.0, 3.5]), np.array([1.0, 2.0, 3.0])
+    assert rel_error(a, b) == 0.5 / 3.0 and rel_error(a, b, scale=10.0) == 0.05
+    assert rel_error(a, a, scale=0.0) == 0.0 and rel_error(a, b, scale=0.0) == np.inf
+    with pytest.raises(ValueError, match="scale must be a non-negative number, got -1"):
+        rel_error(a, b, scale=-1)
+
+
+def test_fd_gradient_progress_bar_only_on_long_work(monkeypatch, capsys):
+    net = jn.build_network("3,2", "tanh", "softmax-ce", seed=0)  # 8 parameters
+    x, y = np.array([0.5, -1.0, 2.0]), np.array([0.0, 1.0])
+    g = fd_gradient(net, x, y)
+    assert capsys.readouterr().err == ""  # short work: no bar
+    assert np.array_equal(fd_gradient(net, x, y, progress=True), g)
+    assert "finite differences" in capsys.readouterr().err and "8/8" not in capsys.readouterr().out
+    monkeypatch.setattr(check, "PROGRESS_FROM", 8)  # "long" from 8 parameters on
+    fd_gradient(net, x, y)
+    assert "finite differences" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="progress must be True, False or None, got 'yes'"):
+        fd_gradient(net, x, y, progress="yes")
+
+
+# --- entry_errors: the one wrong-entry finder ---------------------------------------
+def test_entry_errors_in_a_jacobian_and_a_vector():
+    E = np.array([[1.0, -2.0, 0.0], [0.5, 0.0, 4.0]])  # (2, 3): tolerance 1e-3 · 4 + 0
+    G = E + np.array([[0.0, 0.003, 0.0], [0.0, 0.005, -1.0]])
+    wrong = entry_errors(G, E, rtol=1e-3, atol=0.0)
+    assert wrong == [WrongEntry(1, 2, "∂a_2/∂x_3", 4.0, 3.0), WrongEntry(1, 1, "∂a_2/∂x_2", 0.0, 0.005)]
+    assert [str(w) for w in entry_errors(G, E, 1e-3, 0.0, worst_first=False)] == [
+        "(1, 1) ∂a_2/∂x_2: expected 0, got 0.005", "(1, 2) ∂a_2/∂x_3: expected 4, got 3"]
+    g = entry_errors(np.array([1.0, np.nan]), np.array([1.0, 2.0]), 1e-6, 1e-12, col_labels=["W_{1,1}", "b_{1}"])
+    assert len(g) == 1 and (g[0].row, g[0].col, g[0].name, g[0].where) == (None, 1, "b_{1}", "(1,)")
+    with pytest.raises(ValueError, match=r"claimed \(3, 2\) and expected \(2, 3\)"):
+        entry_errors(E.T, E, 1e-6, 0.0)
+
+
+def test_check_jacobian_names_entries_with_entry_errors():
+    J = squire_trapp_jacobian(X)
+    J[0, 1], J[1, 2] = 0.5, 0.0
+    result = check_jacobian(squire_trapp, X, J, method="complex-step")
+    assert result.wrong == entry_errors(J, result.expected, result.rtol, result.atol)
 
 
 # --- check_jacobian ------------------------------------------------------------
@@ -100,6 +192,21 @@ def test_transposed_jacobian_is_refused():
 def test_unknown_method():
     with pytest.raises(ValueError, match="unknown method 'forward'"):
         check_jacobian(squire_trapp, X, squire_trapp_jacobian(X), method="forward")
+
+
+@pytest.mark.parametrize("J, error, match", [
+    ("I", TypeError, r"J must be an \(m, n\) array of real numbers, got str 'I'"),
+    ([[1.0, 2.0], [3.0]], TypeError, "J must be an"),  # ragged
+    (np.zeros((2, 3, 1)), ValueError, r"Jacobian has shape \(2, 3\); got \(2, 3, 1\)"),
+])
+def test_bad_claimed_jacobian(J, error, match):
+    with pytest.raises(error, match=match):
+        check_jacobian(squire_trapp, X, J)
+
+
+def test_check_jacobian_x_must_be_a_vector():
+    with pytest.raises(ValueError, match=r"check_jacobian: x must be a 1-D vector of shape \(n,\).*\(4, 3\)"):
+        check_jacobian(np.tanh, np.ones((4, 3)), np.eye(12))
 
 
 # --- compare_gradients -----------------------------------------------------------
@@ -179,6 +286,43 @@ def test_injected_wrong_jacobian_is_named():
     assert worst[0] == "W^{(1)}_{2,3}" == good.param_labels()[WrongDense.column]
     assert by[("Dense 1", "symbolic", "jacobian")].ok  # the last layer's block is right
     assert by[("all", "symbolic", "finite-difference")].ok and not report.ok
+
+
+def test_report_prints_a_dash_for_no_difference_aligned_values_and_no_negative_zero():
+    report = GradientReport(["W_{1,1}", "b_{1}"], {"jacobian": np.array([-0.0, 0.125]),
+                                                    "finite-difference": np.array([0.0, 0.125])}, [Block("Dense 1", slice(0, 2))])
+    table, entries = str(report), str(report.entries())
+    assert report.ok and all(r.worst == () for r in report.rows)
+    assert [line.split()[-1] for line in table.splitlines()[2:4]] == ["—", "—"]  # (no title line)
+    assert not any(cell.startswith("-0") for cell in (table + entries).split())
+    values = [line.split()[1:] for line in entries.splitlines()[2:]]
+    assert values == [["0.000000000000e+00"] * 2, ["1.250000000000e-01"] * 2]  # 13 digits, every entry
+
+
+def test_compare_gradients_methods_must_be_two_known_names():
+    net = jn.build_network("3,2", "tanh", "mse", seed=0)
+    x, y = np.ones(3), np.zeros(2)
+    for methods in ("jacobian", ("jacobian",), ["jacobian", "jacobian"], 3):
+        with pytest.raises(ValueError, match=r'methods must be a sequence of two or more of .*methods=\("jacobian", "finite-difference"\)'):
+            compare_gradients(net, x, y, methods=methods)
+    with pytest.raises(ValueError, match="unknown gradient method 'autograd'"):
+        compare_gradients(net, x, y, methods=("jacobian", "autograd"))
+
+
+def test_size_error_from_compare_gradients_names_the_methods_keyword():
+    net = jn.build_network("1,2,2,2,2,2,2,2,1", "sigmoid", "mse")
+    with pytest.raises(jacobnet.symbolic.SymbolicSizeError, match=r'methods=\("jacobian", "finite-difference"\)'):
+        compare_gradients(net, np.zeros(1), np.zeros(1))
+    report = compare_gradients(net, np.zeros(1), np.zeros(1), methods=("jacobian", "finite-difference"))
+    assert report.ok and list(report.gradients) == ["jacobian", "finite-difference"]
+
+
+def test_check_is_a_leaf():
+    code = ("import sys, jacobnet.check, jacobnet.symbolic_network; "
+            "print(sorted(m for m in sys.modules if m in ('jacobnet.report', 'jacobnet.symbolic', 'jacobnet.viz')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"  # neither imports the report, which imports both
+    assert check.compare_gradients is jacobnet.report.compare_gradients  # the issue's name, forwarded
 
 
 def test_report_validates_shapes():

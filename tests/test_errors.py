@@ -33,10 +33,38 @@ def test_sizes_that_do_not_chain_name_both_layers_and_sizes(middle: list[jn.Laye
 def test_an_empty_network_and_wrong_kinds_are_refused() -> None:
     with pytest.raises(ValueError, match="at least one layer"):
         jn.Network([], jn.MSE())
-    with pytest.raises(TypeError, match="Network: layer 1 must be a jacobnet Layer, got ufunc"):
+    with pytest.raises(TypeError, match="Network: layer 1 must be a jacobnet Layer, got a ufunc"):
         jn.Network([jn.Dense(2, 2), np.tanh], jn.MSE())
-    with pytest.raises(TypeError, match="loss must be a jacobnet Loss, got str"):
+    with pytest.raises(TypeError, match="loss must be a jacobnet Loss, got a str"):
         jn.Network([jn.Dense(2, 2)], "mse")
+
+
+def test_a_layer_instead_of_a_list_and_classes_instead_of_instances_are_named() -> None:
+    with pytest.raises(TypeError, match="layers must be a list of Layer objects, got a Dense"):
+        jn.Network(jn.Dense(3, 4), jn.MSE())
+    with pytest.raises(TypeError, match=re.escape("pass an instance: MSE()")):
+        jn.Network([jn.Dense(3, 4)], jn.MSE)
+    with pytest.raises(TypeError, match=re.escape("layer 1 must be a jacobnet Layer, got the class Tanh (pass an instance: Tanh())")):
+        jn.Network([jn.Dense(3, 4), jn.Tanh], jn.MSE())
+
+
+def test_the_same_layer_twice_is_refused_naming_both_positions() -> None:
+    """Weight tying would need the two positions' gradients summed; jacobnet refuses instead of being wrong."""
+    d = jn.Dense(3, 3, seed=0)
+    with pytest.raises(ValueError, match="layers 0 and 2 are the same Dense"):
+        jn.Network([d, jn.Tanh(), d], jn.MSE())
+    t = jn.Tanh()
+    with pytest.raises(ValueError, match="layers 1 and 3 are the same Tanh"):
+        jn.Network([jn.Dense(3, 3), t, jn.Dense(3, 3), t], jn.MSE())
+
+
+def test_softmax_twice_and_a_softmax_over_one_class_are_refused() -> None:
+    with pytest.raises(ValueError, match="Softmax 1 followed by SoftmaxCrossEntropy applies softmax twice"):
+        jn.Network([jn.Dense(3, 2), jn.Softmax()], jn.SoftmaxCrossEntropy())
+    for layers, loss in (([jn.Dense(3, 1)], jn.SoftmaxCrossEntropy()), ([jn.Dense(3, 1), jn.Softmax()], jn.CrossEntropy())):
+        with pytest.raises(ValueError, match="softmax over one class"):
+            jn.Network(layers, loss)
+    jn.Network([jn.Dense(3, 1), jn.Sigmoid()], jn.CrossEntropy())  # one probability, no softmax: allowed
 
 
 # --- inputs: shape, NaN/inf, dtype ----------------------------------------------------
@@ -135,10 +163,16 @@ def test_network_loss_with_a_wrong_target_names_the_loss() -> None:
 
 
 def test_cross_entropy_refuses_impossible_probabilities() -> None:
-    with pytest.raises(ValueError, match=r"CrossEntropy expects probabilities ŷ ≥ 0 .* use SoftmaxCrossEntropy on logits"):
+    with pytest.raises(ValueError, match=r"CrossEntropy expects probabilities 0 ≤ ŷ ≤ 1.* use SoftmaxCrossEntropy on logits"):
         jn.CrossEntropy().forward(np.array([0.0, 1.0]), np.array([1.0, 0.0]))  # log 0 on a positive target
-    with pytest.raises(ValueError, match=r"got min ŷ = -0\.5"):
+    with pytest.raises(ValueError, match=r"got ŷ = -0\.5 at index \(0,\)"):
         jn.CrossEntropy().jacobian(np.array([-0.5, 1.5]), np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"got ŷ = 2 at index \(0,\); end the network with Softmax"):
+        jn.CrossEntropy().forward(np.array([2.0, 3.0]), np.array([1.0, 0.0]))  # was a negative "loss", −0.693
+    with pytest.raises(ValueError, match=r"got ŷ = 1\.5 at index \(1, 1\)"):
+        jn.CrossEntropy().per_sample(np.array([[0.5, 0.5], [0.2, 1.5]]), np.eye(2))
+    # the boundary is in the domain: ŷ = 1 and ŷ = 0 where the target is 0
+    assert jn.CrossEntropy().forward(np.array([1.0, 0.0]), np.array([1.0, 0.0])) == 0.0
 
 
 # --- parameters ----------------------------------------------------------------------
@@ -175,6 +209,51 @@ def test_non_positive_or_non_integer_dense_sizes(args, bad: str) -> None:
         jn.Dense(*args)
 
 
+@pytest.mark.parametrize("make, kind, bad", [
+    (lambda: jn.Tanh(foo=1), TypeError, "Tanh: unknown parameter 'foo'; Tanh accepts no parameters"),
+    (lambda: jn.ReLU(alpha=0.3), TypeError, "ReLU: unknown parameter 'alpha'; ReLU accepts no parameters"),
+    (lambda: jn.Sigmoid(beta=2, alpha=1), TypeError, "Sigmoid: unknown parameter 'alpha', 'beta'"),
+    (lambda: jn.LeakyReLU(alpha="x"), TypeError, "LeakyReLU: alpha must be a real number, got 'x'"),
+    (lambda: jn.LeakyReLU(alpha=True), TypeError, "LeakyReLU: alpha must be a real number, got True"),
+    (lambda: jn.LeakyReLU(alpha=np.nan), ValueError, "LeakyReLU: alpha must be finite, got nan"),
+    (lambda: jn.Dense(3, 3, seed="a"), ValueError, "Dense: seed must be None or a non-negative integer, got 'a'"),
+    (lambda: jn.Dense(3, 3, seed=-1), ValueError, "Dense: seed must be None or a non-negative integer, got -1"),
+])
+def test_layer_options_are_checked_at_construction(make, kind, bad: str) -> None:
+    """Not at the first forward pass, with NumPy's words and no layer name."""
+    with pytest.raises(kind, match=re.escape(bad)):
+        make()
+
+
+def test_leaky_relu_takes_its_alpha() -> None:
+    assert jn.LeakyReLU(alpha=np.float32(0.5)).forward(np.array([-2.0])).tolist() == [-1.0]
+    assert jn.LeakyReLU(1).rule_params == {"alpha": 1.0}
+
+
+@pytest.mark.parametrize("attr, value, bad", [
+    ("W", np.zeros((2, 3)), "Dense(2→3): W must be a real array of shape (3, 2), got float64 (2, 3)"),  # Wᵀ
+    ("W", np.zeros(6), "W must be a real array of shape (3, 2), got float64 (6,)"),
+    ("b", np.zeros(2), "Dense(2→3): b must be a real array of shape (3,), got float64 (2,)"),
+    ("b", np.array(["a", "b", "c"]), "b must be a real array of shape (3,), got <U1 (3,)"),
+    ("W", np.full((3, 2), np.nan), "Dense(2→3) got a non-finite W value nan at index (0, 0)"),
+])
+def test_assigning_weights_is_checked_and_names_the_layer(attr: str, value, bad: str) -> None:
+    d = jn.Dense(2, 3, seed=0)
+    before = d.get_params()
+    with pytest.raises(ValueError, match=re.escape(bad)):
+        setattr(d, attr, value)
+    np.testing.assert_array_equal(d.get_params(), before)  # nothing changed
+
+
+def test_assigned_weights_are_copied_as_float64() -> None:
+    d = jn.Dense(2, 3, seed=0)
+    W = np.arange(6).reshape(3, 2)  # integers
+    d.W = W
+    W[0, 0] = 99
+    assert d.W.dtype == np.float64 and d.W[0, 0] == 0.0
+    np.testing.assert_array_equal(d.forward(np.array([1.0, 1.0])), [1.0, 5.0, 9.0])
+
+
 def test_spec_errors() -> None:
     with pytest.raises(ValueError, match=re.escape("unknown activation 'swish'; choose one of sigmoid, tanh, relu, leaky-relu, softplus")):
         build_network("3,4,2", activation="swish")
@@ -182,8 +261,12 @@ def test_spec_errors() -> None:
         build_network("3,4,2", loss="hinge")
     with pytest.raises(ValueError, match=re.escape("--layers sizes must be between 1 and")):
         build_network("3,0,2")
-    with pytest.raises(ValueError, match=re.escape("Dense: n_out must be a positive integer, got 0")):
+    with pytest.raises(ValueError, match=re.escape("layer sizes must be positive integers, got 0")):
         build_network([3, 0, 2])
+    with pytest.raises(ValueError, match=re.escape("a softmax over 1 class is constant")):
+        build_network("3,1", loss="softmax-ce")
+    with pytest.raises(ValueError, match=re.escape("--seed must be a non-negative integer, got -1")):
+        build_network("3,2", seed=-1)
     for text in ("3,-4,2", "3", "3,4,", "3;4", "__import__('os')", "1e3,2"):
         with pytest.raises(ValueError, match=re.escape("--layers expects comma-separated positive integers such as 3,4,2")):
             parse_sizes(text)
@@ -197,3 +280,37 @@ def test_other_named_choices() -> None:
         net.gradient(np.ones(3), np.array([0.0, 1.0]), method="autodiff")
     with pytest.raises(ValueError, match="unknown mode 'dense'; choose one of materialised, structured"):
         net.gradient(np.ones(3), np.array([0.0, 1.0]), mode="dense")
+
+
+def test_dense_too_big_for_the_memory_budget_is_refused_before_allocating() -> None:
+    import tracemalloc
+
+    from jacobnet.memory import JacobianMemoryError
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(JacobianMemoryError, match=r"Dense\(100000, 100000\) would take 74.5 GiB"):
+            jn.Dense(100_000, 100_000)
+        assert tracemalloc.get_traced_memory()[1] < 1 << 20  # peak: nothing big was allocated
+    finally:
+        tracemalloc.stop()
+
+
+# --- the network's own output: validated once, still checked ------------------------------
+@pytest.mark.parametrize("mode", ["structured", "materialised"])
+def test_an_overflowing_forward_pass_is_named_not_passed_on_as_nan(mode: str) -> None:
+    dense = jn.Dense(2, 2, seed=0)
+    dense.W = np.full((2, 2), 1e308)  # finite weights, finite input: W x = 2e309 overflows
+    net = jn.Network([dense], jn.SoftmaxCrossEntropy())
+    expected = "SoftmaxCrossEntropy got a non-finite prediction value inf at index (0, 0)"
+    with np.errstate(over="ignore"), pytest.raises(ValueError, match=re.escape(expected)):
+        net.gradient(np.full((3, 2), 10.0), np.eye(2)[[0, 1, 0]], mode=mode)
+
+
+def test_a_network_output_outside_the_loss_domain_is_refused() -> None:
+    net = jn.Network([jn.Dense(2, 2, seed=0), jn.Tanh()], jn.CrossEntropy())  # tanh < 0 is no probability
+    x = np.array([[1.0, -2.0], [-3.0, 1.0]])
+    assert np.any(net.forward(x) < 0)
+    for call in (net.gradient, net.chain, net.trace):
+        with pytest.raises(ValueError, match=r"CrossEntropy expects probabilities 0 ≤ ŷ ≤ 1"):
+            call(x, np.eye(2))

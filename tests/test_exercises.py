@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -16,6 +18,7 @@ from jacobnet.exercises import (
     check_matrix,
     check_number,
     check_shape,
+    strip_answers,
 )
 
 # A Dense 3 → 2 layer with W = [[0, 1, 2], [3, 4, 5]], b = [6, 7] at x = (1, 0, −1):
@@ -204,3 +207,105 @@ def test_feedback_prints_and_repr_equal():
 def test_unknown_wrt_is_refused(dense):
     with pytest.raises(ValueError, match="wrt must be 'input' or 'params'"):
         check_layer_jacobian(W, dense, X, wrt="theta")
+
+
+# --- parameters are called parameters (J_θ columns, gradient entries) -------
+def test_parameter_jacobian_feedback_says_parameters(dense):
+    transposed = str(check_layer_jacobian(J_THETA.T, dense, X, wrt="params"))
+    assert "columns = 8 parameters" in transposed and "input" not in transposed
+    col_major = np.hstack([np.kron(X[None, :], np.eye(2)), np.eye(2)])
+    assert "with respect to parameter j" in check_layer_jacobian(col_major, dense, X, wrt="params").summary
+    wrong = J_THETA.copy()
+    wrong[1, 0] = 5.0
+    assert "does not depend on this parameter" in str(check_layer_jacobian(wrong, dense, X, wrt="params"))
+    shape = check_shape((2, 9), J_THETA, name="J_θ", columns="parameters")
+    assert "columns = 8 parameters" in shape.summary
+
+
+@pytest.mark.parametrize("columns", ["params", "outputs", ""])
+def test_columns_word_is_checked(dense, columns):
+    with pytest.raises(ValueError, match="columns must be one of 'inputs', 'parameters'"):
+        check_matrix(W, W, columns=columns)  # even for a right answer
+    with pytest.raises(ValueError, match="columns must be one of"):
+        check_shape((2, 3), W, columns=columns)
+
+
+def test_input_jacobian_feedback_still_says_inputs(dense):
+    assert "columns = 3 inputs" in check_layer_jacobian(W.T, dense, X).summary
+    assert "columns = 3 inputs" in check_shape((3, 2), W).summary
+
+
+def test_gradient_entries_are_parameters():
+    net = jn.Network([jn.Dense(3, 2, seed=0), jn.Tanh(), jn.Dense(2, 1, seed=1)], jn.MSE())
+    x, y = np.array([0.3, -1.0, 2.0]), np.array([0.5])
+    g = net.gradient(x, y)
+    fb = check_gradient(np.concatenate([g[8:], g[:8]]), net, x, y)
+    assert "entry j must be the derivative with respect to parameter j" in fb.summary and "input" not in fb.summary
+
+
+# --- blanking the answers for students --------------------------------------
+def notebook(*cells: dict) -> dict:
+    return {"cells": list(cells), "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def code_cell(source: str, tags: list[str] | None = None) -> dict:
+    return {"cell_type": "code", "execution_count": 7, "metadata": {"tags": tags} if tags else {},
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": "✓ correct"}], "source": source}
+
+
+def write(tmp_path, nb: dict, name: str = "lesson.ipynb"):
+    path = tmp_path / name
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    return path
+
+
+def test_strip_answers_blanks_tagged_answers_only(tmp_path):
+    answer = code_cell("x_ex = np.ones(3)\nanswer = np.array([[1.0, 2.0],\n                   [3.0, 4.0]])  # the right one\nfb = check(answer)\n", ["answer"])
+    pair = code_cell("answer_J, answer_row = (4, 16), (1, 4)\nprint(answer_J)", ["answer"])
+    demo = code_cell("answer_like = 3\nprint(answer_like)")  # untagged: left alone
+    text = {"cell_type": "markdown", "metadata": {}, "source": "answer = 42 in prose"}
+    src = write(tmp_path, notebook(answer, pair, demo, text))
+    out = strip_answers(src)
+    assert out == tmp_path / "lesson_blank.ipynb"
+    cells = json.loads(out.read_text(encoding="utf-8"))["cells"]
+    assert "".join(cells[0]["source"]) == "x_ex = np.ones(3)\nanswer = ...\nfb = check(answer)\n"
+    assert "".join(cells[1]["source"]) == "answer_J, answer_row = ..., ...\nprint(answer_J)"
+    assert cells[2]["source"] == demo["source"] and cells[3] == text
+    assert all(c["outputs"] == [] and c["execution_count"] is None for c in cells if c["cell_type"] == "code")
+    assert "[[1.0, 2.0]" in src.read_text(encoding="utf-8")  # the teacher's copy keeps its answers
+
+
+def test_a_blanked_answer_is_not_answered_yet(tmp_path, dense):
+    src = write(tmp_path, notebook(code_cell("answer = W\nfb = check_layer_jacobian(answer, dense, X)", ["answer"])))
+    blank = "".join(json.loads(strip_answers(src, tmp_path / "student.ipynb").read_text())["cells"][0]["source"])
+    scope = {"W": W, "dense": dense, "X": X, "check_layer_jacobian": check_layer_jacobian}
+    exec(blank, scope)  # the student's cell, as they get it
+    assert not scope["fb"].ok and "not answered yet" in scope["fb"].summary
+
+
+@pytest.mark.parametrize("cell, match", [
+    (code_cell("print(1)", ["answer"]), "assigns no name starting with 'answer'"),
+    (code_cell("answer = (", ["answer"]), "is not Python"),
+])
+def test_strip_answers_refuses_mistagged_cells(tmp_path, cell, match):
+    with pytest.raises(ValueError, match=match):
+        strip_answers(write(tmp_path, notebook(cell)))
+
+
+def test_strip_answers_refuses_to_overwrite_and_non_notebooks(tmp_path):
+    src = write(tmp_path, notebook(code_cell("answer = 1", ["answer"])))
+    with pytest.raises(ValueError, match="out must differ"):
+        strip_answers(src, src)
+    junk = tmp_path / "junk.ipynb"
+    junk.write_text("not json", encoding="utf-8")
+    with pytest.raises(ValueError, match="is not a Jupyter notebook"):
+        strip_answers(junk)
+
+
+def test_loss_rows_name_the_loss_input():
+    z, y = np.array([0.0, np.log(3.0), 1.0]), np.array([1.0, 0.0, 0.0])
+    s = np.exp(z) / np.exp(z).sum()
+    wrong = (s - y)[None, :] * [[1.0, 1.0, 3.0]]
+    assert "∂L/∂z_3" in str(check_loss_jacobian(wrong, jn.SoftmaxCrossEntropy(), z, y))  # logits, not ŷ
+    mse_wrong = np.array([[0.0, 4.0 / 3.0, 5.0]])
+    assert "∂L/∂ŷ_3" in str(check_loss_jacobian(mse_wrong, jn.MSE(), np.array([1.0, 2.0, 4.0]), np.array([1.0, 0.0, 1.0])))

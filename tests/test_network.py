@@ -34,11 +34,12 @@ def networks(draw: st.DrawFn, batch: bool | None = None):
 
     Dense layers with an activation drawn for each gap (sometimes one before
     the first Dense, sometimes one after the last for MSE), a final Softmax
-    for cross-entropy on probabilities.
+    for cross-entropy on probabilities; at least 2 outputs for the softmax losses.
     """
     depth = draw(st.integers(1, 5))
-    sizes = draw(st.lists(st.integers(1, 12), min_size=depth + 1, max_size=depth + 1))
     loss = draw(st.sampled_from(list(LOSSES)))
+    sizes = draw(st.lists(st.integers(1, 12), min_size=depth, max_size=depth))
+    sizes.append(draw(st.integers(1 if loss == "mse" else 2, 12)))  # a softmax over one class is refused
 
     def activation() -> jn.Layer:
         return make_layer(draw(st.sampled_from(ACTIVATIONS)), 0, 0, draw(alphas))
@@ -218,3 +219,58 @@ def test_a_transposed_layer_jacobian_fails_the_gradient_check(monkeypatch: pytes
     monkeypatch.setattr(jn.Dense, "jacobian_input_op", lambda self, a: Matrix(self.W.T))
     for mode in ("structured", "materialised"):
         assert rel_error(net.gradient(x, y, mode=mode), want) > 1e-3
+
+
+# --- one numbering, factor labels ------------------------------------------------
+class MyDense(jn.Dense):
+    """A subclass: named "MyDense 1" per type, yet the first layer with parameters: W^{(1)}."""
+
+
+def test_factor_labels_are_the_network_numbering() -> None:
+    """J_θ columns are exactly the layer's slice of net.param_labels(), whatever the layer's type name."""
+    net = jn.Network([MyDense(3, 4, seed=0), jn.Tanh(), jn.Dense(4, 2, seed=1)], jn.MSE())
+    assert net.names == ["MyDense 1", "Tanh 1", "Dense 1"]
+    assert [net.param_layer_index(i) for i in range(3)] == [1, None, 2]
+    trace = net.trace(np.array([0.5, -1.0, 2.0]), np.array([0.1, 0.2]))
+    labels = net.param_labels()
+    for i, s in enumerate(net.param_slices()):
+        if s.stop > s.start:
+            f = trace.factor(f"J_θ({net.names[i]})")
+            assert f.col_labels == labels[s] and f.wrt_params and f.layer == i + 1
+    assert trace.factor("J_θ(Dense 1)").col_labels[:2] == ["W^{(2)}_{1,1}", "W^{(2)}_{1,2}"]  # not W^{(1)}
+    assert trace.factor("J_θ(MyDense 1)").col_labels[-1] == "b^{(1)}_{4}"
+
+
+def test_factor_rows_and_columns_name_outputs_and_inputs() -> None:
+    net = jn.Network([jn.Dense(3, 4, seed=0), jn.Tanh(), jn.Dense(4, 2, seed=1)], jn.SoftmaxCrossEntropy())
+    trace = net.trace(np.array([0.5, -1.0, 2.0]), np.array([0.0, 1.0]))
+    want = {  # (rows, cols), written out: a1 = Dense 1's output, a2 = Tanh 1's, a3 = the logits z
+        "J_loss": (["L"], ["z_{1}", "z_{2}"]),
+        "J_x(Dense 2)": (["a^{(3)}_{1}", "a^{(3)}_{2}"], ["a^{(2)}_{1}", "a^{(2)}_{2}", "a^{(2)}_{3}", "a^{(2)}_{4}"]),
+        "J_x(Tanh 1)": ([f"a^{{(2)}}_{{{i}}}" for i in range(1, 5)], [f"a^{{(1)}}_{{{i}}}" for i in range(1, 5)]),
+        "J_x(Dense 1)": ([f"a^{{(1)}}_{{{i}}}" for i in range(1, 5)], ["x_{1}", "x_{2}", "x_{3}"]),
+        "J_θ(Dense 2)": (["a^{(3)}_{1}", "a^{(3)}_{2}"], None),
+    }
+    for name, (rows, cols) in want.items():
+        f = trace.factor(name)
+        assert list(f.row_labels) == rows and (cols is None or list(f.col_labels) == cols), name
+        assert (len(f.row_labels), len(f.col_labels)) == f.shape
+    mse = jn.Network([jn.Dense(3, 2, seed=0)], jn.MSE()).trace(np.ones(3), np.zeros(2))
+    assert mse.factor("J_loss").col_labels == ["ŷ_{1}", "ŷ_{2}"]
+
+
+def test_trace_factor_lookup_and_repr() -> None:
+    net = jn.Network([jn.Dense(3, 4, seed=0), jn.Tanh(), jn.Dense(4, 2, seed=1)], jn.SoftmaxCrossEntropy())
+    trace = net.trace(np.array([0.5, -1.0, 2.0]), np.array([0.0, 1.0]))
+    with pytest.raises(KeyError, match=r"no factor named 'J_x\(Dense 3\)' in this trace; the factors are: J_loss, J_θ\(Dense 2\)"):
+        trace.factor("J_x(Dense 3)")
+    assert repr(trace) == str(trace) and repr(trace).startswith("Backward pass of Network(")
+    assert "a3 = output of Dense 2 = z, the logits" in repr(trace)
+
+
+def test_layer_index_accepts_names_and_indices() -> None:
+    net = jn.Network([jn.Dense(3, 4), jn.Tanh(), jn.Dense(4, 2)], jn.MSE())
+    assert [net.layer_index(k) for k in ("Dense 1", "Tanh 1", "Dense 2", 0, -1, np.int64(1))] == [0, 1, 2, 0, 2, 1]
+    for bad in ("Dense 3", "dense 1", 3, -4, 1.0, None):
+        with pytest.raises(ValueError, match="no layer named|0-based index into the 3 layers"):
+            net.layer_index(bad)

@@ -3,18 +3,25 @@
 Policy (README, "Course"): notebooks are committed with outputs stripped and
 ``execution_count`` null, so a diff shows only what a person wrote. They
 import the installed package (no ``sys.path``), define no functions or
-classes (everything a user needs lives in ``jacobnet``), check answers with
-``jacobnet.exercises``, draw with jacobnet's figures, and end with a cell that
-asserts what they taught. ``make test`` executes them all with nbmake.
+classes (everything a user needs lives in ``jacobnet``) — a named ``lambda``
+only for a function under study, declared with its signature (``# ℝ² → ℝ³``) —
+check answers with ``jacobnet.exercises`` from answer cells tagged ``answer``
+(so :func:`jacobnet.exercises.strip_answers` can blank them), draw with
+jacobnet's figures, and end with a cell that asserts what they taught. The
+minutes of the lessons add up to the total announced at the top. ``make test``
+executes them all with nbmake.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
 
 import pytest
+
+from jacobnet.exercises import ANSWER_TAG, strip_answers
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 COURSE = [
@@ -27,6 +34,10 @@ COURSE = [
     "07_training_with_jacobians",
 ]
 DEFINITION = re.compile(r"^\s*(async\s+def|def|class)\s", re.MULTILINE)
+NAMED_LAMBDA = re.compile(r"^\s*[\w, ]+=\s*lambda\b.*$", re.MULTILINE)
+SIGNATURE = re.compile(r"#\s*ℝ\S*\s*→\s*ℝ")  # "# ℝ² → ℝ³": the function is the subject, not a helper
+MINUTES = re.compile(r"\((\d+) min\)")
+TOTAL = re.compile(r"About (\d+) minutes")
 CHECKER = re.compile(r"\bexercises\.check_\w+\(")
 
 
@@ -84,6 +95,69 @@ def test_defines_no_functions_or_classes(nb):
         assert not DEFINITION.search(cell), f"a definition in a notebook cell:\n{cell}"
 
 
+def test_named_lambdas_are_functions_under_study(nb):
+    """``norm = lambda chain, name: …`` is a helper (it belongs in the package); ``f = lambda x: …  # ℝ² → ℝ³`` is the lesson."""
+    for cell in code_cells(nb):
+        for line in NAMED_LAMBDA.findall(cell):
+            assert SIGNATURE.search(line), f"a helper defined as a lambda (put it in jacobnet, or declare ℝⁿ → ℝᵐ):\n{line}"
+
+
+@pytest.mark.parametrize("line, helper", [
+    ("norm = lambda chain, name: float(np.linalg.norm(chain))", True),
+    ("f = lambda x: np.sin(x)   # ℝ² → ℝ²", False),
+    ("g = jacobian_fd(lambda v: v ** 2, x0)", False),  # anonymous, inline: fine
+])
+def test_the_lambda_rule_itself(line, helper):
+    flagged = any(not SIGNATURE.search(m) for m in NAMED_LAMBDA.findall(line))
+    assert flagged == helper
+
+
+def test_minutes_add_up(nb):
+    top = source(nb["cells"][0])
+    total = TOTAL.search(top)
+    assert total, "the first cell announces 'About N minutes'"
+    lessons = [int(m) for c in nb["cells"] if c["cell_type"] == "markdown" for m in MINUTES.findall(source(c))]
+    assert len(lessons) >= 3 and sum(lessons) == int(total.group(1)), (lessons, total.group(0))
+
+
+def assigned_names(code: str) -> set[str]:
+    tree = ast.parse(code)
+    targets = [t for node in ast.walk(tree) if isinstance(node, ast.Assign) for t in node.targets]
+    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def read_names(code: str) -> set[str]:
+    return {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def test_answer_cells_are_tagged_and_nothing_else_reads_answers(nb):
+    """So that a blanked notebook (strip_answers) still runs, up to the final checks, with "not answered yet"."""
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code" or source(cell).lstrip().startswith("%"):
+            continue
+        code = source(cell)
+        answers = {n for n in assigned_names(code) if n.startswith("answer")}
+        tagged = ANSWER_TAG in cell["metadata"].get("tags", [])
+        assert bool(answers) == tagged, f"tag {ANSWER_TAG!r} must mark exactly the cells that assign answer…:\n{code}"
+        if not tagged:
+            assert not {n for n in read_names(code) if n.startswith("answer")}, f"reads an answer outside its cell:\n{code}"
+
+
+def test_strip_answers_blanks_every_answer(nb, tmp_path):
+    src = tmp_path / "lesson.ipynb"
+    src.write_text(json.dumps(nb), encoding="utf-8")
+    blank = json.loads(strip_answers(src).read_text(encoding="utf-8"))
+    for before, after in zip(nb["cells"], blank["cells"]):
+        if ANSWER_TAG not in before["metadata"].get("tags", []):
+            assert after["source"] == before["source"]
+            continue
+        assigns = [node for node in ast.parse(source(after)).body if isinstance(node, ast.Assign)]
+        answers = [a.value for a in assigns if any(n.startswith("answer") for n in assigned_names(ast.unparse(a)))]
+        parts = [p for v in answers for p in (v.elts if isinstance(v, ast.Tuple) else [v])]
+        assert parts and all(isinstance(p, ast.Constant) and p.value is ... for p in parts), source(after)
+        assert source(after) != source(before) and after["outputs"] == []
+
+
 def test_has_exercises_with_the_packaged_checker(nb):
     code = "\n".join(code_cells(nb))
     assert len(CHECKER.findall(code)) >= 2
@@ -93,7 +167,7 @@ def test_has_exercises_with_the_packaged_checker(nb):
 
 def test_draws_with_jacobnet_figures(nb):
     code = "\n".join(code_cells(nb))
-    assert re.search(r"\b(viz|coursefigs)\.\w+_?\w*\(", code)
+    assert re.search(r"\bviz\.\w+\(", code)
     assert "plt.show" not in code
 
 

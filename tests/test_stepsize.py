@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import jacobnet as jn
-from jacobnet.coursefigs import step_sweep_figure
+from jacobnet.viz import step_sweep_figure
 from jacobnet.stepsize import EPS, network_step_sweep, step_size_sweep
 
 # f: ℝ² → ℝ³ and its Jacobian by hand (non-square).
@@ -55,12 +55,19 @@ def test_network_sweep_reaches_the_jacobian_gradient():
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"scheme": "backward"}, "unknown scheme 'backward'"),
-    ({"hs": np.array([1e-3, -1e-3])}, "positive steps"),
+    ({"hs": np.array([1e-3, -1e-3])}, r"relative steps in \(0, 1\)"),
+    ({"hs": np.array([1e-3, 2.0])}, r"relative steps in \(0, 1\)"),
     ({"hs": np.array([])}, "non-empty"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         step_size_sweep(F, X, J, **kwargs)
+
+
+def test_network_sweep_checks_its_steps():
+    net = jn.build_network([3, 2], activation="tanh", loss="mse", seed=0)
+    with pytest.raises(ValueError, match=r"network_step_sweep: hs must be .* relative steps in \(0, 1\)"):
+        network_step_sweep(net, np.ones(3), np.zeros(2), hs=np.array([0.0]))
 
 
 def test_figure_is_log_log_with_one_curve_per_sweep():

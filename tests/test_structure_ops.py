@@ -4,6 +4,8 @@ and per-sample operands; memory and FLOP counts equal hand counts; the kernel ta
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from chain_strategies import KINDS, operator
@@ -15,7 +17,7 @@ from jacobnet.batch import BlockDiagonal, StackedRows
 from jacobnet.check import rel_error
 from jacobnet.factor import Factor
 from jacobnet.kernels import combine, leaf
-from jacobnet.structure import DiagMinusOuter, Diagonal, Empty, KronRows, Matrix
+from jacobnet.structure import SUM_OTHERS_PRODUCT_MAX, DiagMinusOuter, Diagonal, Empty, KronRows, Matrix, sum_others
 
 TOL = 1e-13
 
@@ -101,3 +103,26 @@ def test_block_diagonal_and_stacked_rows_equal_their_dense_matrices(kind, rows, 
         assert op.nbytes == inner.nbytes
     m, n = inner.shape
     assert BlockDiagonal(inner, batch).nbytes_dense == batch * batch * m * n * 8
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, SUM_OTHERS_PRODUCT_MAX, SUM_OTHERS_PRODUCT_MAX + 1, 150])
+def test_sum_others_is_the_sum_of_the_others_on_both_paths(n):
+    """``Σ_{j≠i} v_j`` against ``math.fsum`` (correctly rounded) on both sides of the switch from
+    one product with ``𝟙𝟙ᵀ − I`` to prefix + suffix sums: within the summation bound
+    ``(n − 2) u Σ_{j≠i} |v_j|``, also for saturated softmax rows, where ``1 − s_0`` is ~e^{−700}
+    and subtracting ``s_0`` from 1 would leave nothing but noise."""
+    rng = np.random.default_rng(n)
+    z = rng.uniform(-3.0, 3.0, size=(3, n))
+    z[:, 0] += [15.0, 300.0, 700.0]
+    s = np.exp(z - z.max(axis=1, keepdims=True))
+    s /= s.sum(axis=1, keepdims=True)
+    for v in (s, rng.normal(size=(2, 3, n))):
+        got = sum_others(v)
+        assert got.shape == v.shape and got.dtype == np.float64
+        rows, flat = v.reshape(-1, n), got.reshape(-1, n)
+        for row, out in zip(rows, flat):
+            others = [np.delete(row, i) for i in range(n)]
+            exact = np.array([math.fsum(o) for o in others])
+            bound = max(n - 2, 0) * 2.0**-53 * np.array([np.abs(o).sum() for o in others])
+            assert np.all(np.abs(out - exact) <= bound)
+        np.testing.assert_array_equal(sum_others(v.swapaxes(-1, -2), axis=-2), got.swapaxes(-1, -2))

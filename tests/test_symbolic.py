@@ -8,10 +8,13 @@
   Jacobians) agree, proved on tiny networks and numerically on larger ones;
 * ``Network.gradient(method="symbolic")`` against the Jacobian product (≤ 1e-10) and
   finite differences (≤ 1e-6), one sample and batches; compiled once per architecture;
-* the size guard refuses big networks before building anything; LaTeX output.
+* the size guard refuses big networks before building anything, and its estimate
+  follows what SymPy builds (deep, narrow and kinked networks included); LaTeX and plain-text output.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -22,6 +25,7 @@ from strategies import ACTIVATIONS, FAST, layers_with_input, targets
 import jacobnet as jn
 from jacobnet import closed_forms, symbolic, symbolic_network, symbolic_size
 from jacobnet.check import rel_error
+from jacobnet.rules import RULES
 from jacobnet.symbolic import (
     SymbolicSizeError, compare_closed_forms, compiled_gradient, estimate_size, evaluate_layer_jacobians,
     gradients_agree, jacobian_latex, layer_jacobians, network_gradient, show_jacobians, symbolic_gradient,
@@ -105,9 +109,10 @@ def test_softmax_spread_logits():
 
 
 def test_a_transposed_jacobian_would_be_caught():
-    d = jn.Dense(3, 2, seed=1)
-    J_x, _ = evaluate_layer_jacobians(d, np.ones(3))
-    assert J_x.shape != d.W.T.shape  # non-square: the transpose cannot even be compared
+    d = jn.Dense(3, 3, seed=1)  # square: only the values can tell W from Wᵀ
+    J_x, _ = evaluate_layer_jacobians(d, np.array([0.5, -1.0, 2.0]))
+    assert np.array_equal(J_x, d.W)
+    assert rel_error(J_x, d.W.T) > 0.1
 
 
 # --- hand-derived closed forms vs SymPy -------------------------------------------
@@ -122,10 +127,22 @@ def test_closed_forms_equal_sympy(what):
     assert all(c.closed.shape == c.sympy.shape for c in checks)
 
 
-def test_wrong_closed_form_is_caught(monkeypatch):
-    monkeypatch.setitem(closed_forms.DERIVATIVES, "tanh", lambda x: 1 + sp.tanh(x) ** 2)  # sign error
-    (J_x, J_t) = compare_closed_forms(jn.Tanh(), n=2)
+def test_wrong_closed_form_is_caught():
+    tanh = jn.Tanh()
+    tanh.rule = dataclasses.replace(tanh.rule, dexpr=lambda x: 1 + sp.tanh(x) ** 2)  # a sign error in f'
+    (J_x, J_t) = compare_closed_forms(tanh, n=2)
     assert not J_x.proved and J_x.unproved == ((0, 0), (1, 1)) and J_t.proved
+
+
+@pytest.mark.parametrize("name", RULES)
+@pytest.mark.parametrize("params", [{}, {"alpha": 0.2}])
+def test_hand_written_rule_derivatives_equal_sympys(name, params):
+    rule = RULES[name]
+    params = {k: v for k, v in params.items() if k in rule.defaults}
+    x = sp.Symbol("x", real=True)
+    hand, derived = rule.dexpr(x, **params), sp.diff(rule.expr(x, **params), x)
+    assert closed_forms.proved_zero(hand - derived)
+    assert not closed_forms.proved_zero(hand - derived + x / 7)  # the proof can fail
 
 
 def test_softmax_ce_closed_form_needs_targets_summing_to_one():
@@ -207,6 +224,16 @@ def test_compiled_once_per_architecture():
     assert rel_error(symbolic_gradient(other_alpha, x, y), other_alpha.gradient(x, y)) <= GRAD_TOL
 
 
+@pytest.mark.parametrize("act, loss", [("tanh", "softmax-ce"), ("sigmoid", "mse"), ("relu", "ce")])
+def test_what_is_compiled_is_the_direct_derivation_with_common_factors_out(act, loss):
+    """The evaluator compiles SymPy's own derivative with common factors pulled out (fewer
+    operations); every entry is proved identical to the derivative itself, Piecewise included."""
+    grad = compiled_gradient(jn.build_network("2,3,2", act, loss)).grad
+    factored = symbolic.common_factors_out(grad.direct)
+    assert len(factored) == grad.direct.shape[1] and any(f != d for f, d in zip(factored, grad.direct))
+    assert all(closed_forms.proved_zero(d - f) for d, f in zip(grad.direct, factored))
+
+
 @pytest.mark.parametrize("x", [np.array([1000.0, -1000.0]), np.array([[1000.0, -1000.0], [0.0, 0.0]])])
 def test_overflow_is_a_clear_error(x):
     net = jn.Network([jn.Dense(2, 2)], jn.SoftmaxCrossEntropy())
@@ -225,9 +252,55 @@ def test_bad_input_is_named():
 
 # --- size guard ----------------------------------------------------------------
 def test_estimate_worked_by_hand():
-    # 2→3→1, tanh, MSE: per-entry nodes 1 → 2·3+2 = 8 → 8+3 = 11 → 3·13+2 = 41; loss 1·(41+4) = 45;
-    # 13 parameters: 45 · 14 = 630.
-    assert estimate_size(jn.build_network("2,3,1", "tanh", "mse")) == 630
+    # 2→3→1, tanh, MSE. Entries: x 1 → Dense 2·(1+2)+2 = 8 → tanh(u) 2+(8−1) = 9 → Dense 3·(9+2)+2 = 35.
+    # SymPy's tanh' = 1 − tanh(x)² has 8 nodes, x once: with u in place, 8+(8−1) = 15.
+    # ∂L/∂θ, L = (ŷ − y)²: m (s + d + 6) + 1 with s = 35, m = 1 dependent output, d nodes of ∂ŷ/∂θ:
+    #   W2 (3): d = 9 (a_j)          → 51 · 3 = 153;   b2 (1): d = 1      → 43
+    #   W1 (6): d = 15 + 1 + 1 = 17 through tanh, + 2 through Dense 2 = 19 → 61 · 6 = 366;   b1 (3): 61 · 3 = 183
+    assert estimate_size(jn.build_network("2,3,1", "tanh", "mse")) == 153 + 43 + 366 + 183 == 745
+
+
+def nodes(exprs) -> int:
+    return sum(1 for e in exprs for _ in sp.preorder_traversal(e))
+
+
+@pytest.mark.parametrize("spec, act, loss, high", [
+    ("3,4,2", "tanh", "softmax-ce", 1.25), ("2,3,3,1", "sigmoid", "mse", 1.25), ("1,2,2,2,1", "softplus", "mse", 1.25),
+    ("3,4,2", "relu", "ce", 1.25),
+    # kinks on kinks: folded conditions weigh FOLD_WEIGHT = 2 (slower to compile), so up to 2 × 1.25
+    ("2,3,3,1", "relu", "mse", 2.5), ("2,2,2,2", "leaky-relu", "softmax-ce", 2.5),
+])
+def test_estimate_follows_what_sympy_builds(spec, act, loss, high):
+    net = jn.build_network(spec, act, loss)
+    built = nodes(symbolic_network.direct_gradient(net).direct)
+    assert 0.75 <= estimate_size(net) / built <= high
+
+
+def test_folded_kink_conditions_are_estimated(monkeypatch):
+    # ReLU after ReLU: SymPy folds the condition u ≤ 0 into one comparison per branch of u (2⁴ here)
+    monkeypatch.setattr(symbolic_size, "FOLD_WEIGHT", 1)  # count nodes, not their cost
+    net = jn.build_network("3,4,4,1", "relu", "mse")
+    acts, _ = symbolic_network._forward_exprs(net, 3)
+    entry = symbolic_size.Entry(1.0)
+    for layer, n, a in zip(net.layers, [3, 4, 4, 4], acts[1:]):
+        entry = symbolic_size.entry_after(layer, n, entry)
+        assert 0.9 <= entry.s / nodes([a[0]]) <= 1.1
+
+
+@pytest.mark.parametrize("spec, act, loss", [
+    ("1,2,2,2,2,2,2,2,1", "sigmoid", "mse"),  # 14 s cold (review S1); depth: σ' holds σ's argument twice
+    ("2,3,3,3,3,1", "sigmoid", "mse"),  # 5–7 s
+    ("1,2,2,2,2,1", "relu", "mse"),  # > 50 s: stacked kinks
+    ("10,10,10", "tanh", "mse"),  # 7.7 s: wide
+])
+def test_slow_networks_are_refused(spec, act, loss):
+    with pytest.raises(SymbolicSizeError, match=r"expression nodes \(about [\d.e+]+ s\), over the limit of 2.5e\+05"):
+        symbolic_size.check_size(jn.build_network(spec, act, loss))
+
+
+@pytest.mark.parametrize("spec, act, loss", [("2,3,1", "tanh", "mse"), ("4,8,3", "tanh", "softmax-ce")])
+def test_issue_networks_are_admitted(spec, act, loss):
+    assert symbolic_size.check_size(jn.build_network(spec, act, loss)) <= symbolic_size.MAX_EXPRESSION_SIZE
 
 
 def test_size_guard_fires_before_building_anything(monkeypatch):
@@ -238,8 +311,10 @@ def test_size_guard_fires_before_building_anything(monkeypatch):
     monkeypatch.setattr(symbolic_network, "forward_expr", built)
     net = jn.build_network("784,128,10", "tanh", "softmax-ce")
     x, y = np.zeros(784), np.eye(10)[0]
-    for call in (lambda: net.gradient(x, y, method="symbolic"), lambda: network_gradient(net)):
-        with pytest.raises(SymbolicSizeError, match=r"estimated 6\.1e\+11 expression nodes, over the limit of 1e\+05"):
+    calls = [(lambda: net.gradient(x, y, method="symbolic"), r"^symbolic gradient .* estimated 6\.1e\+12"),
+             (lambda: network_gradient(net), r"^2 symbolic derivations .* estimated 1\.2e\+13")]
+    for call, what in calls:
+        with pytest.raises(SymbolicSizeError, match=what + r" expression nodes \(about .* s\), over the limit of 2.5e\+05"):
             call()
     with pytest.raises(SymbolicSizeError, match="symbolic Jacobians of Dense"):
         layer_jacobians(jn.Dense(784, 128))
@@ -248,12 +323,14 @@ def test_size_guard_fires_before_building_anything(monkeypatch):
 
 def test_size_limit_is_configurable(monkeypatch):
     net = jn.build_network("2,3,1", "tanh", "mse")
-    with pytest.raises(SymbolicSizeError, match="estimated 6.3e\\+02 .* limit of 1e\\+02"):
-        network_gradient(net, max_size=100)
+    with pytest.raises(SymbolicSizeError, match="^symbolic gradient .*estimated 7.4e\\+02 .* limit of 1e\\+02"):
+        symbolic_gradient(net, np.ones(2), np.ones(1), max_size=100)
+    with pytest.raises(SymbolicSizeError, match="^2 symbolic derivations .*estimated 1.5e\\+03 .* limit of 1e\\+03"):
+        network_gradient(net, max_size=1000)  # it derives twice: both derivations count
     monkeypatch.setattr(symbolic_size, "MAX_EXPRESSION_SIZE", 100)
     with pytest.raises(SymbolicSizeError):
         network_gradient(net)
-    assert network_gradient(net, max_size=1000).direct.shape == (1, 13)
+    assert network_gradient(net, max_size=1500).direct.shape == (1, 13)
 
 
 # --- LaTeX ---------------------------------------------------------------------
@@ -270,4 +347,27 @@ def test_shown_jacobian_renders_in_jupyter():
     html = J_t._repr_latex_()
     assert html.startswith(r"$\displaystyle \frac{\partial a}{\partial \theta} \in \mathbb{R}^{2\times 8}")
     assert "x_{3}" in html and html.endswith("$")
-    assert "∂a/∂x ∈ ℝ^2×3" in str(J_x)
+    assert str(J_x).startswith("∂a/∂x ∈ ℝ^(2×3) =\n")
+
+
+def test_shown_jacobian_prints_as_plain_text():
+    J_x, J_t = show_jacobians(jn.Dense(2, 2), index=1)
+    text = str(J_x) + str(J_t)
+    assert "W⁽¹⁾₁,₁" in text and "W⁽¹⁾₂,₁" in text and "x₂" in text and str(J_t).startswith("∂a/∂θ ∈ ℝ^(2×6)")
+    assert not any(tex in text for tex in ("__", "{", "\\theta", "^{"))
+    assert repr(J_t) == "ShownJacobian(∂a/∂θ, shape (2, 6))"
+
+
+# --- compiling ------------------------------------------------------------------
+def test_lambdify_safe_compiles_sympy_objects_only():
+    x = symbolic.vector_symbols("x", 2)
+    with pytest.raises(TypeError, match="SymPy objects only, got str"):
+        symbolic.lambdify_safe(x, ["x_1 + __import__('os').getpid()"], "math")
+
+
+def test_layer_cache_is_bounded(monkeypatch):
+    monkeypatch.setattr(symbolic, "CACHE_SIZE", 2)
+    symbolic.clear_cache()
+    for n_out in (1, 2, 3):
+        evaluate_layer_jacobians(jn.Dense(2, n_out), np.ones(2))
+    assert len(symbolic._LAYER_CACHE) == 2 and all(key[0][2] in (2, 3) for key in symbolic._LAYER_CACHE)

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import re
+
 import autograd
 import numpy as np
 import pytest
 import reference as ref
 
 import jacobnet as jn
-from jacobnet.coursefigs import decision_boundary_figure, loss_curve_figure
+from jacobnet.viz import decision_boundary_figure, loss_curve_figure
 from jacobnet.data import one_hot, two_spirals
-from jacobnet.train import History, _batches, accuracy, decision_grid, predict, train, with_params
+from jacobnet.train import (
+    History,
+    TrainingDiverged,
+    _batches,
+    _divergence,
+    accuracy,
+    decision_grid,
+    predict,
+    train,
+    with_params,
+)
 
 
 def small_net(seed: int = 0) -> jn.Network:
@@ -113,6 +125,7 @@ def test_history_records_what_happened():
     theta0 = net.get_params()
     h = train(net, X, Y, steps=23, lr=0.1, eval_every=10, progress=False)
     assert h.steps == [0, 10, 20, 23]
+    assert (h.batch_size, h.n_samples, h.full_batch) == (20, 20, True)
     assert len(h.batch_loss) == len(h.grad_norm) == 23
     assert h.loss[0] == pytest.approx(small_net().loss(X, Y), rel=1e-15)
     assert h.loss[-1] == pytest.approx(net.loss(X, Y), rel=1e-15)
@@ -140,20 +153,81 @@ def test_progress_bar_is_optional(capsys):
     assert "train" in err and "3/3" in err
 
 
+def test_minibatch_history_says_so():
+    X, Y = toy_data(12)
+    h = train(small_net(), X, Y, steps=4, batch_size=5, progress=False)
+    assert (h.batch_size, h.n_samples, h.full_batch) == (5, 12, False)
+    assert not History().full_batch  # not recorded: not claimed
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"steps": 0}, "steps must be a positive integer"),
+    ({"steps": True}, "steps must be a positive integer"),
+    ({"steps": 2.0}, "steps must be a positive integer"),
     ({"lr": -1.0}, "lr must be a positive number"),
     ({"lr": float("nan")}, "lr must be a positive number"),
+    ({"lr": float("inf")}, "lr must be a positive number"),
+    ({"lr": "0.1"}, "lr must be a positive number"),
+    ({"lr": True}, "lr must be a positive number"),
     ({"momentum": 1.0}, r"momentum must lie in \[0, 1\)"),
-    ({"batch_size": 13}, "batch_size must be an integer between 1 and N = 12"),
+    ({"momentum": -0.1}, r"momentum must lie in \[0, 1\)"),
+    ({"momentum": float("nan")}, r"momentum must lie in \[0, 1\)"),
+    ({"momentum": "0.9"}, r"momentum must lie in \[0, 1\)"),
+    ({"batch_size": 13}, r"batch_size must be at most N = 12 \(the rows of X\), got 13"),
+    ({"batch_size": 0}, "batch_size must be a positive integer, got 0"),
+    ({"batch_size": 2.5}, "batch_size must be a positive integer, got 2.5"),
+    ({"eval_every": 0}, "eval_every must be a positive integer, got 0"),
+    ({"eval_every": -5}, "eval_every must be a positive integer"),
+    ({"eval_every": 1.5}, "eval_every must be a positive integer"),
+    ({"seed": -1}, "seed must be None or a non-negative integer, got -1"),
+    ({"seed": "a"}, "seed must be None or a non-negative integer"),
+    ({"mode": "dense"}, "unknown mode 'dense'"),
+    ({"progress": "yes"}, "progress must be True or False"),
 ])
 def test_bad_settings_are_refused(kwargs, match):
     X, Y = toy_data()
     net = small_net()
     theta = net.get_params()
     with pytest.raises(ValueError, match=match):
-        train(net, X, Y, progress=False, **kwargs)
+        train(net, X, Y, **{"progress": False, **kwargs})
     np.testing.assert_array_equal(net.get_params(), theta)
+
+
+# --- divergence ------------------------------------------------------------
+@pytest.mark.parametrize("activation, loss, lr, step, what", [
+    ("tanh", "mse", 1e3, 40, "loss inf on all of X"),  # the evaluation on all data overflows first
+    ("relu", "mse", 1e150, 2, "loss inf"),
+    ("relu", "softmax-ce", 1e300, 2, "loss nan: the network's output is not finite"),
+])
+def test_divergence_is_one_clear_error_without_numpy_warnings(activation, loss, lr, step, what):
+    """Warnings are errors in this suite: a leaked RuntimeWarning would fail here instead of TrainingDiverged."""
+    X, labels = two_spirals(20, seed=0)
+    net = jn.build_network([2, 8, 2], activation=activation, loss=loss, seed=0)
+    settings = np.geterr()
+    expected = rf"^training diverged at step {step} \({re.escape(what)}\); lower lr \(now {re.escape(f'{lr:g}')}\)$"
+    with pytest.raises(TrainingDiverged, match=expected) as err:
+        train(net, X, one_hot(labels, 2), steps=200, lr=lr, progress=False)
+    assert np.geterr() == settings  # the error state was changed locally only
+    assert err.value.step == step and len(err.value.history.batch_loss) in (step, step - 1)
+    assert np.isfinite(net.get_params()).all()  # the last finite parameters are kept
+    assert isinstance(err.value, ValueError)
+
+
+def test_divergence_in_the_update_names_the_parameters():
+    X, Y = np.array([[1000.0, -1000.0], [500.0, 200.0]]), np.array([[0.0, 1.0], [1.0, 0.0]])
+    net = jn.build_network([2, 3, 2], activation="relu", loss="mse", seed=0)
+    theta = net.get_params()
+    with pytest.raises(TrainingDiverged, match=r"at step 1 \(loss [\d.e+]+, parameters overflowed to inf/NaN\); lower lr"):
+        train(net, X, Y, steps=5, lr=1e308, momentum=0.0, progress=False)
+    np.testing.assert_array_equal(net.get_params(), theta)
+
+
+def test_divergence_messages():
+    finite = np.ones(3)
+    assert _divergence(0.5, finite, finite) is None
+    assert _divergence(np.inf, finite, finite) == ""
+    assert _divergence(0.5, np.array([1.0, np.nan, 0.0]), finite) == ", gradient not finite"
+    assert _divergence(0.5, finite, np.array([np.inf, 0.0, 0.0])) == ", parameters overflowed to inf/NaN"
 
 
 def test_bad_data_is_refused_with_shapes():
@@ -190,6 +264,17 @@ def test_decision_grid_covers_the_data_and_gives_probabilities():
     np.testing.assert_allclose(g.probs[..., 0], expected_p0, rtol=1e-12)
     mse_net = jn.Network([jn.Dense(2, 3, seed=0)], jn.MSE())  # no softmax: outputs as they are
     np.testing.assert_allclose(decision_grid(mse_net, X, resolution=3).probs[0, 0], mse_net.forward(np.array([-1.25, -0.25])))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"resolution": 0}, "resolution must be a positive integer, got 0"),
+    ({"resolution": 2.5}, "resolution must be a positive integer"),
+    ({"margin": -1.0}, "margin must be a finite number ≥ 0, got -1.0"),
+    ({"margin": float("inf")}, "margin must be a finite number ≥ 0"),
+])
+def test_decision_grid_refuses_bad_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        decision_grid(small_net(), np.zeros((3, 2)), **kwargs)
 
 
 # --- figures --------------------------------------------------------------

@@ -14,7 +14,8 @@ from matplotlib.patches import Rectangle
 
 import jacobnet as jn
 from jacobnet.factor import Factor
-from jacobnet.figstyle import tex_name
+from jacobnet.memory import JacobianMemoryError, memory_budget
+from jacobnet.figstyle import tex_label, tex_name
 from jacobnet.spec import demo_sample
 from jacobnet.structure import Diagonal, Matrix
 from jacobnet.viz import chain_figure, chain_step_figures, heatmap
@@ -76,19 +77,52 @@ def test_dense_parameter_jacobian_is_labelled_with_the_parameters(demo):
     cols = ticks(ax.get_xticklabels())
     assert cols == [f"${label}$" for label in net.param_labels()[:16]]
     assert cols[5] == "$W^{(1)}_{2,3}$" and cols[12] == "$b^{(1)}_{1}$"  # row-major: W_{2,3} is entry 3 + 3
-    assert ticks(ax.get_yticklabels()) == ["$y_{1}$", "$y_{2}$", "$y_{3}$", "$y_{4}$"]
+    rows = ticks(ax.get_yticklabels())
+    assert rows == [f"${tex_label(r)}$" for r in factors["J_θ(Dense 1)"].row_labels] and len(rows) == 4
     cols2 = ticks(heatmap(factors["J_θ(Dense 2)"]).axes[0].get_xticklabels())
     assert cols2 == [f"${label}$" for label in net.param_labels()[16:]]
 
 
-def test_input_jacobian_and_loss_row_labels(demo):
+class MyDense(jn.Dense):
+    """A Dense subclass: named "MyDense 1", but its parameters are still W^{(1)}, b^{(1)}."""
+
+
+def test_parameter_labels_come_from_the_network_not_from_the_factor_name():
+    # names are numbered per type (MyDense 1, Tanh 1, Dense 1), parameters per parameterised layer (1, 2)
+    net = jn.Network([MyDense(3, 4, seed=0), jn.Tanh(), jn.Dense(4, 2, seed=1)], jn.MSE())
+    factors = {f.name: f for f in net.trace(np.ones(3), np.zeros(2)).factors}
+    first = ticks(heatmap(factors["J_θ(MyDense 1)"]).axes[0].get_xticklabels())
+    second = ticks(heatmap(factors["J_θ(Dense 1)"]).axes[0].get_xticklabels())
+    assert first == [f"${label}$" for label in net.param_labels()[:16]] and first[0] == "$W^{(1)}_{1,1}$"
+    assert second == [f"${label}$" for label in net.param_labels()[16:]] and second[0] == "$W^{(2)}_{1,1}$"
+
+
+def test_input_jacobian_and_loss_labels(demo):
     _, _, _, factors = demo
-    ax = heatmap(factors["J_x(Dense 1)"]).axes[0]  # non-square 4 × 3
-    assert ticks(ax.get_xticklabels()) == ["$x_{1}$", "$x_{2}$", "$x_{3}$"]
-    assert ticks(ax.get_yticklabels()) == ["$y_{1}$", "$y_{2}$", "$y_{3}$", "$y_{4}$"]
+    f = factors["J_x(Dense 1)"]  # non-square 4 × 3
+    ax = heatmap(f).axes[0]
+    assert ticks(ax.get_xticklabels()) == [f"${tex_label(c)}$" for c in f.col_labels] and len(f.col_labels) == 3
+    assert ticks(ax.get_yticklabels()) == [f"${tex_label(r)}$" for r in f.row_labels] and len(f.row_labels) == 4
+    assert f.col_labels != f.row_labels[:3]  # inputs and outputs are different variables
     ax = heatmap(factors["J_loss"]).axes[0]
     assert ticks(ax.get_yticklabels()) == ["$L$"]
-    assert ticks(ax.get_xticklabels()) == [r"$\hat{y}_{1}$", r"$\hat{y}_{2}$"]
+    assert ticks(ax.get_xticklabels()) == [f"${tex_label(c)}$" for c in factors["J_loss"].col_labels]
+
+
+@pytest.mark.parametrize("loss, letter", [("mse", r"\hat{y}"), ("ce", r"\hat{y}"), ("softmax-ce", "z")])
+def test_loss_columns_name_the_loss_input(loss, letter):
+    # SoftmaxCrossEntropy takes the logits z, MSE and CrossEntropy the prediction ŷ
+    net = jn.build_network("3,2", "tanh", loss, seed=0)
+    J = next(f for f in net.trace(np.ones(3), np.array([0.0, 1.0])).factors if f.name == "J_loss")
+    cols = ticks(heatmap(J).axes[0].get_xticklabels())
+    assert len(cols) == 2 and all(c.startswith(f"${letter}") and c.endswith(f"{{{j + 1}}}$") for j, c in enumerate(cols))
+
+
+def test_factor_without_labels_and_bare_arrays_get_indices():
+    A = np.arange(6.0).reshape(2, 3)
+    for J in (A, Factor("J_θ(Dense 7)", Matrix(A))):  # no name parsing: no W^{(7)} made up from the name
+        ax = heatmap(J).axes[0]
+        assert ticks(ax.get_xticklabels()) == ["$1$", "$2$", "$3$"] and ticks(ax.get_yticklabels()) == ["$1$", "$2$"]
 
 
 def test_ticks_are_thinned_at_a_regular_step_when_labels_do_not_fit():
@@ -235,11 +269,20 @@ def inches(ax) -> tuple[float, float]:
     return box.width * w, box.height * h
 
 
+def panels(fig) -> list:
+    """The matrices of a product figure (the colour bars hold no image)."""
+    return [ax for ax in fig.axes if ax.images]
+
+
+def colorbars(fig) -> list:
+    return [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+
+
 def test_chain_figure_draws_the_product_with_matching_shapes(demo):
     net, x, y, _ = demo
     chain = net.chain(x, y)
     fig = chain_figure(chain)
-    axes = fig.axes
+    axes = panels(fig)
     names = ["J_loss", "J_x(Dense 2)", "J_x(Tanh 1)", "J_θ(Dense 1)", "∂L/∂θ(Dense 1)"]
     assert [ax.get_title() for ax in axes] == [f"${tex_name(n)}$" for n in names]
     assert [ax.get_xlabel() for ax in axes] == [r"$1\times 2$", r"$2\times 4$", r"$4\times 4$", r"$4\times 16$", r"$1\times 16$"]
@@ -247,6 +290,7 @@ def test_chain_figure_draws_the_product_with_matching_shapes(demo):
         assert inches(left)[0] == pytest.approx(inches(right)[1], rel=1e-12)
     assert inches(axes[4])[0] == pytest.approx(inches(axes[3])[0], rel=1e-12)
     assert inches(axes[4])[1] == pytest.approx(inches(axes[0])[1], rel=1e-12)
+    assert len({round(ax.get_position().y0 + ax.get_position().height / 2, 9) for ax in axes}) == 1  # one row
     result = np.asarray(axes[4].images[0].get_array())
     np.testing.assert_allclose(result[0], net.gradient(x, y)[:16], rtol=1e-12, atol=1e-15)
     signs = [t.get_text() for t in fig.texts]
@@ -255,6 +299,50 @@ def test_chain_figure_draws_the_product_with_matching_shapes(demo):
     # (1×2)(2×4): 8, (1×4)(4×4): 16, (1×4)(4×16): 64 multiply-adds
     assert any("88 multiply-adds dense" in t for t in signs)
     assert any("416 multiply-adds dense" in t.get_text() for t in chain_figure(chain, "forward").texts)
+    render(fig)
+
+
+def test_each_panel_has_its_own_colour_bar_or_all_share_one(demo):
+    net, x, y, _ = demo
+    chain = net.chain(x, y)
+    fig = chain_figure(chain)
+    axes, bars = panels(fig), colorbars(fig)
+    assert len(bars) == len(axes) == 5
+    for ax, bar in zip(axes, bars):
+        v = float(np.max(np.abs(ax.images[0].get_array())))
+        assert ax.images[0].get_clim() == (-v, v) and bar.get_xlim() == (-v, v)
+        assert bar.get_position().y1 < ax.get_position().y0  # below its matrix
+    clims = {ax.images[0].get_clim() for ax in axes}
+    assert len(clims) > 1  # J_θ holds x (up to 2), J_loss ŷ − y (below 1): different scales
+    shared = chain_figure(chain, scale="shared")
+    v = max(float(np.max(np.abs(ax.images[0].get_array()))) for ax in panels(shared))
+    assert {ax.images[0].get_clim() for ax in panels(shared)} == {(-v, v)}
+    assert [b.get_xlim() for b in colorbars(shared)] == [(-v, v)]
+    render(shared)
+    with pytest.raises(ValueError, match="unknown scale 'log'; choose one of panel, shared"):
+        chain_figure(chain, scale="log")
+
+
+def test_a_long_chain_wraps_instead_of_shrinking_its_cells():
+    # 8 → 16 → 16 → 4: J_θ(Dense 1) is 16 × 144; on one 15-inch row every cell would be 0.03 in
+    net = jn.build_network("8,16,16,4", "tanh", "softmax-ce", seed=0)
+    chain = net.chain(np.linspace(-1.0, 1.0, 8), np.eye(4)[1])
+    fig = chain_figure(chain)
+    axes = panels(fig)
+    assert len(axes) == 7
+    cells = [inches(ax)[0] / ax.images[0].get_array().shape[1] for ax in axes]
+    cells += [inches(ax)[1] / ax.images[0].get_array().shape[0] for ax in axes]
+    assert min(cells) == pytest.approx(max(cells), rel=1e-9) and min(cells) >= 0.1 - 1e-12  # equal, readable cells
+    assert inches(axes[0])[0] >= 0.4  # J_loss (1 × 4) is no sliver
+    for ax in axes:
+        x0, y0, x1, y1 = ax.get_position().extents
+        assert 0 <= x0 and x1 <= 1 and 0 <= y0 and y1 <= 1, ax.get_title()  # nothing drawn off the page
+    assert fig.get_size_inches()[0] <= 16.5
+    rows = {round(ax.get_position().y0 + ax.get_position().height / 2, 6) for ax in axes}
+    assert len(rows) >= 2
+    signs = [t.get_text() for t in fig.texts]
+    assert signs.count(r"$\times$") == 5 and signs.count("$=$") == 1
+    np.testing.assert_allclose(axes[-1].images[0].get_array()[0], net.gradient(np.linspace(-1.0, 1.0, 8), np.eye(4)[1])[:144], rtol=1e-12)
     render(fig)
 
 
@@ -267,12 +355,12 @@ def test_chain_step_figures_multiply_one_pair_at_a_time(demo):
         "∂L/∂θ(Dense 1) = ∂L/∂a1 · J_θ(Dense 1)",
     ]
     for fig, flops in zip(figs, (8, 16, 64)):
-        left, right, out = (np.asarray(ax.images[0].get_array()) for ax in fig.axes)
+        left, right, out = (np.asarray(ax.images[0].get_array()) for ax in panels(fig))
         np.testing.assert_allclose(out, left @ right, rtol=1e-13, atol=1e-15)
         assert any(f"step" in t.get_text() and f" {flops} multiply-adds" in t.get_text() for t in fig.texts)
-    np.testing.assert_allclose(figs[-1].axes[2].images[0].get_array()[0], net.gradient(x, y)[:16], rtol=1e-12)
+    np.testing.assert_allclose(panels(figs[-1])[2].images[0].get_array()[0], net.gradient(x, y)[:16], rtol=1e-12)
     forward = chain_step_figures(net.chain(x, y), "forward")
-    assert [ax.get_xlabel() for ax in forward[0].axes] == [r"$4\times 4$", r"$4\times 16$", r"$4\times 16$"]
+    assert [ax.get_xlabel() for ax in panels(forward[0])] == [r"$4\times 4$", r"$4\times 16$", r"$4\times 16$"]
 
 
 def test_chain_figure_of_a_batch_draws_one_sample(demo):
@@ -280,4 +368,55 @@ def test_chain_figure_of_a_batch_draws_one_sample(demo):
     X = np.random.default_rng(5).normal(size=(2, 3))
     chain = net.chain(X, np.eye(2)[[1, 0]])
     fig = chain_figure(chain, sample=1)
-    np.testing.assert_allclose(fig.axes[-1].images[0].get_array(), chain.evaluate()[1], rtol=1e-13)
+    np.testing.assert_allclose(panels(fig)[-1].images[0].get_array(), chain.evaluate()[1], rtol=1e-13)
+    np.testing.assert_array_equal(panels(fig)[-2].images[0].get_array(), chain.factors[-1].dense()[1])
+    assert np.array_equal(panels(chain_figure(chain, sample=-1))[-1].images[0].get_array(), panels(fig)[-1].images[0].get_array())
+    with pytest.raises(ValueError, match="batch of 2"):
+        chain_figure(chain, sample=2)
+
+
+def test_one_sample_of_a_big_batch_is_drawn_within_a_small_memory_budget():
+    # 100 → 32 → 10, B = 32: one sample's J_θ(Dense 1) is 32 × 3232 (0.8 MiB), the batch's 25 MiB
+    net = jn.build_network("100,32,10", "tanh", "softmax-ce", seed=0)
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(32, 100)), np.eye(10)[rng.integers(0, 10, size=32)]
+    chain = net.chain(X, Y)
+    theta = chain.factors[-1]
+    expected = theta.op.batch_slice(5, 6).dense()[0]
+    grad = chain.evaluate(structured=True)[5]
+    with memory_budget(4 * 2**20):
+        with pytest.raises(JacobianMemoryError):
+            theta.dense()  # the budget is real: the whole batch does not fit
+        np.testing.assert_array_equal(heatmap(theta, sample=5).axes[0].images[0].get_array(), expected)
+        fig = chain_figure(chain, sample=5)
+        np.testing.assert_allclose(panels(fig)[-1].images[0].get_array(), grad, rtol=1e-12)
+        assert len(chain_step_figures(chain, sample=5)) == 3
+        with pytest.raises(JacobianMemoryError, match="block-diagonal"):
+            heatmap(theta, sample="block")  # the block-diagonal batch Jacobian does not
+
+
+# --- plots ---------------------------------------------------------------------------------
+
+
+def test_order_cost_ratio_labels_cover_no_line():
+    from jacobnet.ordertable import order_cost_sweep
+    from jacobnet.viz import order_cost_figure
+
+    fig = order_cost_figure(order_cost_sweep(widths=(8, 16, 32, 64, 128, 256), depths=(1, 2, 3, 4, 5, 6)))
+    render(fig)
+    labels = 0
+    for ax in fig.axes:
+        for text in (t for t in ax.texts if "reverse" in t.get_text()):
+            labels += 1
+            box = text.get_window_extent().padded(2)
+            for line in ax.get_lines():
+                xy = ax.transData.transform(line.get_xydata())
+                for (x0, y0), (x1, y1) in zip(xy, xy[1:]):  # points along every segment, in pixels
+                    t = np.linspace(0, 1, 200)[:, None]
+                    pts = (1 - t) * np.array([x0, y0]) + t * np.array([x1, y1])
+                    inside = (box.x0 <= pts[:, 0]) & (pts[:, 0] <= box.x1) & (box.y0 <= pts[:, 1]) & (pts[:, 1] <= box.y1)
+                    assert not inside.any(), (ax.get_title(), text.get_text(), line.get_label())
+                marks = ax.transData.transform(line.get_xydata())
+                assert not any(box.contains(x, y) for x, y in marks), (text.get_text(), line.get_label())
+            assert box.x1 <= ax.get_window_extent().x1  # and stays inside its axes
+    assert labels == 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import types
@@ -10,6 +11,8 @@ import numpy as np
 import pytest
 
 import jacobnet as jn
+from jacobnet.figstyle import save_png
+from jacobnet.viz import chain_step_figures
 from jacobnet.widgets import StepGallery, chain_stepper
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -40,6 +43,15 @@ def test_without_ipywidgets_a_gallery_of_every_step(no_ipywidgets, chain):
     assert all(png.startswith(PNG_MAGIC) for png in gallery.pngs)
     page = gallery._repr_html_()
     assert page.count("<img src='data:image/png;base64,") == 3 and "∂L/∂θ(Dense 1)" in page
+
+
+def test_gallery_pngs_are_saved_like_every_other_figure(no_ipywidgets, chain):
+    # the one way to save (figstyle.save_png: fixed dpi, tight box, no timestamp), not a second savefig
+    gallery = chain_stepper(chain, "reverse")
+    for png, fig in zip(gallery.pngs, chain_step_figures(chain, "reverse")):
+        buf = io.BytesIO()
+        save_png(fig, buf)
+        assert png == buf.getvalue()
 
 
 def test_interactive_true_without_ipywidgets_says_how_to_install(no_ipywidgets, chain):

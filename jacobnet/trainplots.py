@@ -1,65 +1,36 @@
-"""Figures of the course's own computations: a training run and a finite-difference step sweep.
+"""Plots of a training run: the loss and accuracy curves, and a 2-D classifier's decision boundary.
 
-Same habits as :mod:`jacobnet.viz`: matplotlib only, a
-:class:`~jacobnet.figstyle.JFigure` built directly (no pyplot), jacobnet's
-style, the Figure returned and never shown.
-
->>> from jacobnet.stepsize import step_size_sweep
->>> fig = step_sweep_figure(step_size_sweep(np.exp, np.array([1.0]), np.array([[np.e]])))
->>> fig.axes[0].get_xscale(), fig.axes[0].get_yscale()
-('log', 'log')
+The figures of :func:`jacobnet.train.train`'s :class:`~jacobnet.train.History` and
+:func:`~jacobnet.train.decision_grid`'s :class:`~jacobnet.train.Grid`. Same habits as
+:mod:`jacobnet.plots`: a :class:`~jacobnet.figstyle.JFigure` built directly (no pyplot),
+jacobnet's style, returned and never shown; re-exported by :mod:`jacobnet.viz`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from .figstyle import CMAP, JFigure, styled
-from .stepsize import EPS, StepSweep
+from .plots import CLASS_COLOURS
 
 if TYPE_CHECKING:
     from .train import Grid, History
 
 Array = np.ndarray
-CLASS_COLOURS = ("#2166ac", "#b2182b", "#1b7837", "#762a83")
-
-
-def step_sweep_figure(sweeps: StepSweep | Sequence[StepSweep], labels: Sequence[str] | None = None) -> Figure:
-    """Error against step ``h`` on log–log axes, with the slopes theory predicts.
-
-    For each sweep: the measured relative error; a dotted round-off guide
-    ``∝ ε/h`` and a dashed truncation guide ``∝ h^order``, both fitted to the
-    measured curve (:meth:`StepSweep.guides`); a vertical line at the
-    rule-of-thumb step ``ε^{1/(order+1)}``.
-    """
-    sweeps = [sweeps] if isinstance(sweeps, StepSweep) else list(sweeps)
-    labels = list(labels) if labels is not None else [s.scheme for s in sweeps]
-    with styled():
-        fig = JFigure(figsize=(8.6, 4.2))
-        ax = fig.add_subplot()
-        for k, (s, label, colour) in enumerate(zip(sweeps, labels, CLASS_COLOURS)):
-            roundoff, truncation = s.guides()
-            left, right = s.h <= 10 * s.best_h, s.h >= s.best_h / 10
-            ax.loglog(s.h, s.error, "o-", ms=3, color=colour, label=f"{label} differences")
-            ax.loglog(s.h[left], roundoff[left], ":", color=colour, label=r"round-off $\propto \epsilon/h$" if k == 0 else None)
-            ax.loglog(s.h[right], truncation[right], "--", color=colour, label=rf"truncation $\propto h^{s.order}$")
-            ax.axvline(s.rule_h, color=colour, alpha=0.4, linewidth=1, label=rf"$\epsilon^{{1/{s.order + 1}}}$")
-        ax.set_xlabel("step h (relative)")
-        ax.set_ylabel("relative error of the Jacobian")
-        ax.set_ylim(max(EPS / 10, min(s.error.min() for s in sweeps) / 10), 10.0)
-        ax.set_title("Finite differences: truncation vs round-off")
-        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
-        fig.tight_layout()
-    return fig
 
 
 def loss_curve_figure(history: History) -> Figure:
     """The loss (log scale) and the accuracy during training, against the step number.
 
     Light line: the minibatch loss of every step; dark: the loss on the whole data set.
+
+    >>> from jacobnet.train import History
+    >>> h = History(steps=[0, 2], loss=[0.7, 0.4], accuracy=[0.5, 1.0], batch_loss=[0.7, 0.6], grad_norm=[1.0, 0.8])
+    >>> [ax.get_title() for ax in loss_curve_figure(h).axes]
+    ['Loss', 'Accuracy on all data']
     """
     with styled():
         fig = JFigure(figsize=(9.0, 3.4))
@@ -85,6 +56,13 @@ def decision_boundary_figure(grid: Grid, X: Array, labels: Array, title: str = "
 
     ``grid`` comes from :func:`jacobnet.train.decision_grid`; ``X`` is ``(N, 2)`` and ``labels`` ``(N,)``.
     For two classes the shading is ``p(class 1)`` and the boundary the contour ``p = 0.5``.
+
+    >>> from jacobnet import build_network
+    >>> from jacobnet.train import decision_grid
+    >>> X, labels = np.array([[0.0, 1.0], [1.0, -1.0], [-2.0, 0.5]]), np.array([0, 1, 2])
+    >>> fig = decision_boundary_figure(decision_grid(build_network([2, 3], loss="softmax-ce"), X, 5), X, labels)
+    >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ['class 0', 'class 1', 'class 2']
     """
     X, labels = np.asarray(X), np.asarray(labels)
     with styled():
