@@ -25,7 +25,9 @@ Array = np.ndarray
 def loss_curve_figure(history: History) -> Figure:
     """The loss (log scale) and the accuracy during training, against the step number.
 
-    Light line: the minibatch loss of every step; dark: the loss on the whole data set.
+    Light line: the loss of every step's gradient batch (all the data for full-batch
+    training, else the minibatch of ``history.batch_size`` rows); dark: the loss on
+    the whole data set at the evaluation steps.
 
     >>> from jacobnet.train import History
     >>> h = History(steps=[0, 2], loss=[0.7, 0.4], accuracy=[0.5, 1.0], batch_loss=[0.7, 0.6], grad_norm=[1.0, 0.8])
@@ -36,7 +38,9 @@ def loss_curve_figure(history: History) -> Figure:
         fig = JFigure(figsize=(9.0, 3.4))
         ax_loss, ax_acc = fig.subplots(1, 2)
         steps = np.arange(1, len(history.batch_loss) + 1)
-        ax_loss.semilogy(steps, history.batch_loss, color="#9ecae1", linewidth=1, label="minibatch loss")
+        light = "loss at every step (all data)" if history.full_batch else (
+            f"minibatch loss (B = {history.batch_size})" if history.batch_size else "loss of each step's batch")
+        ax_loss.semilogy(steps, history.batch_loss, color="#9ecae1", linewidth=1, label=light)
         ax_loss.semilogy(history.steps, history.loss, "o-", ms=3, color="#08519c", label="loss on all data")
         ax_loss.set_xlabel("step")
         ax_loss.set_ylabel("loss")
