@@ -34,7 +34,7 @@ from .numerics import F8, softmax
 from .outer import DiagMinusOuter, KronRows
 from .rules import Rule, get_rule
 from .structure import Diagonal, Empty, Matrix, Operator
-from .validate import as_input, as_params, check_finite, positive_int
+from .validate import as_input, as_params, check_finite, positive_int, seed_value
 
 Array = np.ndarray
 
@@ -129,9 +129,7 @@ class Dense(Layer):
     def __init__(self, n_in: int, n_out: int, *, seed: int | None = None):
         self.n_in, self.n_out = positive_int(n_in, "Dense: n_in"), positive_int(n_out, "Dense: n_out")
         check_budget(F8 * self.n_out * (self.n_in + 1), f"the weights of Dense({n_in}, {n_out})", "use smaller layers")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"Dense: seed must be None or a non-negative integer, got {seed!r}")
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed_value(seed, "Dense: seed"))
         self._W = rng.normal(0.0, 1.0 / np.sqrt(self.n_in), size=(self.n_out, self.n_in))
         self._b = np.zeros(self.n_out)
 

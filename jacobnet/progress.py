@@ -14,8 +14,10 @@ if TYPE_CHECKING:
     from tqdm import tqdm
 
 
-def progress_bar(total: int, desc: str, unit: str, enabled: bool) -> tqdm:
+def progress_bar(total: int, desc: str, unit: str, enabled: bool, leave: bool = False) -> tqdm:
     """A ``tqdm.auto`` bar of ``total`` ``unit``\\ s, drawn on stderr (hidden when not ``enabled``).
+
+    ``leave=True`` keeps the finished bar on screen (training: the last line shows the run).
 
     In Jupyter it is a widget when ipywidgets is installed; without it ``tqdm.auto``
     falls back to text, which is what we want, so its warning about that is silenced.
@@ -26,4 +28,4 @@ def progress_bar(total: int, desc: str, unit: str, enabled: bool) -> tqdm:
         warnings.simplefilter("ignore", TqdmWarning)
         from tqdm.auto import tqdm
 
-        return tqdm(total=total, disable=not enabled, desc=desc, unit=unit, leave=False)
+        return tqdm(total=total, disable=not enabled, desc=desc, unit=unit, leave=leave)

@@ -22,6 +22,7 @@ import numpy as np
 from .layers import ACTIVATIONS, Dense, Layer, Softmax
 from .losses import LOSSES
 from .network import Network
+from .validate import positive_int, seed_value
 
 MAX_WIDTH = 100_000
 _SIZES = re.compile(r"\s*[0-9]{1,9}\s*(,\s*[0-9]{1,9}\s*)+")  # ASCII digits only
@@ -45,10 +46,12 @@ def activation_class(name: str) -> type[Layer]:
     return ACTIVATIONS[key]
 
 
-def _size_text(size: object) -> str:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"layer sizes must be positive integers, got {size!r}")
-    return str(size)
+def _checked_sizes(layers: list[int]) -> list[int]:
+    """A list of layer sizes from code: two or more positive integers."""
+    sizes = [positive_int(size, "each layer size") for size in layers]
+    if len(sizes) < 2:
+        raise ValueError(f"a network needs two or more layer sizes (input, …, output), got {list(layers)!r}")
+    return sizes
 
 
 def build_network(layers: str | list[int], activation: str = "tanh", loss: str = "softmax-ce", seed: int = 0) -> Network:
@@ -57,7 +60,7 @@ def build_network(layers: str | list[int], activation: str = "tanh", loss: str =
     ``loss``: ``mse`` (linear output), ``ce`` (a final Softmax, then cross-entropy on
     probabilities) or ``softmax-ce`` (fused, on logits). Layer ``k`` is seeded ``seed + k``.
     """
-    sizes = parse_sizes(layers) if isinstance(layers, str) else parse_sizes(",".join(map(_size_text, layers)))
+    sizes = parse_sizes(layers) if isinstance(layers, str) else _checked_sizes(layers)
     act = activation_class(activation)
     key = str(loss).strip().lower()
     if key not in LOSSES:
@@ -65,8 +68,7 @@ def build_network(layers: str | list[int], activation: str = "tanh", loss: str =
     if key != "mse" and sizes[-1] < 2:
         raise ValueError(f"a softmax over {sizes[-1]} class is constant (loss 0, gradient 0): "
                          f"give --loss {key} at least 2 outputs, or use --loss mse")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
+    seed_value(seed, "--seed", allow_none=False)
     stack: list[Layer] = []
     for k, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
         if k:

@@ -22,14 +22,14 @@ parameter vector stops it with :class:`TrainingDiverged`, naming the step.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
 from .predict import Grid, accuracy, decision_grid, predict, with_params  # re-exported: what training is judged by
-from .validate import as_input, check_mode, positive_int
+from .progress import progress_bar
+from .validate import as_input, check_mode, positive_int, seed_value
 
 if TYPE_CHECKING:
     from .network import Network
@@ -141,8 +141,7 @@ def _checked_settings(steps: int, lr: float, momentum: float, batch_size: int | 
 
 def _checked_options(seed: int | None, eval_every: int, mode: str, progress: bool) -> None:
     """Check the options of :func:`train` that do not change the numbers' size."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise ValueError(f"train: seed must be None or a non-negative integer, got {seed!r}")
+    seed_value(seed, "train: seed")
     positive_int(eval_every, "train: eval_every")
     check_mode(mode)
     if not isinstance(progress, bool):
@@ -156,16 +155,6 @@ def _batches(n: int, batch_size: int, seed: int | None) -> Iterator[Array]:
         perm = rng.permutation(n)
         for start in range(0, n - batch_size + 1, batch_size):
             yield perm[start : start + batch_size]
-
-
-def _progress(total: int, enabled: bool):  # -> tqdm
-    """A ``tqdm.auto`` bar (a widget in Jupyter when ipywidgets is installed, text otherwise)."""
-    from tqdm import TqdmWarning
-
-    with warnings.catch_warnings():  # no ipywidgets: tqdm.auto falls back to text, which is what we want
-        warnings.simplefilter("ignore", TqdmWarning)
-        from tqdm.auto import tqdm
-    return tqdm(total=total, disable=not enabled, desc="train", unit="step", leave=True)
 
 
 def train(
@@ -227,7 +216,7 @@ def train(
     theta, velocity = net.get_params(), np.zeros(net.n_params)
     batches = _batches(X.shape[0], batch_size, seed)
     # Overflow is not warned about array by array; the first non-finite value stops training, named, below.
-    with _progress(steps, progress) as bar, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with progress_bar(steps, "train", "step", progress, leave=True) as bar, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for step in range(1, steps + 1):
             idx = next(batches)
             loss = _loss(net, X[idx], Y[idx])

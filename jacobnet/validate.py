@@ -103,6 +103,24 @@ def positive_int(value: object, what: str) -> int:
     return int(value)
 
 
+def seed_value(value: object, what: str, allow_none: bool = True) -> int | None:
+    """Return a seed for ``numpy.random.default_rng``: a non-negative integer (or ``None``), else raise.
+
+    >>> seed_value(None, "Dense: seed"), seed_value(7, "--seed", allow_none=False)
+    (None, 7)
+    >>> seed_value(-1, "train: seed")
+    Traceback (most recent call last):
+    ...
+    ValueError: train: seed must be None or a non-negative integer, got -1
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+        expected = "None or a non-negative integer" if allow_none else "a non-negative integer"
+        raise ValueError(f"{what} must be {expected}, got {value!r}")
+    return int(value)
+
+
 def as_target(y: object, yhat: Array, who: str) -> Array:
     """Return the target ``y`` as float64 with exactly the prediction's shape, or raise."""
     arr = as_input(y, who, yhat.shape[-1], what="target")

@@ -261,8 +261,13 @@ def test_spec_errors() -> None:
         build_network("3,4,2", loss="hinge")
     with pytest.raises(ValueError, match=re.escape("--layers sizes must be between 1 and")):
         build_network("3,0,2")
-    with pytest.raises(ValueError, match=re.escape("layer sizes must be positive integers, got 0")):
+    with pytest.raises(ValueError, match=re.escape("each layer size must be a positive integer, got 0")):
         build_network([3, 0, 2])
+    for sizes in ([3, 2.5], [3, "4"], [True, 2]):
+        with pytest.raises(ValueError, match=re.escape(f"each layer size must be a positive integer, got {sizes[1] if sizes[0] is not True else True!r}")):
+            build_network(sizes)
+    with pytest.raises(ValueError, match=re.escape("a network needs two or more layer sizes (input, …, output), got [3]")):
+        build_network([3])
     with pytest.raises(ValueError, match=re.escape("a softmax over 1 class is constant")):
         build_network("3,1", loss="softmax-ce")
     with pytest.raises(ValueError, match=re.escape("--seed must be a non-negative integer, got -1")):

@@ -357,7 +357,7 @@ def test_chain_step_figures_multiply_one_pair_at_a_time(demo):
     for fig, flops in zip(figs, (8, 16, 64)):
         left, right, out = (np.asarray(ax.images[0].get_array()) for ax in panels(fig))
         np.testing.assert_allclose(out, left @ right, rtol=1e-13, atol=1e-15)
-        assert any(f"step" in t.get_text() and f" {flops} multiply-adds" in t.get_text() for t in fig.texts)
+        assert any("step" in t.get_text() and f" {flops} multiply-adds" in t.get_text() for t in fig.texts)
     np.testing.assert_allclose(panels(figs[-1])[2].images[0].get_array()[0], net.gradient(x, y)[:16], rtol=1e-12)
     forward = chain_step_figures(net.chain(x, y), "forward")
     assert [ax.get_xlabel() for ax in panels(forward[0])] == [r"$4\times 4$", r"$4\times 16$", r"$4\times 16$"]
