@@ -2,7 +2,7 @@
 
 One table, measured side by side in one run: the networks of issue 3 — 2→3→1
 (tanh, MSE) and 4→8→3 (tanh, softmax-cross-entropy) — and the deepest networks
-the size guard admits (:mod:`jacobnet.symbolic_size`), narrow and deep, smooth
+the size guard admits (:mod:`jacobnet.symbolic.size`), narrow and deep, smooth
 and kinked, which must still stay within a few seconds.
 
 Columns
@@ -34,9 +34,9 @@ import sympy.core.cache
 import jacobnet as jn
 from jacobnet import symbolic
 from jacobnet.check import rel_error
-from jacobnet.spec import demo_sample
-from jacobnet.symbolic_size import MAX_EXPRESSION_SIZE, SECONDS_PER_NODE, estimate_size
-from jacobnet.table import Table
+from jacobnet.net.spec import demo_sample
+from jacobnet.symbolic.size import MAX_EXPRESSION_SIZE, SECONDS_PER_NODE, estimate_size
+from jacobnet.core.table import Table
 
 ISSUE_CASES = [("2,3,1", "tanh", "mse", 1.0), ("4,8,3", "tanh", "softmax-ce", 10.0)]
 FEW_SECONDS = 5.0

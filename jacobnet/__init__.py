@@ -8,36 +8,48 @@
 >>> jn.rel_error(net.gradient(np.ones(3), np.array([0.0, 1.0])), np.zeros(26)) > 0
 True
 
+The house, one concept per subpackage, imports running one way
+(``import-linter`` holds the order in ``make test``)::
+
+    core  <  chain, symbolic  <  net  <  check  <  course  <  viz  <  cli
+
 ``import jacobnet`` loads NumPy only. The checkers (``check_jacobian``,
-``rel_error``, ``compare_gradients``, ``SymbolicSizeError``) and every submodule
-(``jn.viz``, ``jn.check``, ``jn.symbolic``, ``jn.chain``, …) load on first use.
-``jn.train`` is the training function (the module is ``jacobnet.train``).
+``compare_gradients``, …), SymPy (``jn.symbolic``) and matplotlib (``jn.viz``)
+load on first use; so does every subpackage and module by its short name
+(``jn.chain``, ``jn.check``, ``jn.memory``, ``jn.data``, …). ``jn.train`` is the
+training function.
 """
 
 from importlib import import_module
 from importlib.util import find_spec
 
-from .chain import Chain, Factor, Trace
-from .layers import Dense, LeakyReLU, Layer, ReLU, Sigmoid, Softmax, Softplus, Tanh
-from .losses import MSE, CrossEntropy, Loss, SoftmaxCrossEntropy
-from .memory import JacobianMemoryError, memory_budget, set_budget
-from .network import GRADIENT_METHODS, Network
-from .spec import build_network
-from .train import train
+from jacobnet.chain import Chain, Factor, Trace
+from jacobnet.core.layer import Layer, Param
+from jacobnet.core.layers import Dense, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from jacobnet.core.losses import MSE, CrossEntropy, Loss, SoftmaxCrossEntropy
+from jacobnet.core.memory import JacobianMemoryError, memory_budget, set_budget
+from jacobnet.core.operators import DiagMinusOuter, Diagonal, Empty, KronRows, Matrix
+from jacobnet.net import GRADIENT_METHODS, Network, build_network
+from jacobnet.course.train import train
 
 _LAZY = {  # name → the module that defines it, imported on first use
     "check_jacobian": "check", "jacobian_fd": "check", "fd_gradient": "check", "rel_error": "check",
-    "compare_gradients": "report", "GradientReport": "report",
-    "SymbolicSizeError": "symbolic_size",
+    "compare_gradients": "check", "GradientReport": "check",
+    "SymbolicSizeError": "symbolic.size",
+}
+_MODULES = {  # short names of the modules people reach for
+    "memory": "core.memory", "rules": "core.rules", "operators": "core.operators", "layers": "core.layers",
+    "losses": "core.losses", "report": "check.report", "spec": "net.spec", "data": "course.data",
+    "exercises": "course.exercises", "widgets": "viz.widgets", "gallery": "viz.gallery",
 }
 
 __all__ = [
-    "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus", "Softmax",
+    "Layer", "Param", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus", "Softmax",
     "Loss", "MSE", "CrossEntropy", "SoftmaxCrossEntropy",
+    "Matrix", "Diagonal", "DiagMinusOuter", "KronRows", "Empty",
     "Network", "GRADIENT_METHODS", "build_network", "Chain", "Factor", "Trace",
     "JacobianMemoryError", "memory_budget", "set_budget", "train", *_LAZY,
 ]
-
 
 
 def _version() -> str:
@@ -51,11 +63,13 @@ def _version() -> str:
 
 
 def __getattr__(name: str) -> object:
-    """``__version__``, the lazy names of :data:`_LAZY`, and any submodule: ``jn.viz``, ``jn.check``, …"""
+    """``__version__``, the lazy names of :data:`_LAZY`, the modules of :data:`_MODULES`, and every subpackage."""
     if name == "__version__":
         value: object = _version()
     elif name in _LAZY:
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        value = getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    elif name in _MODULES:
+        value = import_module(f"{__name__}.{_MODULES[name]}")
     elif not name.startswith("_") and find_spec(f"{__name__}.{name}") is not None:
         value = import_module(f".{name}", __name__)
     else:

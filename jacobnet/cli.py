@@ -1,7 +1,7 @@
 """The ``jacobnet`` command.
 
 Every command that takes a network reads it through one spec parser
-(:mod:`jacobnet.spec`). Bad input prints one line on stderr and exits 2,
+(:mod:`jacobnet.net.spec`). Bad input prints one line on stderr and exits 2,
 never a traceback.
 """
 
@@ -15,11 +15,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import __version__
-from .network import Network
-from .report import GradientReport, compare_gradients
-from .spec import build_network, demo_sample
-from .symbolic_size import SymbolicSizeError
+from jacobnet import __version__
+from jacobnet.net.network import Network
+from jacobnet.check.report import GradientReport, compare_gradients
+from jacobnet.net.spec import build_network, demo_sample
+from jacobnet.symbolic.size import SymbolicSizeError
 
 EXIT_DISAGREE = 1
 EXIT_BAD_INPUT = 2
@@ -137,7 +137,7 @@ def print_paths(header: str, paths: Sequence[object]) -> None:
 
 
 def _write_heatmaps(args: argparse.Namespace, net: object, x: np.ndarray, y: np.ndarray) -> list:
-    from .gallery import spec_prefix, write_trace_heatmaps
+    from jacobnet.viz.gallery import spec_prefix, write_trace_heatmaps
 
     prefix = spec_prefix(args.layers, args.activation, args.loss, args.seed)
     return write_trace_heatmaps(net, x, y, args.out, prefix, spy=getattr(args, "spy", False))
@@ -153,8 +153,8 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    """Regenerate every gallery figure (:data:`jacobnet.gallery.FIGURES`) into ``--out``."""
-    from .gallery import render
+    """Regenerate every gallery figure (:data:`jacobnet.viz.gallery.FIGURES`) into ``--out``."""
+    from jacobnet.viz.gallery import render
 
     print_paths(f"figures written to {args.out}/:", render(out=_out_dir(args.out)))
     return 0

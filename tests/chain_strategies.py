@@ -5,7 +5,7 @@ layers, non-square widths 1–6, at least 2 classes for the softmax losses,
 any activation and loss) with an input and a target, one sample or a batch. ``operator_chains`` draws chains of every
 structured operator (dense, diagonal, diag − rank-1, ``[I ⊗ xᵀ | I]``, a
 shared ``W``) in any order, so that every kernel pair of
-:mod:`jacobnet.kernels` is exercised, including structured · structured.
+:mod:`jacobnet.chain.kernels` is exercised, including structured · structured.
 Values come from a drawn seed (fast), magnitudes in [0.5, 2] with random
 signs: no exact zeros, no overflow.
 """
@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from jacobnet import build_network
 from jacobnet.chain import Chain
-from jacobnet.factor import Factor
-from jacobnet.structure import DiagMinusOuter, Diagonal, KronRows, Matrix
+from jacobnet.chain.factor import Factor
+from jacobnet.core.operators import DiagMinusOuter, Diagonal, KronRows, Matrix
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky-relu", "softplus")
 LOSSES = ("mse", "ce", "softmax-ce")

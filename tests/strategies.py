@@ -2,7 +2,7 @@
 
 Shapes include width 1 and non-square layers (a transposed Jacobian passes on
 square ones); values are drawn from each rule's promised ``domain`` in
-:mod:`jacobnet.rules`, or from a moderate sub-range where a test compares
+:mod:`jacobnet.core.rules`, or from a moderate sub-range where a test compares
 against finite differences (whose round-off, ``ε·|f|/h``, swamps a saturated
 Jacobian whose entries are all ≈ 0), always at least ``KINK_GAP`` away from
 a kink there (a central difference straddling a kink averages the two sides).
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import jacobnet as jn
-from jacobnet.rules import RULES, Rule
+from jacobnet.core.rules import RULES, Rule
 
 FAST = settings(max_examples=int(os.environ.get("JACOBNET_EXAMPLES", "30")), deadline=None)
 """The settings of every property test here: modest, so the suite stays fast

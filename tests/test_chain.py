@@ -100,8 +100,8 @@ def test_orders_and_modes_agree_on_random_networks(case, wrt):
     n = chain.shapes[-1][1]
     assert ref.shape == ((1, n) if x.ndim == 1 else (x.shape[0], 1, n))
     for order in ORDERS:
-        for structured in (False, True):
-            assert rel_error(chain.evaluate(order, structured=structured), ref) <= TOL
+        for mode in ("materialised", "structured"):
+            assert rel_error(chain.evaluate(order, mode=mode), ref) <= TOL
 
 
 @FAST
@@ -110,7 +110,7 @@ def test_chain_is_the_gradient_block(case):
     net, x, y = case
     chain = net.chain(x, y)
     grad = net.gradient(x, y, mode="materialised")
-    value = chain.evaluate("optimal", structured=True)
+    value = chain.evaluate("optimal", mode="structured")
     assert rel_error(value.reshape(-1, value.shape[-1]).mean(axis=0), block(net, grad, 0)) <= TOL
 
 
@@ -152,8 +152,8 @@ def test_orders_and_modes_agree_at_kinks_and_extremes(spec, activation, loss, x)
     # the error is measured against max |F_0|⋯|F_k|, the scale any order's rounding is bounded by
     scale = abs_product(chain)
     for order in ORDERS:
-        for structured in (False, True):
-            assert np.max(np.abs(chain.evaluate(order, structured=structured) - ref)) <= TOL * scale
+        for mode in ("materialised", "structured"):
+            assert np.max(np.abs(chain.evaluate(order, mode=mode) - ref)) <= TOL * scale
     assert rel_error(net.gradient(x, y), net.gradient(x, y, mode="materialised")) <= TOL
     if activation == "relu":  # f'(0) = 0, the left derivative: nothing reaches Dense 1
         assert not np.any(ref) and not np.any(net.gradient(x, y)[: net.layers[0].n_params])
@@ -191,18 +191,18 @@ def test_steps_name_every_partial_product():
     J = [f.dense() for f in c.factors]
     assert rel_error(fwd[0].value, J[2] @ J[3]) <= TOL
     assert rel_error(rev[1].value, J[0] @ J[1] @ J[2]) <= TOL
-    for structured in (False, True):
-        steps = list(c.steps("optimal", structured))
-        assert sum(s.flops for s in steps) == c.flops("optimal", structured)
-        assert sum(s.bytes for s in steps) == c.bytes("optimal", structured)
+    for mode in ("materialised", "structured"):
+        steps = list(c.steps("optimal", mode))
+        assert sum(s.flops for s in steps) == c.flops("optimal", mode)
+        assert sum(s.bytes for s in steps) == c.bytes("optimal", mode)
 
 
 def test_steps_of_a_batch_hold_per_sample_values():
     net, _, _ = small_net()
     X, Y = np.arange(9.0).reshape(3, 3) / 9, np.eye(2)[[0, 1, 1]]
-    steps = list(net.chain(X, Y).steps("forward", structured=True))
+    steps = list(net.chain(X, Y).steps("forward", mode="structured"))
     assert [s.value.shape for s in steps] == [(3, 4, 16), (3, 2, 16), (3, 1, 16)]
-    one = list(net.chain(X[1], Y[1]).steps("forward", structured=True))
+    one = list(net.chain(X[1], Y[1]).steps("forward", mode="structured"))
     assert rel_error(steps[0].value[1], one[0].value) <= TOL
 
 
@@ -223,23 +223,23 @@ def test_flops_of_a_network_chain_hand_counts():
     assert c.flops("reverse") == 1 * 2 * 4 + 1 * 4 * 4 + 1 * 4 * 16
     assert c.flops("forward") == 4 * 4 * 16 + 2 * 4 * 16 + 1 * 2 * 16
     # structured reverse: a matmul (1·2·4), a diagonal scaling (4), an outer product (1·4·3)
-    assert c.flops("reverse", structured=True) == 8 + 4 + 12
+    assert c.flops("reverse", mode="structured") == 8 + 4 + 12
     # structured forward: diag·[I⊗xᵀ|I] by densifying the diagonal (4·4·3 < 4·16), then two matmuls
-    assert c.flops("forward", structured=True) == 48 + 2 * 4 * 16 + 1 * 2 * 16
-    assert c.bytes("forward", structured=True) == 8 * (4 * 16 + 4 * 4 + 2 * 16 + 1 * 16)
+    assert c.flops("forward", mode="structured") == 48 + 2 * 4 * 16 + 1 * 2 * 16
+    assert c.bytes("forward", mode="structured") == 8 * (4 * 16 + 4 * 4 + 2 * 16 + 1 * 16)
     X, Y = np.ones((5, 3)), np.eye(2)[[0, 1, 0, 1, 0]]
     assert net.chain(X, Y).flops("reverse") == 5 * c.flops("reverse")
 
 
 # --- reverse ≤ forward, optimal ≤ both -------------------------------------------
 @FAST
-@given(networks_with_data(), st.booleans())
-def test_reverse_never_beaten_by_forward_for_a_scalar_loss(case, structured):
+@given(networks_with_data(), st.sampled_from(("materialised", "structured")))
+def test_reverse_never_beaten_by_forward_for_a_scalar_loss(case, mode):
     net, x, y = case
     for layer, f in enumerate(net.layers):
         if f.n_params:
             c = net.chain(x, y, layer=layer)
-            rev, fwd, opt = (c.flops(o, structured) for o in ORDERS)
+            rev, fwd, opt = (c.flops(o, mode) for o in ORDERS)
             assert rev <= fwd and opt <= rev
 
 

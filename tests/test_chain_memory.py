@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import jacobnet as jn
-from jacobnet.batch import batch_chain, block_diagonal
-from jacobnet.memory import DEFAULT_BUDGET, JacobianMemoryError, budget, memory_budget, set_budget
-from jacobnet.structure import KronRows
+from jacobnet.chain.batch import batch_chain, block_diagonal
+from jacobnet.core.memory import DEFAULT_BUDGET, JacobianMemoryError, budget, memory_budget, set_budget
+from jacobnet.core.operators import KronRows
 
 MiB = 2**20
 
@@ -97,19 +97,19 @@ def test_materialised_batch_holds_one_chunk_not_the_stack():
         assert isinstance(err, JacobianMemoryError) and err.needed == 4 * one and peak < MiB
 
 
-@pytest.mark.parametrize("structured", [False, True])
-def test_chain_evaluation_checks_the_whole_plan_first(structured):
+@pytest.mark.parametrize("mode", ["materialised", "structured"])
+def test_chain_evaluation_checks_the_whole_plan_first(mode):
     """Forward order of 784→128→10, one sample: ~211 MiB materialised, ~108 MiB structured."""
     net, X, Y = mnist_net(1)
     chain = net.chain(X[0], Y[0])
     with memory_budget(64 * MiB):
-        peak, err = peak_of(lambda: chain.evaluate("forward", structured=structured))
+        peak, err = peak_of(lambda: chain.evaluate("forward", mode=mode))
         assert isinstance(err, JacobianMemoryError)
-        assert err.needed == chain.bytes("forward", structured, include_factors=not structured) > 64 * MiB
+        assert err.needed == chain.bytes("forward", mode, include_factors=mode == "materialised") > 64 * MiB
         assert "∂L/∂θ(Dense 1) in forward order" in str(err)
-        assert ("use order='reverse'" if structured else "use structured=True") in str(err)
+        assert ("use order='reverse'" if mode == "structured" else "use mode='structured'") in str(err)
         assert peak < 2 * MiB
-        assert chain.evaluate("reverse", structured=True).shape == (1, 100480)  # ~0.8 MiB: fine
+        assert chain.evaluate("reverse", mode="structured").shape == (1, 100480)  # ~0.8 MiB: fine
 
 
 def test_factor_and_operator_dense_are_guarded():
@@ -137,7 +137,7 @@ def test_block_diagonal_batch_jacobian_is_guarded():
         big = batch_chain(chain)
         peak, err = peak_of(lambda: big.evaluate("reverse"))
         assert isinstance(err, JacobianMemoryError) and peak < MiB
-        assert big.evaluate("reverse", structured=True).shape == (1, net.layers[0].n_params)
+        assert big.evaluate("reverse", mode="structured").shape == (1, net.layers[0].n_params)
 
 
 def test_cli_reports_the_guard_in_one_line(capsys):

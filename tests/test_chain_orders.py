@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 from strategies import FAST
 
 from jacobnet.chain import Chain
-from jacobnet.factor import Factor
-from jacobnet.orders import all_trees, forward_tree, leaves, reverse_tree
-from jacobnet.structure import Diagonal, Matrix
+from jacobnet.chain.factor import Factor
+from jacobnet.chain.orders import all_trees, forward_tree, leaves, reverse_tree
+from jacobnet.core.validate import MODES
+from jacobnet.core.operators import Diagonal, Matrix
 
 TOL = 1e-12
 
@@ -30,8 +31,8 @@ def catalan(n: int) -> int:
     return comb(2 * n, n) // (n + 1)
 
 
-def brute_force(chain: Chain, structured: bool) -> int:
-    return min(chain.flops(t, structured) for t in all_trees(len(chain.factors)))
+def brute_force(chain: Chain, mode: str) -> int:
+    return min(chain.flops(t, mode) for t in all_trees(len(chain.factors)))
 
 
 def test_all_trees_are_the_catalan_number_of_distinct_parenthesisations():
@@ -48,27 +49,27 @@ def test_every_parenthesisation_gives_the_same_matrix(chain):
     ref = chain.evaluate("reverse")
     scale = abs_product(chain)
     for tree in all_trees(len(chain.factors)):
-        for structured in (False, True):
-            out = chain.evaluate(tree, structured=structured)
+        for mode in ("materialised", "structured"):
+            out = chain.evaluate(tree, mode=mode)
             assert out.shape == ref.shape
             assert np.max(np.abs(out - ref)) <= TOL * scale
 
 
 @FAST
-@given(operator_chains(max_len=6, batch=None), st.booleans())
-def test_dynamic_programme_matches_brute_force(chain, structured):
-    best = brute_force(chain, structured)
-    assert chain.flops("optimal", structured) == best
-    assert best <= min(chain.flops("reverse", structured), chain.flops("forward", structured))
+@given(operator_chains(max_len=6, batch=None), st.sampled_from(MODES))
+def test_dynamic_programme_matches_brute_force(chain, mode):
+    best = brute_force(chain, mode)
+    assert chain.flops("optimal", mode) == best
+    assert best <= min(chain.flops("reverse", mode), chain.flops("forward", mode))
 
 
 @FAST
-@given(operator_chains(max_len=6), st.booleans())
-def test_steps_cost_what_flops_and_bytes_count(chain, structured):
-    steps = list(chain.steps("optimal", structured))
+@given(operator_chains(max_len=6), st.sampled_from(MODES))
+def test_steps_cost_what_flops_and_bytes_count(chain, mode):
+    steps = list(chain.steps("optimal", mode))
     assert len(steps) == len(chain.factors) - 1
-    assert sum(s.flops for s in steps) == chain.flops("optimal", structured)
-    assert sum(s.bytes for s in steps) == chain.bytes("optimal", structured)
+    assert sum(s.flops for s in steps) == chain.flops("optimal", mode)
+    assert sum(s.bytes for s in steps) == chain.bytes("optimal", mode)
 
 
 def test_dense_dp_on_the_textbook_example():
@@ -90,12 +91,12 @@ def test_structure_changes_which_order_is_cheapest():
         Factor("V", Matrix(rng.normal(size=(n, 60)))),
     ]
     chain = Chain("P", factors)
-    dense_tree, structured_tree = chain.tree("optimal"), chain.tree("optimal", structured=True)
+    dense_tree, structured_tree = chain.tree("optimal"), chain.tree("optimal", mode="structured")
     assert dense_tree == (((0, 1), 2), 3)
     assert structured_tree == ((0, (1, 2)), 3)  # the two diagonals together
     # dense: 40·50·50 + 40·50·50 + 40·50·60 against 50·50·50 + 40·50·50 + 40·50·60
     assert (chain.flops(dense_tree), chain.flops(structured_tree)) == (320_000, 345_000)
     # structured: 40·50 + 40·50 + 40·50·60 (two column scalings) against 50 + 40·50 + 40·50·60
-    assert chain.flops(dense_tree, structured=True) == 124_000
-    assert chain.flops(structured_tree, structured=True) == 122_050
-    assert np.allclose(chain.evaluate(structured_tree, structured=True), chain.evaluate(dense_tree), rtol=1e-12, atol=0)
+    assert chain.flops(dense_tree, mode="structured") == 124_000
+    assert chain.flops(structured_tree, mode="structured") == 122_050
+    assert np.allclose(chain.evaluate(structured_tree, mode="structured"), chain.evaluate(dense_tree), rtol=1e-12, atol=0)

@@ -20,12 +20,13 @@ import pytest
 import jacobnet as jn
 import jacobnet.symbolic
 from jacobnet import check
+from jacobnet.core import finite
 from jacobnet.check import (
     GradientReport, WrongEntry, check_jacobian, compare_gradients, entry_errors, fd_gradient, jacobian_complex_step,
     jacobian_fd, rel_error,
 )
-from jacobnet.report import Block, network_blocks
-from jacobnet.structure import Matrix
+from jacobnet.check.report import Block, network_blocks
+from jacobnet.core.operators import Matrix
 
 
 def squire_trapp(v: np.ndarray) -> np.ndarray:
@@ -116,7 +117,7 @@ def test_fd_gradient_progress_bar_only_on_long_work(monkeypatch, capsys):
     assert capsys.readouterr().err == ""  # short work: no bar
     assert np.array_equal(fd_gradient(net, x, y, progress=True), g)
     assert "finite differences" in capsys.readouterr().err and "8/8" not in capsys.readouterr().out
-    monkeypatch.setattr(check, "PROGRESS_FROM", 8)  # "long" from 8 parameters on
+    monkeypatch.setattr(finite, "PROGRESS_FROM", 8)  # "long" from 8 parameters on
     fd_gradient(net, x, y)
     assert "finite differences" in capsys.readouterr().err
     with pytest.raises(ValueError, match="progress must be True, False or None, got 'yes'"):
@@ -317,12 +318,12 @@ def test_size_error_from_compare_gradients_names_the_methods_keyword():
     assert report.ok and list(report.gradients) == ["jacobian", "finite-difference"]
 
 
-def test_check_is_a_leaf():
-    code = ("import sys, jacobnet.check, jacobnet.symbolic_network; "
-            "print(sorted(m for m in sys.modules if m in ('jacobnet.report', 'jacobnet.symbolic', 'jacobnet.viz')))")
+def test_finite_differences_are_a_leaf():
+    code = ("import sys, jacobnet.core.finite, jacobnet.symbolic.network; "
+            "print(sorted(m for m in sys.modules if m in ('jacobnet.check.report', 'jacobnet.viz')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"  # neither imports the report, which imports both
-    assert check.compare_gradients is jacobnet.report.compare_gradients  # the name, forwarded
+    assert check.compare_gradients is jacobnet.check.report.compare_gradients  # the name, forwarded
 
 
 def test_report_validates_shapes():

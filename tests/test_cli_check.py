@@ -76,7 +76,7 @@ def test_demo_prints_three_way_comparison(tmp_path, capsys):
 
 
 def test_demo_skips_symbolic_for_big_networks(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(jacobnet.symbolic_size, "MAX_EXPRESSION_SIZE", 10)
+    monkeypatch.setattr(jacobnet.symbolic.size, "MAX_EXPRESSION_SIZE", 10)
     monkeypatch.setattr(jacobnet.symbolic, "_CACHE", {})  # a compiled architecture is not guarded again
     monkeypatch.setattr("jacobnet.cli._write_heatmaps", lambda *a: [])
     assert main(["demo", "--out", str(tmp_path)]) == 0

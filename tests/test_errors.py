@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import jacobnet as jn
-from jacobnet.spec import build_network, parse_sizes
+from jacobnet.net.spec import build_network, parse_sizes
 
 
 def net_3_4_2() -> jn.Network:
@@ -290,7 +290,7 @@ def test_other_named_choices() -> None:
 def test_dense_too_big_for_the_memory_budget_is_refused_before_allocating() -> None:
     import tracemalloc
 
-    from jacobnet.memory import JacobianMemoryError
+    from jacobnet.core.memory import JacobianMemoryError
 
     tracemalloc.start()
     try:

@@ -9,7 +9,7 @@ import pytest
 
 import jacobnet as jn
 from jacobnet.check import fd_gradient
-from jacobnet.exercises import (
+from jacobnet.course.exercises import (
     Feedback,
     check_function_jacobian,
     check_gradient,

@@ -24,8 +24,8 @@ import pytest
 from PIL import Image
 
 from jacobnet.cli import main
-from jacobnet.figstyle import RENDERER
-from jacobnet.gallery import FIGURES, render
+from jacobnet.viz.figstyle import RENDERER
+from jacobnet.viz.gallery import FIGURES, render
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "figures"
@@ -160,7 +160,7 @@ def test_figures_render_headless_without_pyplot(tmp_path):
     script = (
         "import sys, numpy as np\n"
         "from jacobnet.viz import heatmap\n"
-        "from jacobnet.figstyle import save_png\n"
+        "from jacobnet.viz.figstyle import save_png\n"
         f"save_png(heatmap(np.eye(2, 3)), {str(tmp_path / 'a.png')!r})\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n"
     )

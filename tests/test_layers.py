@@ -244,7 +244,7 @@ def test_jacobian_params_columns_follow_get_params_order(shape: tuple[int, int],
 
 # --- structured operators -----------------------------------------------------
 def operators(layer: jn.Layer, x: np.ndarray):
-    from jacobnet.validate import as_input
+    from jacobnet.core.validate import as_input
 
     x = as_input(x, layer.name, layer.n_in)
     return {"J_x": layer.jacobian_input_op(x), "J_θ": layer.jacobian_params_op(x)}

@@ -210,7 +210,7 @@ def test_names_labels_and_sizes() -> None:
 
 def test_a_transposed_layer_jacobian_fails_the_gradient_check(monkeypatch: pytest.MonkeyPatch) -> None:
     """The 1e-10 check can fail: feed the chain Wᵀ instead of W in a square network."""
-    from jacobnet.structure import Matrix
+    from jacobnet.core.operators import Matrix
 
     net = jn.Network([jn.Dense(3, 3, seed=0), jn.Tanh(), jn.Dense(3, 3, seed=1)], jn.SoftmaxCrossEntropy())
     x, y = np.array([0.5, -1.0, 2.0]), np.array([0.0, 0.0, 1.0])

@@ -5,8 +5,8 @@ Policy (README, "Course"): notebooks are committed with outputs stripped and
 import the installed package (no ``sys.path``), define no functions or
 classes (everything a user needs lives in ``jacobnet``) — a named ``lambda``
 only for a function under study, declared with its signature (``# ℝ² → ℝ³``) —
-check answers with ``jacobnet.exercises`` from answer cells tagged ``answer``
-(so :func:`jacobnet.exercises.strip_answers` can blank them), draw with
+check answers with ``jacobnet.course.exercises`` from answer cells tagged ``answer``
+(so :func:`jacobnet.course.exercises.strip_answers` can blank them), draw with
 jacobnet's figures, and end with a cell that asserts what they taught. The
 minutes of the lessons add up to the total announced at the top. ``make test``
 executes them all with nbmake.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from jacobnet.exercises import ANSWER_TAG, strip_answers
+from jacobnet.course.exercises import ANSWER_TAG, strip_answers
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 COURSE = [

@@ -18,24 +18,27 @@ def test_import_loads_neither_sympy_nor_matplotlib() -> None:
     assert out.strip() == "[]"
 
 
-@pytest.mark.parametrize("name", ["viz", "check", "symbolic", "chain", "memory", "report"])
-def test_submodules_are_attributes(name: str) -> None:
-    assert getattr(jn, name).__name__ == f"jacobnet.{name}"
+@pytest.mark.parametrize("name, module", [
+    ("viz", "jacobnet.viz"), ("check", "jacobnet.check"), ("symbolic", "jacobnet.symbolic"), ("chain", "jacobnet.chain"),
+    ("memory", "jacobnet.core.memory"), ("report", "jacobnet.check.report"),
+])
+def test_submodules_are_attributes(name: str, module: str) -> None:
+    assert getattr(jn, name).__name__ == module
 
 
 def test_exports() -> None:
     from jacobnet.chain import Chain
     from jacobnet.check import check_jacobian, rel_error
-    from jacobnet.memory import JacobianMemoryError, memory_budget, set_budget
-    from jacobnet.report import compare_gradients
-    from jacobnet.symbolic_size import SymbolicSizeError
-    from jacobnet.train import train
+    from jacobnet.core.memory import JacobianMemoryError, memory_budget, set_budget
+    from jacobnet.check.report import compare_gradients
+    from jacobnet.symbolic.size import SymbolicSizeError
+    from jacobnet.course.train import train
 
     assert (jn.Chain, jn.check_jacobian, jn.rel_error, jn.compare_gradients, jn.SymbolicSizeError) == (
         Chain, check_jacobian, rel_error, compare_gradients, SymbolicSizeError)
     assert (jn.JacobianMemoryError, jn.memory_budget, jn.set_budget, jn.train) == (
         JacobianMemoryError, memory_budget, set_budget, train)
-    assert callable(jn.train)  # the function, even after `import jacobnet.train`
+    assert callable(jn.train)  # the function, even after `import jacobnet.course.train`
     for name in jn.__all__:
         assert getattr(jn, name) is not None
     assert {"viz", "train", "Chain", "rel_error"} <= set(dir(jn))

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 import reference as ref
 from strategies import FAST, no_warnings, rule_floats
 
-from jacobnet.rules import RULES, Rule, get_rule
+from jacobnet.core.rules import RULES, Rule, get_rule
 
 X = sp.Symbol("x", real=True)
 RTOL = 4e-15  # ≈ 18 ulp: the NumPy forms are accurate to a few ulp everywhere (measured: ≤ 4 ulp)

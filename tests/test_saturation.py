@@ -20,7 +20,7 @@ from strategies import FAST
 import jacobnet as jn
 from jacobnet.check import rel_error
 from jacobnet.symbolic import compiled_gradient
-from jacobnet.symbolic_layers import lambdify_safe
+from jacobnet.symbolic.derive import lambdify_safe
 
 EPS = np.finfo(np.float64).eps
 

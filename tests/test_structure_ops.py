@@ -13,11 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import FAST
 
-from jacobnet.batch import BlockDiagonal, StackedRows
+from jacobnet.chain.batch import BlockDiagonal, StackedRows
 from jacobnet.check import rel_error
-from jacobnet.factor import Factor
-from jacobnet.kernels import combine, leaf
-from jacobnet.structure import SUM_OTHERS_PRODUCT_MAX, DiagMinusOuter, Diagonal, Empty, KronRows, Matrix, sum_others
+from jacobnet.chain.factor import Factor
+from jacobnet.chain.kernels import combine, leaf
+from jacobnet.core.numerics import SUM_OTHERS_PRODUCT_MAX, sum_others
+from jacobnet.core.operators import DiagMinusOuter, Diagonal, Empty, KronRows, Matrix
 
 TOL = 1e-13
 
@@ -82,7 +83,7 @@ def test_kernel_table(left, right, kernel, flops, kind):
     rng = np.random.default_rng(0)
     a = operator(left, 3 if left == "dense" else 4, rng, None, 4)
     b = operator(right, 4, rng, None, 5 if right == "dense" else 2)
-    la, lb = (leaf(Factor(n, op), structured=True, index=i) for i, (n, op) in enumerate([("A", a), ("B", b)]))
+    la, lb = (leaf(Factor(n, op), mode="structured", index=i) for i, (n, op) in enumerate([("A", a), ("B", b)]))
     m = combine(la, lb, "AB", compute=True)
     assert (m.kernel, m.flops, m.result.kind) == (kernel, flops, kind)
     assert rel_error(m.result.matrix(), a.dense() @ b.dense()) <= TOL

@@ -23,9 +23,12 @@ from hypothesis import given
 from strategies import ACTIVATIONS, FAST, layers_with_input, targets
 
 import jacobnet as jn
-from jacobnet import closed_forms, symbolic, symbolic_network, symbolic_size
+from jacobnet import symbolic
+from jacobnet.symbolic import closed_forms, compiled
+from jacobnet.symbolic import network as symbolic_network
+from jacobnet.symbolic import size as symbolic_size
 from jacobnet.check import rel_error
-from jacobnet.rules import RULES
+from jacobnet.core.rules import RULES
 from jacobnet.symbolic import (
     SymbolicSizeError, compare_closed_forms, compiled_gradient, estimate_size, evaluate_layer_jacobians,
     gradients_agree, jacobian_latex, layer_jacobians, network_gradient, show_jacobians, symbolic_gradient,
@@ -366,8 +369,8 @@ def test_lambdify_safe_compiles_sympy_objects_only():
 
 
 def test_layer_cache_is_bounded(monkeypatch):
-    monkeypatch.setattr(symbolic, "CACHE_SIZE", 2)
+    monkeypatch.setattr(compiled, "CACHE_SIZE", 2)
     symbolic.clear_cache()
     for n_out in (1, 2, 3):
         evaluate_layer_jacobians(jn.Dense(2, n_out), np.ones(2))
-    assert len(symbolic._LAYER_CACHE) == 2 and all(key[0][2] in (2, 3) for key in symbolic._LAYER_CACHE)
+    assert len(compiled._LAYER_CACHE) == 2 and all(key[0][2] in (2, 3) for key in compiled._LAYER_CACHE)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import jacobnet as jn
-from jacobnet.timing import best_time, time_orders
+from jacobnet.chain.timing import best_time, time_orders
 
 
 @pytest.fixture
@@ -27,8 +27,8 @@ def test_table_rows_carry_counts_and_times(chain):
 
 
 def test_structured_counts(chain):
-    t = time_orders(chain, ["reverse"], structured=True, repeat=1)
-    assert t.column("flops") == [chain.flops("reverse", structured=True)] and "structured" in t.title
+    t = time_orders(chain, ["reverse"], mode="structured", repeat=1)
+    assert t.column("flops") == [chain.flops("reverse", mode="structured")] and "structured" in t.title
 
 
 @pytest.mark.parametrize("repeat", [0, -1, 1.5, True])

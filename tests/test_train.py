@@ -11,8 +11,8 @@ import reference as ref
 
 import jacobnet as jn
 from jacobnet.viz import decision_boundary_figure, loss_curve_figure
-from jacobnet.data import one_hot, two_spirals
-from jacobnet.train import (
+from jacobnet.course.data import one_hot, two_spirals
+from jacobnet.course.train import (
     History,
     TrainingDiverged,
     _batches,

@@ -13,11 +13,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.patches import Rectangle
 
 import jacobnet as jn
-from jacobnet.factor import Factor
-from jacobnet.memory import JacobianMemoryError, memory_budget
-from jacobnet.figstyle import tex_label, tex_name
-from jacobnet.spec import demo_sample
-from jacobnet.structure import Diagonal, Matrix
+from jacobnet.chain.factor import Factor
+from jacobnet.core.memory import JacobianMemoryError, memory_budget
+from jacobnet.viz.figstyle import tex_label, tex_name
+from jacobnet.net.spec import demo_sample
+from jacobnet.core.operators import Diagonal, Matrix
 from jacobnet.viz import chain_figure, chain_step_figures, heatmap
 
 SHAPES = {  # 3 → 4 → 2, by hand
@@ -383,7 +383,7 @@ def test_one_sample_of_a_big_batch_is_drawn_within_a_small_memory_budget():
     chain = net.chain(X, Y)
     theta = chain.factors[-1]
     expected = theta.op.batch_slice(5, 6).dense()[0]
-    grad = chain.evaluate(structured=True)[5]
+    grad = chain.evaluate(mode="structured")[5]
     with memory_budget(4 * 2**20):
         with pytest.raises(JacobianMemoryError):
             theta.dense()  # the budget is real: the whole batch does not fit
@@ -399,7 +399,7 @@ def test_one_sample_of_a_big_batch_is_drawn_within_a_small_memory_budget():
 
 
 def test_order_cost_ratio_labels_cover_no_line():
-    from jacobnet.ordertable import order_cost_sweep
+    from jacobnet.net.sweeps import order_cost_sweep
     from jacobnet.viz import order_cost_figure
 
     fig = order_cost_figure(order_cost_sweep(widths=(8, 16, 32, 64, 128, 256), depths=(1, 2, 3, 4, 5, 6)))

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import jacobnet as jn
-from jacobnet.figstyle import save_png
+from jacobnet.viz.figstyle import save_png
 from jacobnet.viz import chain_step_figures
-from jacobnet.widgets import StepGallery, chain_stepper
+from jacobnet.viz.widgets import StepGallery, chain_stepper
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -30,7 +30,7 @@ def no_ipywidgets(monkeypatch):
 
 
 def test_importing_the_module_needs_no_ipywidgets():
-    code = "import sys; sys.modules['ipywidgets'] = None; import jacobnet.widgets, jacobnet.train"
+    code = "import sys; sys.modules['ipywidgets'] = None; import jacobnet.viz.widgets, jacobnet.course.train"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

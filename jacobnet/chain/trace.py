@@ -1,0 +1,125 @@
+"""The record of a backward pass: every partial product (:class:`Product`) and the whole pass (:class:`Trace`).
+
+A :class:`Trace` is what :meth:`jacobnet.net.Network.trace` returns: the products
+in execution order, each ``name = left · factor`` with its shapes, the gradient,
+and a table of it all (``str(trace)``; HTML in Jupyter). The products come
+from the one backward loop, :func:`jacobnet.chain.backward.products`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from jacobnet.chain.factor import Factor, find_factor
+from jacobnet.core.table import Table
+
+if TYPE_CHECKING:
+    from jacobnet.core.stack import Stack
+
+Array = np.ndarray
+
+
+class Product:
+    """One partial product of a backward pass, ``name = left · factor``.
+
+    ``value`` is ``(1, n)``, or ``(B, 1, n)`` per sample; a structured-mode
+    parameter product computes it on first access.
+    """
+
+    def __init__(self, name: str, left: str, factor: Factor, value: Array | None, left_value: Array | None = None):
+        self.name, self.left, self.factor = name, left, factor
+        self._value, self._left_value = value, left_value
+
+    @property
+    def value(self) -> Array:
+        """The product: ``(1, n)`` or ``(B, 1, n)``."""
+        if self._value is None:
+            self._value = self.factor.op.vjp(self._left_value)
+        return self._value
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The per-sample shape of the product, e.g. ``(1, 10)``."""
+        rows = (self._value if self._value is not None else self._left_value).shape[-2]
+        return (rows, self.factor.shape[1])
+
+    def __repr__(self) -> str:
+        return f"Product({self.name!r} = {self.left or '·'} · {self.factor.name}, shape={self.shape})"
+
+
+class Trace:
+    """A whole backward pass: every factor, every partial product, the gradient.
+
+    Attributes:
+        products: in execution order; ``products[0]`` is ``∂L/∂a_L = J_loss``.
+        gradient: the flat ``(n_params,)`` gradient (the batch mean), layer order.
+        mode, batch: how it was computed; ``batch`` is ``B`` or ``None``.
+    ``str(trace)`` is a table; in Jupyter it renders as HTML.
+    """
+
+    def __init__(self, network: Stack, mode: str, batch: int | None, yhat: Array, y: Array):
+        self.network, self.mode, self.batch = network, mode, batch
+        self._yhat, self._y = yhat, y
+        self.products: list[Product] = []
+        self.gradient: Array = np.zeros(0)
+
+    @property
+    def loss(self) -> float:
+        """The loss (the mean over a batch)."""
+        return float(np.mean(self.network.loss_fn.apply(self._yhat, self._y)))
+
+    @property
+    def factors(self) -> list[Factor]:
+        """The factors in the order they are multiplied in."""
+        return [p.factor for p in self.products]
+
+    def factor(self, name: str) -> Factor:
+        """The factor called ``name``, e.g. ``"J_θ(Dense 1)"``; ``KeyError`` listing the names if unknown."""
+        return find_factor(self.factors, name, "this trace")
+
+    @property
+    def products_by_name(self) -> dict[str, Product]:
+        """The partial products, by name."""
+        return {p.name: p for p in self.products}
+
+    def rows(self) -> list[dict[str, str]]:
+        """The table as data: one dict per multiplication."""
+        out, shapes = [], {p.name: p.shape for p in self.products}
+        for i, p in enumerate(self.products):
+            f = p.factor
+            where = f"{shapes[p.left]} · {f.shape} → {p.shape}" if p.left else f"{p.shape}"
+            row = {"step": str(i), "product": p.name, "left": p.left, "factor": f.name, "structure": f.kind}
+            out.append({**row, "shapes": where})
+        return out
+
+    def table(self) -> Table:
+        """The trace as a :class:`~jacobnet.core.table.Table`."""
+        rows = [{**r, "product": r["product"] + " =", "left": r["left"] and r["left"] + " ·"} for r in self.rows()]
+        blocks = [f"{p.name} {p.shape[1]}" for p in self._param_products()]
+        footer = f"gradient: ({self.gradient.size},) = [" + " | ".join(blocks) + "]"
+        return Table(self._header(), ["step", "product", "left", "factor", "structure", "shapes"], rows, footer=footer)
+
+    def _header(self) -> str:
+        """Who, how, the loss; then what each ``a_l`` is (entry labels: :mod:`jacobnet.core.labels`)."""
+        net = self.network
+        who = "one sample" if self.batch is None else f"a batch of {self.batch} (per-sample shapes; gradient = mean)"
+        acts = "; ".join(f"a{l} = output of {name}" for l, name in enumerate(net.names, start=1))
+        return (
+            f"Backward pass of {net!r}: {who}, {self.mode}, loss = {self.loss:.6g}\n"
+            f"where a0 = x; {acts} = {net.loss_fn.input_name}"
+        )
+
+    def __str__(self) -> str:
+        return str(self.table())
+
+    def __repr__(self) -> str:  # a REPL shows the table too
+        return str(self.table())
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()
+
+    def _param_products(self) -> list[Product]:
+        """The ``∂L/∂θ`` products, in layer order."""
+        return [p for p in reversed(self.products) if p.factor.wrt_params]

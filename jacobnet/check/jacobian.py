@@ -1,0 +1,114 @@
+"""Checking a claimed Jacobian against finite differences or the complex step, entry by entry.
+
+:func:`check_jacobian` takes ``f: ℝⁿ → ℝᵐ``, a point and a claimed ``(m, n)``
+Jacobian, computes a reference (:func:`~jacobnet.core.finite.jacobian_fd` or
+:func:`~jacobnet.core.finite.jacobian_complex_step`) and names every wrong entry
+(:func:`~jacobnet.check.entries.entry_errors`, also what the course's answer checker uses).
+
+>>> import numpy as np
+>>> f = lambda v: np.array([v[0] * v[1], v[1] + 3 * v[2]])
+>>> check_jacobian(f, np.array([1.0, 2.0, 3.0]), [[2.0, 1.0, 0.0], [0.0, 1.0, 3.0]]).ok
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from jacobnet.check.entries import WrongEntry, entry_errors
+from jacobnet.core.finite import as_point, jacobian_complex_step, jacobian_fd, rel_error
+
+Array = np.ndarray
+TOLERANCES = {"central": 1e-6, "complex-step": 1e-10}
+"""Default ``rtol`` of :func:`check_jacobian` per method (norm-wise, as :func:`~jacobnet.core.finite.rel_error`)."""
+
+
+@dataclass
+class JacobianCheck:
+    """A claimed Jacobian ``got`` against a reference ``expected`` (both ``(m, n)``).
+
+    ``wrong`` lists every entry with ``|got − expected| > rtol · max|expected| + atol``
+    (norm-wise, like :func:`rel_error`; :func:`entry_errors`), worst first; ``ok`` when there is none.
+    """
+
+    method: str
+    expected: Array
+    got: Array
+    rtol: float
+    atol: float
+    wrong: list[WrongEntry] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.wrong
+
+    @property
+    def rel_error(self) -> float:
+        """:func:`rel_error` of ``got`` against ``expected``."""
+        return rel_error(self.got, self.expected)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        shape = self.expected.shape
+        if self.ok:
+            return f"✓ Jacobian {shape} agrees with {self.method} (relative error {self.rel_error:.2g} ≤ {self.rtol:g})"
+        head = f"✗ {len(self.wrong)} of {self.expected.size} entries of the Jacobian {shape} disagree with {self.method}:"
+        more = [f"  … and {len(self.wrong) - 10} more"] if len(self.wrong) > 10 else []
+        return "\n".join([head, *(f"  {w}" for w in self.wrong[:10]), *more])
+
+
+def check_jacobian(
+    f: Callable[[Array], Array],
+    x: Array,
+    J: Array,
+    method: str = "central",
+    rtol: float | None = None,
+    atol: float = 1e-12,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+) -> JacobianCheck:
+    """Check a claimed Jacobian ``J`` of ``f: ℝⁿ → ℝᵐ`` at ``x`` ``(n,)`` and name the wrong entries.
+
+    The reference is :func:`jacobian_fd` (``method="central"``) or
+    :func:`jacobian_complex_step` (``"complex-step"``); ``rtol`` defaults to
+    :data:`TOLERANCES` of the method. Entry ``(i, j)`` is wrong when
+    ``|J_ij − ref_ij| > rtol · max|ref| + atol`` (:func:`entry_errors`) and is called
+    ``∂a_{i+1}/∂x_{j+1}`` unless ``row_labels``/``col_labels`` name the outputs and inputs.
+
+    Raises:
+        ValueError: ``x`` is not 1-D, ``J`` is not ``(m, n)`` (the message says if it is
+            the transpose), or an unknown method.
+        TypeError: ``J`` is not an array of real numbers.
+
+    >>> f = lambda v: np.array([v[0] * v[1], v[1] + 3 * v[2]])             # ℝ³ → ℝ²
+    >>> x = np.array([1.0, 2.0, 3.0])
+    >>> print(check_jacobian(f, x, [[2.0, 1.0, 0.0], [0.0, 1.0, 3.0]]).ok)
+    True
+    >>> print(check_jacobian(f, x, [[2.0, 1.0, 0.0], [0.0, 1.0, 1.0]], method="complex-step"))
+    ✗ 1 of 6 entries of the Jacobian (2, 3) disagree with complex-step:
+      (1, 2) ∂a_2/∂x_3: expected 3, got 1
+    """
+    references = {"central": jacobian_fd, "complex-step": jacobian_complex_step}
+    if method not in references:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(references)}")
+    x = as_point(x, "check_jacobian")
+    try:
+        got = np.asarray(J, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"check_jacobian: J must be an (m, n) array of real numbers, got {type(J).__name__} {J!r:.60}") from None
+    expected = references[method](f, x)
+    if got.shape != expected.shape:
+        hint = " (that is the transpose: rows = outputs, columns = inputs)" if got.shape == expected.shape[::-1] else ""
+        raise ValueError(
+            f"check_jacobian: f maps {x.size} inputs to {expected.shape[0]} outputs, so its Jacobian has shape "
+            f"{expected.shape}; got {got.shape}{hint}"
+        )
+    rtol = TOLERANCES[method] if rtol is None else rtol
+    wrong = entry_errors(got, expected, rtol, atol, row_labels, col_labels)
+    return JacobianCheck(method, expected, got, rtol, atol, wrong)
+

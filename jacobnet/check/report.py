@@ -1,0 +1,207 @@
+"""A network's gradient three ways — Jacobian product, SymPy, central differences — and their errors.
+
+:func:`compare_gradients` returns a :class:`GradientReport`: a table in the
+terminal (``str``), HTML in Jupyter, and data for code and figures:
+
+* ``labels`` — one name per parameter, ``net.param_labels()`` (``W^{(1)}_{2,3}``);
+* ``gradients`` — ``{method: ndarray (n_params,)}`` for ``"jacobian"``,
+  ``"symbolic"``, ``"finite-difference"``;
+* ``blocks`` — one :class:`Block` per layer with parameters: ``name`` (``"Dense 1"``)
+  and ``slice`` into the flat vector;
+* ``rows`` — one :class:`PairError` per block and pair of methods, plus an
+  ``"all"`` row per pair: max absolute error, relative errors, the worst entries by name
+  (``—`` in the table where the two agree to the last bit);
+* ``errors(a, b)`` — ``|g_a − g_b|`` per parameter (for a log-scale plot); ``ok``.
+
+Relative errors are norm-wise (:func:`jacobnet.check.rel_error`), the second
+method of a pair being the reference: ``rel (block)`` within the block, and
+``rel`` = ``max|Δ| in the block / max|reference| over all parameters`` — the
+number held against the tolerance, so a pair agrees when its ``"all"`` row does:
+symbolic vs jacobian ≤ 1e-10, anything vs finite-difference ≤ 1e-6. Gradient
+values print with 13 significant digits in e-notation, so that they line up.
+
+>>> import numpy as np
+>>> from jacobnet import build_network
+>>> net = build_network("3,4,2", "tanh", "softmax-ce", seed=0)
+>>> report = compare_gradients(net, np.array([0.5, -1.0, 2.0]), np.array([0.0, 1.0]))
+>>> report.ok, [b.name for b in report.blocks], report.gradients["symbolic"].shape
+(True, ['Dense 1', 'Dense 2'], (26,))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+import numpy as np
+
+from jacobnet.core.finite import rel_error
+from jacobnet.net.network import GRADIENT_METHODS
+from jacobnet.symbolic.size import check_size
+from jacobnet.core.table import Table
+
+if TYPE_CHECKING:
+    from jacobnet.net.network import Network
+
+Array = np.ndarray
+METHODS = GRADIENT_METHODS  # (the one list, network.GRADIENT_METHODS)
+TOLERANCES: dict[tuple[str, str], float] = {
+    ("symbolic", "jacobian"): 1e-10,
+    ("jacobian", "finite-difference"): 1e-6,
+    ("symbolic", "finite-difference"): 1e-6,
+}
+"""The agreement thresholds of each pair ``(method, reference)``, norm-wise relative."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """The parameters of one layer: its name (``"Dense 1"``) and where they sit in the flat vector."""
+
+    name: str
+    slice: slice
+
+
+@dataclass(frozen=True)
+class PairError:
+    """The errors between two methods ``a`` and ``b`` (the reference) on one block.
+
+    ``worst``: up to three ``(label, a value, b value)`` with ``Δ ≠ 0``, largest ``|Δ|`` first.
+    """
+
+    block: str
+    a: str
+    b: str
+    max_abs: float
+    rel_block: float
+    rel: float
+    tol: float
+    worst: tuple[tuple[str, float, float], ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.rel <= self.tol
+
+
+class GradientReport:
+    """Gradients of several methods, compared pair by pair and block by block (see the module docstring)."""
+
+    def __init__(self, labels: Sequence[str], gradients: Mapping[str, Array], blocks: Sequence[Block],
+                 tolerances: Mapping[tuple[str, str], float] | None = None, title: str = ""):
+        self.labels, self.blocks, self.title = list(labels), list(blocks), title
+        self.gradients = {m: np.asarray(g, dtype=np.float64) for m, g in gradients.items()}
+        for m, g in self.gradients.items():
+            if g.shape != (len(self.labels),):
+                raise ValueError(f"GradientReport: gradient {m!r} has shape {g.shape}, expected ({len(self.labels)},)")
+        self.tolerances = {**TOLERANCES, **(tolerances or {})}
+        self.pairs = [p for p in self.tolerances if p[0] in self.gradients and p[1] in self.gradients]
+        self.rows = [self._pair_error(b, a, ref) for a, ref in self.pairs for b in self._with_all()]
+
+    def _with_all(self) -> list[Block]:
+        return self.blocks + [Block("all", slice(0, len(self.labels)))]
+
+    def errors(self, a: str, b: str) -> Array:
+        """``|g_a − g_b|`` per parameter — shape ``(n_params,)``."""
+        return np.abs(self.gradients[a] - self.gradients[b])
+
+    def _pair_error(self, block: Block, a: str, b: str) -> PairError:
+        ga, gb, err = self.gradients[a][block.slice], self.gradients[b][block.slice], self.errors(a, b)[block.slice]
+        scale = float(np.max(np.abs(self.gradients[b]), initial=0.0))  # the whole reference gradient's size
+        order = [i for i in np.argsort(-err, kind="stable")[:3] if err[i] != 0]
+        labels = self.labels[block.slice]
+        worst = tuple((labels[i], float(ga[i]), float(gb[i])) for i in order)
+        return PairError(block.name, a, b, float(np.max(err, initial=0.0)), rel_error(ga, gb),
+                         rel_error(ga, gb, scale=scale), self.tolerances[(a, b)], worst)
+
+    @property
+    def ok(self) -> bool:
+        """Every pair agrees within its tolerance."""
+        return all(r.ok for r in self.rows)
+
+    def table(self) -> Table:
+        """The summary: one row per block and pair."""
+        rows = [
+            {"block": r.block, "methods": f"{r.a} vs {r.b}", "max |Δ|": r.max_abs, "rel (block)": r.rel_block,
+             "rel": r.rel, "tol": r.tol, "ok": "✓" if r.ok else "✗",
+             "worst entry": f"{r.worst[0][0]}: {value(r.worst[0][1])} vs {value(r.worst[0][2])}" if r.worst else "—"}
+            for r in self.rows
+        ]
+        sci = {c: (lambda v: f"{v + 0.0:.1e}") for c in ("max |Δ|", "rel (block)", "rel")}
+        verdict = "all methods agree" if self.ok else "METHODS DISAGREE"
+        footer = f"{verdict} (rel = max|Δ| / max|reference| over all parameters; reference = the second method)"
+        return Table(self.title, list(rows[0]) if rows else ["block"], rows, {**sci, "tol": "{:g}".format}, footer)
+
+    def entries(self) -> Table:
+        """Every parameter: its name and its gradient by each method."""
+        rows = [{"parameter": l, **{m: float(g[i]) for m, g in self.gradients.items()}} for i, l in enumerate(self.labels)]
+        fmt = {m: value for m in self.gradients}
+        return Table(self.title, ["parameter", *self.gradients], rows, fmt)
+
+    def __str__(self) -> str:
+        return str(self.table())
+
+    def _repr_html_(self) -> str:
+        colour = "#1a7f37" if self.ok else "#cf222e"
+        verdict = f'<p style="color:{colour};font-weight:bold">{"✓ agree" if self.ok else "✗ disagree"}</p>'
+        details = f"<details><summary>every parameter</summary>{self.entries()._repr_html_()}</details>"
+        return verdict + self.table()._repr_html_() + details
+
+    def __repr__(self) -> str:
+        return f"GradientReport({len(self.labels)} parameters, methods {list(self.gradients)}, ok={self.ok})"
+
+
+def value(v: float) -> str:
+    """A gradient entry as printed: 13 significant digits, e-notation, a space for the sign, never ``-0``.
+
+    >>> [value(v) for v in (0.5, -0.0, -1234.5)]
+    [' 5.000000000000e-01', ' 0.000000000000e+00', '-1.234500000000e+03']
+    """
+    return f"{v + 0.0: .12e}"
+
+
+def network_blocks(net: Network) -> list[Block]:
+    """One :class:`Block` per layer with parameters, named as ``net.names``."""
+    return [Block(n, s) for n, s, l in zip(net.names, net.param_slices(), net.layers) if l.n_params]
+
+
+def compare_gradients(net: Network, x: Array, y: Array, methods: Sequence[str] = METHODS,
+                      tolerances: Mapping[tuple[str, str], float] | None = None,
+                      max_size: float | None = None) -> GradientReport:
+    """``dL/dθ`` by each method (``Network.gradient(method=…)``), compared: a :class:`GradientReport`.
+
+    ``methods``: two or more of :data:`~jacobnet.net.network.GRADIENT_METHODS`, e.g.
+    ``("jacobian", "finite-difference")``. With ``"symbolic"`` the size guard runs
+    first (``max_size``, see :mod:`jacobnet.symbolic.size`), so a network too big
+    for SymPy fails at once.
+    """
+    methods = checked_methods(methods)
+    x = net.check_input(x)
+    if "symbolic" in methods:
+        from jacobnet.symbolic.compiled import compiled_gradient
+
+        advice = 'compare without SymPy, methods=("jacobian", "finite-difference"), or use a smaller network'
+        check_size(net, x.shape[-1], max_size, advice)
+        compiled_gradient(net, x.shape[-1], max_size)  # derive (and cache) under this limit
+    gradients = {m: net.gradient(x, y, method=m) for m in methods}
+    who = "one sample" if x.ndim == 1 else f"a batch of {x.shape[0]} (mean gradient)"
+    title = f"Gradient check of {net!r}: {who}, {net.n_params} parameters"
+    return GradientReport(net.param_labels(), gradients, network_blocks(net), tolerances, title)
+
+
+def checked_methods(methods: object) -> tuple[str, ...]:
+    """``methods`` as a tuple of two or more distinct names from :data:`~jacobnet.net.network.GRADIENT_METHODS`, or raise.
+
+    >>> checked_methods("jacobian")
+    Traceback (most recent call last):
+    ...
+    ValueError: compare_gradients: methods must be a sequence of two or more of 'jacobian', 'symbolic', 'finite-difference', e.g. methods=("jacobian", "finite-difference"); got the string 'jacobian'
+    """
+    known = ", ".join(map(repr, GRADIENT_METHODS))
+    usage = f'compare_gradients: methods must be a sequence of two or more of {known}, e.g. methods=("jacobian", "finite-difference")'
+    if isinstance(methods, str) or not isinstance(methods, Sequence):
+        raise ValueError(f"{usage}; got {'the string' if isinstance(methods, str) else type(methods).__name__} {methods!r}")
+    for m in methods:
+        if m not in GRADIENT_METHODS:
+            raise ValueError(f"compare_gradients: unknown gradient method {m!r}; choose from {known}")
+    if len(set(methods)) != len(methods) or len(methods) < 2:
+        raise ValueError(f"{usage}; got {tuple(methods)!r}")
+    return tuple(methods)

@@ -1,0 +1,232 @@
+"""The layer protocol: :class:`Layer`, and the parameters it declares, :class:`Param`.
+
+A layer ``a = f(x; θ)`` is one class that owns every form of itself. It writes
+the math, on an input the base class has already validated (float64, finite,
+shape ``(n,)`` or ``(B, n)``):
+
+* :meth:`Layer.apply` — ``f(x; θ)``;
+* :meth:`Layer.jacobian_input_op` — ``J_x = ∂a/∂x`` as a structured operator
+  (:mod:`jacobnet.core.operators`), per-sample shape ``(n_out, n_in)``;
+* :meth:`Layer.jacobian_params_op` — ``J_θ = ∂a/∂θ``, ``(n_out, n_params)``, columns
+  in ``get_params()`` order (parameter-free layers inherit the empty ``(n_out, 0)``);
+* optionally :meth:`Layer.sympy_forward` (its SymPy expression, for
+  ``method="symbolic"``) and :meth:`Layer.closed_form` (the hand-derived Jacobians,
+  proved equal to SymPy's derivative of that expression), and the size estimate
+  of its symbolic expressions (:meth:`Layer.symbolic_entry`, :meth:`Layer.symbolic_derivative`).
+
+Parameters are declared once, as class attributes ``W = Param(shape)``; the base
+class derives from them ``n_params``, ``get_params``/``set_params`` (``θ`` = the
+arrays row-major, in declaration order), ``param_labels`` (``W^{(k)}_{i,j}``) and
+the checks on assignment. The checked doors :meth:`Layer.forward`,
+:meth:`Layer.jacobian_input` and :meth:`Layer.jacobian_params` validate, then
+call the math; a network validates its input once and calls the math directly.
+
+>>> import numpy as np
+>>> class Scale(Layer):          # y = a ⊙ x, a of size n
+...     a = Param(lambda self: (self.n_in,))
+...     def __init__(self, n):
+...         self.n_in, self.a = n, np.arange(1.0, n + 1)
+...     def apply(self, x):
+...         return self.a * x
+>>> s = Scale(3)
+>>> s.n_params, s.get_params(), list(s.param_labels(2))
+(3, array([1., 2., 3.]), ['a^{(2)}_{1}', 'a^{(2)}_{2}', 'a^{(2)}_{3}'])
+>>> s.forward([1, 1, 1])
+array([1., 2., 3.])
+"""
+
+from __future__ import annotations
+
+from math import prod
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+
+from jacobnet.core.labels import param_labels
+from jacobnet.core.operators import Empty
+from jacobnet.core.validate import as_input, as_params, check_finite
+
+if TYPE_CHECKING:
+    from jacobnet.core.operator import Operator
+    from jacobnet.core.sizes import Entry
+
+Array = np.ndarray
+
+
+class Param:
+    """A parameter array declared on a layer class; ``shape(layer)`` gives its shape.
+
+    Reading ``layer.W`` returns the array; assigning checks the dtype (real),
+    the shape and finiteness, and stores a float64 copy.
+
+    >>> class Bias(Layer):
+    ...     b = Param(lambda self: (self.n_in,))
+    ...     def __init__(self, n):
+    ...         self.n_in, self.b = n, np.zeros(n)
+    >>> Bias(2).b = [1.0, 2.0, 3.0]
+    Traceback (most recent call last):
+    ...
+    ValueError: Bias: b must be a real array of shape (2,), got float64 (3,)
+    """
+
+    def __init__(self, shape: Callable[[Any], tuple[int, ...]]):
+        self.shape = shape
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, layer: Layer | None, owner: type | None = None) -> Any:
+        if layer is None:
+            return self
+        return layer.__dict__[self.name]
+
+    def __set__(self, layer: Layer, value: object) -> None:
+        shape, arr = self.shape(layer), np.asarray(value)
+        if arr.dtype.kind not in "iuf" or arr.shape != shape:
+            raise ValueError(f"{layer.name}: {self.name} must be a real array of shape {shape}, got {arr.dtype} {arr.shape}")
+        layer.__dict__[self.name] = check_finite(arr.astype(np.float64, copy=True), layer.name, self.name)
+
+
+class Layer:
+    """A layer ``a = f(x; θ)``: its forward pass, its Jacobians, its symbolic forms (see the module docstring).
+
+    ``n_in`` is the fixed input size, or ``None`` for a layer that takes any
+    size (elementwise layers); :meth:`out_size` gives the output size.
+    """
+
+    n_in: int | None = None
+    outputs_probabilities: bool = False
+    """True for a layer whose outputs are a probability distribution (``Softmax``)."""
+    param_names: tuple[str, ...] = ()
+    """The declared :class:`Param` s, in order (collected from the class and its bases)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        found = (n for k in reversed(cls.__mro__) for n, v in vars(k).items() if isinstance(v, Param))
+        cls.param_names = tuple(dict.fromkeys(found))
+
+    # --- the math: each layer writes these, on validated float64 input -------------
+    def apply(self, x: Array) -> Array:
+        """``f(x; θ)`` for ``x`` of shape ``(n_in,)`` or ``(B, n_in)``: ``(n_out,)`` or ``(B, n_out)``."""
+        raise NotImplementedError(f"{self.name} does not define apply(x), its forward pass")
+
+    def jacobian_input_op(self, x: Array) -> Operator:
+        """``J_x`` at ``x`` as a structured operator, per-sample shape ``(n_out, n_in)``."""
+        raise NotImplementedError(f"{self.name} does not define jacobian_input_op(x), its input Jacobian")
+
+    def jacobian_params_op(self, x: Array) -> Operator:
+        """``J_θ`` at ``x`` as a structured operator; without parameters the empty ``(n_out, 0)``."""
+        if self.param_names:
+            raise NotImplementedError(f"{self.name} has parameters but does not define jacobian_params_op(x)")
+        return Empty(self.out_size(x.shape[-1]), x.shape[0] if x.ndim == 2 else None)
+
+    def out_size(self, n_in: int) -> int:
+        """The output size for an input of size ``n_in`` (by default it keeps it)."""
+        return n_in
+
+    # --- symbolic forms (optional) ------------------------------------------------
+    def sympy_forward(self, x: Sequence[Any], theta: Sequence[Any]) -> list[Any]:
+        """The output as SymPy expressions of the input symbols ``x`` and the parameter symbols ``theta``."""
+        raise TypeError(f"no symbolic form for layer {self!r}: {type(self).__name__} defines no sympy_forward")
+
+    def closed_form(self, x: Sequence[Any], theta: Sequence[Any]) -> tuple[Any, Any]:
+        """The hand-derived ``(J_x, J_θ)`` as SymPy matrices over ``x`` and ``theta``, never computed by SymPy."""
+        raise TypeError(f"no closed form for layer {self!r}: {type(self).__name__} defines no closed_form")
+
+    def symbolic_entry(self, n_in: int, u: Entry) -> Entry:
+        """The size of one output entry's SymPy expression, for inputs each of size ``u`` (:mod:`jacobnet.core.sizes`)."""
+        from jacobnet.core.sizes import Entry
+
+        return Entry(u.s + 3, u.q + 3, u.k)
+
+    def symbolic_derivative(self, n_in: int, u: Entry, m: float, d: float) -> tuple[float, float]:
+        """``(m, d)`` after this layer: how many outputs depend on a parameter below, and the nodes of their derivative."""
+        return m, u.s + d + 3
+
+    def symbolic_params(self, u: Entry) -> list[tuple[float, int]]:
+        """``[(nodes of ∂a/∂θ_j, how many θ_j), …]`` for this layer's own parameters, at inputs of size ``u``."""
+        return [(u.s, self.n_params)] if self.n_params else []
+
+    # --- the checked doors ---------------------------------------------------------
+    def forward(self, x: object) -> Array:
+        """The layer's output ``a = f(x; θ)``: ``(n_out,)`` or ``(B, n_out)``."""
+        return self.apply(self._x(x))
+
+    def jacobian_input(self, x: object) -> Array:
+        """The input Jacobian ``∂a/∂x``: ``(n_out, n_in)``, or ``(B, n_out, n_in)``."""
+        return self.jacobian_input_op(self._x(x)).dense(what=f"J_x of {self.name}")
+
+    def jacobian_params(self, x: object) -> Array:
+        """The parameter Jacobian ``∂a/∂θ``: ``(n_out, n_params)``, or ``(B, n_out, n_params)``."""
+        return self.jacobian_params_op(self._x(x)).dense(what=f"J_θ of {self.name}")
+
+    def _x(self, x: object) -> Array:
+        return as_input(x, self.name, self.n_in)
+
+    # --- parameters, from the declared Params --------------------------------------
+    def param_shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        """``[(name, shape), …]`` of the declared parameters, in ``get_params()`` order."""
+        return [(n, getattr(type(self), n).shape(self)) for n in self.param_names]
+
+    @property
+    def n_params(self) -> int:
+        """The number of parameters: the sizes of the declared arrays."""
+        return sum(self.__dict__[n].size for n in self.param_names)
+
+    def get_params(self) -> Array:
+        """A flat copy of the parameters, shape ``(n_params,)``: each array row-major, in declaration order."""
+        if not self.param_names:
+            return np.zeros(0)
+        return np.concatenate([self.__dict__[n].ravel() for n in self.param_names])
+
+    def set_params(self, theta: object) -> None:
+        """Set the parameters from a flat vector in ``get_params()`` order (checked, copied)."""
+        theta, start = as_params(theta, self.name, self.n_params), 0
+        for name, shape in self.param_shapes():
+            size = prod(shape)
+            self.__dict__[name] = theta[start : start + size].reshape(shape)
+            start += size
+
+    def param_labels(self, layer_index: int | None = None) -> Sequence[str]:
+        """One name per parameter in ``get_params()`` order, ``W^{(k)}_{i,j}`` (1-based; no ``^{(k)}`` without ``k``).
+
+        A :class:`~jacobnet.core.labels.Labels` sequence, made on demand (``list()`` it for a list).
+        """
+        return param_labels(self.param_shapes(), layer_index)
+
+    # --- names and identity --------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """A short display name, e.g. ``Dense(3→4)`` or ``Tanh``."""
+        return type(self).__name__
+
+    def hyperparameters(self) -> dict[str, object]:
+        """Everything but the parameters that the layer's function depends on: its public scalar attributes.
+
+        Sizes, strides, ``eps``, a rule's ``alpha``…: what :meth:`key` is made of.
+        A layer that keeps a hyper-parameter elsewhere overrides this.
+        """
+        out: dict[str, object] = {}
+        for k, v in vars(self).items():
+            if k.startswith("_") or k in self.param_names:
+                continue
+            if isinstance(v, dict):
+                v = tuple(sorted(v.items()))
+            if isinstance(v, (bool, int, float, str, tuple, np.integer, np.floating)):
+                out[k] = v
+        return out
+
+    def key(self) -> tuple:
+        """What the layer's symbolic form depends on: its class and every hyper-parameter, never the weights.
+
+        >>> from jacobnet.core.layers import Dense, LeakyReLU
+        >>> Dense(3, 2, seed=0).key() == Dense(3, 2, seed=1).key(), Dense(3, 2).key() == Dense(2, 3).key()
+        (True, False)
+        >>> LeakyReLU(0.1).key() == LeakyReLU(0.2).key()
+        False
+        """
+        return (type(self).__module__, type(self).__qualname__, tuple(sorted(self.hyperparameters().items())))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"

@@ -1,0 +1,204 @@
+"""Layers that materialise their Jacobians.
+
+Every layer ``a = f(x; θ)`` answers three questions:
+
+* ``forward(x)``: the value ``a``, shape ``(n_out,)`` or ``(B, n_out)``;
+* ``jacobian_input(x)``: ``J_x = ∂a/∂x``, shape ``(n_out, n_in)`` (rows = outputs);
+* ``jacobian_params(x)``: ``J_θ = ∂a/∂θ``, shape ``(n_out, n_params)``, with
+  columns in ``get_params()`` order; ``(n_out, 0)`` for a parameter-free layer.
+
+For a batch ``(B, n_in)`` the Jacobian methods return the stacked per-sample
+Jacobians ``(B, n_out, n_in)`` and ``(B, n_out, n_params)``. Each Jacobian is
+written once, as a structured operator (``jacobian_input_op``,
+``jacobian_params_op``, see :mod:`jacobnet.core.operators`); the dense matrices
+are materialised from it.
+
+>>> import numpy as np
+>>> layer = Dense(3, 2, seed=0)
+>>> x = np.array([1.0, 2.0, 3.0])
+>>> layer.jacobian_input(x).shape, layer.jacobian_params(x).shape
+((2, 3), (2, 8))
+>>> Tanh().jacobian_input(np.zeros((5, 4))).shape     # a batch of 5
+(5, 4, 4)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jacobnet.core.layer import Layer, Param
+from jacobnet.core.memory import check_budget
+from jacobnet.core.numerics import F8, softmax
+from jacobnet.core.operator import Operator
+from jacobnet.core.operators import Diagonal, DiagMinusOuter, KronRows, Matrix
+from jacobnet.core.rules import Rule, get_rule
+from jacobnet.core.validate import positive_int, seed_value
+
+Array = np.ndarray
+
+
+class Dense(Layer):
+    """``y = W x + b`` with ``W`` of shape ``(n_out, n_in)`` and ``b`` of shape ``(n_out,)``.
+
+    Jacobians: ``J_x = W`` — shape ``(n_out, n_in)``; with ``θ = [vec_r(W), b]``
+    (row-major), ``J_θ = [I_{n_out} ⊗ xᵀ | I_{n_out}]`` — shape
+    ``(n_out, n_out·n_in + n_out)``. Weights start as ``N(0, 1/n_in)``, biases at 0.
+
+    >>> import numpy as np
+    >>> d = Dense(3, 2, seed=0)
+    >>> d.set_params(np.arange(8.0))            # W = [[0,1,2],[3,4,5]], b = [6,7]
+    >>> d.forward(np.array([1.0, 0.0, -1.0]))
+    array([4., 5.])
+    >>> d.jacobian_params(np.array([1.0, 0.0, -1.0]))
+    array([[ 1.,  0., -1.,  0.,  0.,  0.,  1.,  0.],
+           [ 0.,  0.,  0.,  1.,  0., -1.,  0.,  1.]])
+    """
+
+    W = Param(lambda self: (self.n_out, self.n_in))
+    """The weights, ``(n_out, n_in)``."""
+    b = Param(lambda self: (self.n_out,))
+    """The biases, ``(n_out,)``."""
+
+    def __init__(self, n_in: int, n_out: int, *, seed: int | None = None):
+        self.n_in, self.n_out = positive_int(n_in, "Dense: n_in"), positive_int(n_out, "Dense: n_out")
+        check_budget(F8 * self.n_out * (self.n_in + 1), f"the weights of Dense({n_in}, {n_out})", "use smaller layers")
+        rng = np.random.default_rng(seed_value(seed, "Dense: seed"))
+        self.W = rng.normal(0.0, 1.0 / np.sqrt(self.n_in), size=(self.n_out, self.n_in))
+        self.b = np.zeros(self.n_out)
+
+    @property
+    def name(self) -> str:
+        return f"Dense({self.n_in}→{self.n_out})"
+
+    def out_size(self, n_in: int) -> int:
+        return self.n_out
+
+    def apply(self, x: Array) -> Array:
+        return x @ self.W.T + self.b
+
+    def jacobian_input_op(self, x: Array) -> Operator:
+        return Matrix(self.W, batch=x.shape[0] if x.ndim == 2 else None)
+
+    def jacobian_params_op(self, x: Array) -> Operator:
+        return KronRows(x, self.n_out)
+
+    def __repr__(self) -> str:
+        return f"Dense({self.n_in}, {self.n_out})"
+
+
+class Elementwise(Layer):
+    """``a_i = f(x_i)`` for a rule ``f`` of :data:`jacobnet.core.rules.RULES`.
+
+    Jacobian: ``J_x = diag(f'(x))`` — shape ``(n, n)``; no parameters.
+    """
+
+    rule_name: str = ""
+
+    def __init__(self, **rule_params: float):
+        self.rule: Rule = get_rule(self.rule_name)
+        kind = type(self).__name__
+        unknown = sorted(set(rule_params) - set(self.rule.defaults))
+        if unknown:
+            accepted = ", ".join(self.rule.defaults) or "no parameters"
+            raise TypeError(f"{kind}: unknown parameter {', '.join(map(repr, unknown))}; {kind} accepts {accepted}")
+        for key, value in rule_params.items():
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise TypeError(f"{kind}: {key} must be a real number, got {value!r}")
+            if not np.isfinite(value):
+                raise ValueError(f"{kind}: {key} must be finite, got {value!r}")
+        self.rule_params: dict[str, float] = {**self.rule.defaults, **{k: float(v) for k, v in rule_params.items()}}
+
+    def apply(self, x: Array) -> Array:
+        return self.rule.f(x, **self.rule_params)
+
+    def jacobian_input_op(self, x: Array) -> Operator:
+        return Diagonal(self.rule.df(x, **self.rule_params))
+
+
+class Sigmoid(Elementwise):
+    """``σ(x) = 1 / (1 + e^{−x})``; ``J_x = diag(σ(x)(1 − σ(x)))`` — shape ``(n, n)``.
+
+    >>> import numpy as np
+    >>> Sigmoid().jacobian_input(np.array([0.0, 1000.0]))
+    array([[0.25, 0.  ],
+           [0.  , 0.  ]])
+    """
+
+    rule_name = "sigmoid"
+
+
+class Tanh(Elementwise):
+    """``tanh(x)``; ``J_x = diag(1 − tanh²(x))`` — shape ``(n, n)``.
+
+    >>> import numpy as np
+    >>> Tanh().jacobian_input(np.zeros((2, 3)))[1]   # batch of 2, sample 2
+    array([[1., 0., 0.],
+           [0., 1., 0.],
+           [0., 0., 1.]])
+    """
+
+    rule_name = "tanh"
+
+
+class ReLU(Elementwise):
+    """``max(x, 0)``; ``J_x = diag(1[x > 0])`` — shape ``(n, n)``; at the kink ``f'(0) = 0``.
+
+    >>> import numpy as np
+    >>> np.diag(ReLU().jacobian_input(np.array([-1.0, 0.0, 2.0])))
+    array([0., 0., 1.])
+    """
+
+    rule_name = "relu"
+
+
+class LeakyReLU(Elementwise):
+    """``x`` for ``x > 0``, else ``αx``; ``J_x = diag(1 or α)`` — shape ``(n, n)``; ``f'(0) = α``.
+
+    >>> import numpy as np
+    >>> np.diag(LeakyReLU(alpha=0.1).jacobian_input(np.array([-1.0, 0.0, 2.0])))
+    array([0.1, 0.1, 1. ])
+    """
+
+    rule_name = "leaky_relu"
+
+    def __init__(self, alpha: float = 0.01):
+        super().__init__(alpha=alpha)
+
+    @property
+    def name(self) -> str:
+        return f"LeakyReLU(α={self.rule_params['alpha']:g})"
+
+    def __repr__(self) -> str:
+        return f"LeakyReLU(alpha={self.rule_params['alpha']!r})"
+
+
+class Softplus(Elementwise):
+    """``log(1 + eˣ)``; ``J_x = diag(σ(x))`` — shape ``(n, n)``.
+
+    >>> import numpy as np
+    >>> Softplus().forward(np.array([-1000.0, 0.0, 1000.0])).tolist()
+    [0.0, 0.6931471805599453, 1000.0]
+    """
+
+    rule_name = "softplus"
+
+
+class Softmax(Layer):
+    """``s = exp(x) / Σ exp(x)`` (shifted by ``max x``); ``J_x = diag(s) − s sᵀ`` — shape ``(n, n)``.
+
+    >>> import numpy as np
+    >>> Softmax().jacobian_input(np.array([0.0, 0.0]))
+    array([[ 0.25, -0.25],
+           [-0.25,  0.25]])
+    """
+
+    outputs_probabilities = True
+
+    def apply(self, x: Array) -> Array:
+        return softmax(x)
+
+    def jacobian_input_op(self, x: Array) -> Operator:
+        return DiagMinusOuter(softmax(x))
+
+
+ACTIVATIONS: dict[str, type[Elementwise]] = {cls.rule_name: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, Softplus)}

@@ -1,0 +1,220 @@
+"""Losses: a scalar ``L(ŷ, y)`` and its ``(1, n)`` Jacobian row ``∂L/∂ŷ``.
+
+``forward`` returns a float: the loss of one sample, or the mean over a
+batch ``(B, n)``. ``jacobian`` returns the ``(1, n)`` row of one sample, or the
+stacked per-sample rows ``(B, 1, n)`` (the batch mean's ``1/B`` is applied
+by the network, where the per-sample products are averaged).
+
+>>> import numpy as np
+>>> MSE().jacobian(np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 0.0]))
+array([[0.        , 1.33333333, 2.        ]])
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from jacobnet.core.labels import entry_labels
+from jacobnet.core.numerics import softmax, sum_others
+from jacobnet.core.operators import Matrix
+from jacobnet.core.validate import as_input, as_target, check_finite
+
+if TYPE_CHECKING:
+    from jacobnet.core.layer import Layer
+
+Array = np.ndarray
+
+
+class Loss:
+    """The Loss protocol.
+
+    A loss writes the math, on arrays already validated: :meth:`apply`
+    (the loss of each sample) and :meth:`row` (``∂L/∂ŷ`` of each sample,
+    ``(n,)`` or ``(B, n)``), and may refuse inputs outside the loss's domain in
+    :meth:`check_domain`. The checked doors ``forward``, ``per_sample`` and
+    ``jacobian`` validate first (:meth:`checked`); a network validates its own
+    output once with :meth:`checked_target`.
+
+    ``input_symbol`` names the loss's input in labels: ``ŷ`` (a prediction), or
+    ``z`` for a loss on logits; ``input_name`` says it in words.
+    """
+
+    name: str = "loss"
+    input_symbol: str = "ŷ"
+    input_name: str = "ŷ, the prediction"
+    takes_logits: bool = False
+    """True for a loss with a softmax inside it (:class:`SoftmaxCrossEntropy`): its input is logits."""
+
+    def prediction(self, out: Array) -> Array:
+        """What the network predicts from its output ``a_L``: ``a_L`` itself, or ``softmax(a_L)`` for logits."""
+        return softmax(out) if self.takes_logits else out
+
+    def check_fits(self, last: Layer, last_name: str, size: int | None) -> None:
+        """Refuse the two compositions that are always a mistake: a softmax twice, a softmax over one class.
+
+        ``last`` is the network's last layer (named ``last_name``), ``size`` its output size.
+
+        >>> from jacobnet.core.layers import Dense
+        >>> SoftmaxCrossEntropy().check_fits(Dense(3, 1), "Dense 1", 1)
+        Traceback (most recent call last):
+        ...
+        ValueError: Network: SoftmaxCrossEntropy over 1 output is a softmax over one class: always 1, loss constant, gradient 0; use at least 2 classes, or MSE for one output
+        """
+        if self.takes_logits and last.outputs_probabilities:
+            raise ValueError(
+                f"Network: {last_name} followed by {self.name} applies softmax twice; "
+                f"drop the {type(last).__name__} layer ({self.name} takes logits) or use CrossEntropy"
+            )
+        if size == 1 and (self.takes_logits or last.outputs_probabilities):
+            who = self.name if self.takes_logits else f"{last_name} then {self!r}"
+            raise ValueError(
+                f"Network: {who} over 1 output is a softmax over one class: always 1, loss constant, "
+                "gradient 0; use at least 2 classes, or MSE for one output"
+            )
+
+    def checked(self, yhat: object, y: object) -> tuple[Array, Array]:
+        """``(ŷ, y)`` as float64 arrays of one shape ``(n,)`` or ``(B, n)``, in the loss's domain, or raise."""
+        yhat = as_input(yhat, self.name, what="prediction")
+        return self.check_domain(yhat, as_target(y, yhat, self.name))
+
+    def checked_target(self, yhat: Array, y: object) -> tuple[Array, Array]:
+        """:meth:`checked` for a prediction that is already a float64 ``(n,)`` or ``(B, n)`` array.
+
+        What a network passes its own output ``a_L`` through (its input was
+        validated once, at the network's door): ``y`` gets every check,
+        ``ŷ`` only the NaN/inf one (a forward pass can overflow) and the loss's domain check.
+        """
+        check_finite(yhat, self.name, "prediction")
+        return self.check_domain(yhat, as_target(y, yhat, self.name))
+
+    def check_domain(self, yhat: Array, y: Array) -> tuple[Array, Array]:
+        """``(ŷ, y)`` unchanged, or raise where the loss is undefined (e.g. log 0)."""
+        return yhat, y
+
+    def input_labels(self, n: int) -> list[str]:
+        """The names of the loss's ``n`` inputs, the columns of ``J_loss``: ``ŷ_{1} … ŷ_{n}`` (or ``z_{j}``)."""
+        return entry_labels(self.input_symbol, n)
+
+    def per_sample(self, yhat: Array, y: Array) -> Array:
+        """The loss of each sample: shape ``()`` for one sample, ``(B,)`` for a batch."""
+        return self.apply(*self.checked(yhat, y))
+
+    def forward(self, yhat: Array, y: Array) -> float:
+        """``L(ŷ, y)``, or the mean of the per-sample losses over a batch."""
+        return float(np.mean(self.per_sample(yhat, y)))
+
+    def jacobian(self, yhat: Array, y: Array) -> Array:
+        """The row ``∂L/∂ŷ``: shape ``(1, n)``, or ``(B, 1, n)`` per sample."""
+        return self.row(*self.checked(yhat, y))[..., None, :]
+
+    def jacobian_op(self, yhat: Array, y: Array) -> Matrix:
+        """``∂L/∂ŷ`` as a structured (dense row) operator; inputs already validated (:meth:`checked_target`)."""
+        return Matrix(self.row(yhat, y)[..., None, :])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def apply(self, yhat: Array, y: Array) -> Array:
+        """The loss of each sample, ``()`` or ``(B,)``, on validated arrays."""
+        raise NotImplementedError
+
+    def row(self, yhat: Array, y: Array) -> Array:
+        """``∂L/∂ŷ`` of each sample, ``(n,)`` or ``(B, n)``, on validated arrays."""
+        raise NotImplementedError
+
+
+class MSE(Loss):
+    """``L = (1/n) Σ_i (ŷ_i − y_i)²``; ``∂L/∂ŷ = (2/n)(ŷ − y)ᵀ`` — shape ``(1, n)``.
+
+    >>> import numpy as np
+    >>> MSE().forward(np.array([1.0, 2.0]), np.array([0.0, 0.0]))
+    2.5
+    """
+
+    name = "MSE"
+
+    def apply(self, yhat: Array, y: Array) -> Array:
+        return np.mean((yhat - y) ** 2, axis=-1)
+
+    def row(self, yhat: Array, y: Array) -> Array:
+        return 2.0 * (yhat - y) / yhat.shape[-1]
+
+
+class CrossEntropy(Loss):
+    """``L = −Σ_i y_i log ŷ_i`` on probabilities ``ŷ``; ``∂L/∂ŷ = −(y / ŷ)ᵀ`` — shape ``(1, n)``.
+
+    Terms with ``y_i = 0`` contribute 0 (also when ``ŷ_i = 0``). Targets are
+    one-hot vectors or distributions. ``ŷ`` must be probabilities, each in
+    ``[0, 1]`` (end the network with ``Softmax``), and ``ŷ_i > 0`` wherever
+    ``y_i ≠ 0`` (else the loss is infinite): anything else raises and points
+    to ``SoftmaxCrossEntropy``, the stable loss on logits. ``Σ ŷ = 1`` is not
+    required: ``J_loss = ∂L/∂ŷ`` is the derivative on the whole box
+    ``(0, 1]ⁿ``, where finite differences perturb one entry at a time and
+    leave the simplex (a softmax output is on it anyway).
+
+    >>> import numpy as np
+    >>> CrossEntropy().jacobian(np.array([0.25, 0.5, 0.25]), np.array([0.0, 1.0, 0.0]))
+    array([[ 0., -2.,  0.]])
+    >>> CrossEntropy().forward(np.array([2.0, 3.0]), np.array([1.0, 0.0]))
+    Traceback (most recent call last):
+    ...
+    ValueError: CrossEntropy expects probabilities 0 ≤ ŷ ≤ 1, with ŷ > 0 wherever the target is nonzero; got ŷ = 2 at index (0,); end the network with Softmax, or use SoftmaxCrossEntropy on logits
+    """
+
+    name = "CrossEntropy"
+
+    def check_domain(self, yhat: Array, y: Array) -> tuple[Array, Array]:
+        bad = (yhat < 0) | (yhat > 1) | ((yhat == 0) & (y != 0))
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                "CrossEntropy expects probabilities 0 ≤ ŷ ≤ 1, with ŷ > 0 wherever the target is nonzero; "
+                f"got ŷ = {yhat[where]:.6g} at index {where}; end the network with Softmax, "
+                "or use SoftmaxCrossEntropy on logits"
+            )
+        return yhat, y
+
+    def apply(self, yhat: Array, y: Array) -> Array:
+        safe = np.where(y != 0, yhat, 1.0)
+        return -np.sum(y * np.log(safe), axis=-1)
+
+    def row(self, yhat: Array, y: Array) -> Array:
+        return np.divide(-y, yhat, out=np.zeros_like(y), where=y != 0)  # (−y: no −0 where y = 0)
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Cross-entropy of ``softmax(z)`` on logits ``z``, fused and stable.
+
+    ``L = −Σ_i y_i log s_i`` with ``log s = z − logsumexp(z)``; ``∂L/∂z = ((Σ_i y_i) s − y)ᵀ`` with
+    ``s = softmax(z)`` — shape ``(1, n)``, which is ``s − y`` for a one-hot or
+    distribution target. Computed as ``s_i Σ_{j≠i} y_j − y_i Σ_{j≠i} s_j`` and
+    with ``log1p`` in the loss, so that a confident, correct prediction
+    (``s_k → 1``) still gets its tiny loss and gradient to full relative accuracy.
+
+    >>> import numpy as np
+    >>> SoftmaxCrossEntropy().jacobian(np.array([0.0, 0.0, 1000.0]), np.array([1.0, 0.0, 0.0]))
+    array([[-1.,  0.,  1.]])
+    """
+
+    name = "SoftmaxCrossEntropy"
+    input_symbol = "z"  # its input is the logits, not a prediction
+    input_name = "z, the logits"
+    takes_logits = True
+
+    def apply(self, z: Array, y: Array) -> Array:
+        top = z.argmax(axis=-1)[..., None]
+        shifted = z - np.take_along_axis(z, top, axis=-1)  # ≤ 0: exp never overflows
+        rest = np.exp(shifted)
+        np.put_along_axis(rest, top, 0.0, axis=-1)  # Σ e = 1 + Σ rest: log1p keeps tiny losses exact
+        log_s = shifted - np.log1p(rest.sum(axis=-1, keepdims=True))
+        return -np.sum(y * log_s, axis=-1)
+
+    def row(self, z: Array, y: Array) -> Array:
+        s = softmax(z)
+        # (Σ_j y_j) s_i − y_i = s_i Σ_{j≠i} y_j − y_i Σ_{j≠i} s_j: no 1 − s_i cancellation
+        return s * sum_others(y) - y * sum_others(s)
+
+
+LOSSES: dict[str, type[Loss]] = {"mse": MSE, "ce": CrossEntropy, "softmax-ce": SoftmaxCrossEntropy}

@@ -1,0 +1,171 @@
+"""The one table of elementwise rules.
+
+Each rule is one entry: a SymPy expression in one variable (the definition),
+the stable NumPy forms of f and f' used by the numeric code, the domain on
+which they are promised (and tested), and the value taken at any kink.
+The tests check every NumPy form against SymPy's own derivative of the
+expression, so the table cannot drift from the mathematics.
+
+>>> import numpy as np
+>>> r = RULES["sigmoid"]
+>>> r.f(np.array([-1000.0, 0.0, 1000.0]))
+array([0. , 0.5, 1. ])
+>>> r.df(np.array([0.0]))
+array([0.25])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+
+    class _SymPyOnFirstUse:
+        """``sp.exp`` & co. import SymPy when a rule's expression is first built, not at ``import jacobnet``.
+
+        (SymPy takes ~0.2 s to import; the numeric path never needs it.)
+        """
+
+        def __getattr__(self, name: str) -> object:
+            import sympy
+
+            return getattr(sympy, name)
+
+    sp = _SymPyOnFirstUse()
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An elementwise function ``f: ℝ → ℝ`` with its derivative.
+
+    Attributes:
+        name: key in :data:`RULES` (also the CLI's ``--activation`` name).
+        expr: ``expr(x, **params)`` → the SymPy expression of ``f(x)``.
+        f: stable NumPy ``f(x, **params)``, elementwise.
+        df: stable NumPy ``f'(x, **params)``, elementwise.
+        dexpr: ``dexpr(x, **params)`` → the SymPy expression of ``f'(x)``, typed
+            by hand from the textbook (never computed with ``sp.diff``): the
+            hand-derived closed form that :mod:`jacobnet.symbolic.closed_forms` uses and
+            the tests compare with SymPy's derivative of ``expr``.
+        domain: closed interval on which f and f' are finite and accurate.
+        kinks: points where f is not differentiable; ``df`` takes the
+            one-sided value given in ``kink_note`` there, and so does the
+            symbolic form (``Piecewise`` with ``x <= 0`` on the left branch).
+        defaults: default values of the rule's parameters (e.g. ``alpha``).
+    """
+
+    name: str
+    expr: Callable[..., sp.Expr]
+    f: Callable[..., Array]
+    df: Callable[..., Array]
+    dexpr: Callable[..., sp.Expr]
+    domain: tuple[float, float] = (-1000.0, 1000.0)
+    kinks: tuple[float, ...] = ()
+    kink_note: str = ""
+    defaults: dict[str, float] = field(default_factory=dict)
+    latex: str = ""
+
+
+def _sigmoid(x: Array) -> Array:
+    e = np.exp(-np.abs(x))  # in (0, 1]: never overflows
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _dsigmoid(x: Array) -> Array:
+    e = np.exp(-np.abs(x))  # σ'(x) = e^{-|x|} / (1 + e^{-|x|})², symmetric in x
+    return e / (1.0 + e) ** 2
+
+
+def _dtanh(x: Array) -> Array:
+    """``tanh'(x) = sech²(x) = (1 / cosh x)²``: no cancellation anywhere, unlike ``1 − tanh²(x)``.
+
+    Only products and quotients: the relative error is twice that of cosh and
+    the reciprocal plus one rounding (≤ 4 ulp against 1000-digit mpmath,
+    tests/test_rules.py), in five NumPy calls where ``4e/(1 + e)²`` with
+    ``e = exp(−2|x|)`` takes seven. ``|x|`` is clamped at 400: cosh overflows past
+    710.47, while ``sech²(x) ≈ 4e^{−2|x|} < 2⁻¹⁰⁷⁵`` rounds to 0 for every
+    ``|x| > 373.3``, so the clamp changes no float64 result (``1/cosh(400)`` is a
+    normal number; its square underflows silently to 0).
+    """
+    r = 1.0 / np.cosh(np.minimum(np.abs(x), 400.0))
+    return r * r
+
+
+def _softplus(x: Array) -> Array:
+    return np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0.0)
+
+
+RULES: dict[str, Rule] = {
+    r.name: r
+    for r in [
+        Rule(
+            "sigmoid",
+            expr=lambda x: 1 / (1 + sp.exp(-x)),
+            f=_sigmoid,
+            df=_dsigmoid,
+            dexpr=lambda x: 1 / (1 + sp.exp(-x)) * (1 - 1 / (1 + sp.exp(-x))),  # σ' = σ(1 − σ)
+            latex=r"\sigma",
+        ),
+        Rule(
+            "tanh",
+            expr=lambda x: sp.tanh(x),
+            f=np.tanh,
+            df=_dtanh,
+            dexpr=lambda x: 1 - sp.tanh(x) ** 2,  # tanh' = 1 − tanh²
+            latex=r"\tanh",
+        ),
+        Rule(
+            "relu",
+            expr=lambda x: sp.Piecewise((0, x <= 0), (x, True)),
+            f=lambda x: np.where(x > 0, x, 0.0),
+            df=lambda x: np.where(x > 0, 1.0, 0.0),
+            dexpr=lambda x: sp.Piecewise((0, x <= 0), (1, True)),  # 1[x > 0]; f'(0) = 0
+            kinks=(0.0,),
+            kink_note="f'(0) = 0, the left derivative (as PyTorch and JAX)",
+            latex=r"\operatorname{relu}",
+        ),
+        Rule(
+            "leaky_relu",
+            expr=lambda x, alpha=0.01: sp.Piecewise((alpha * x, x <= 0), (x, True)),
+            f=lambda x, alpha=0.01: np.where(x > 0, x, alpha * x),
+            df=lambda x, alpha=0.01: np.where(x > 0, 1.0, alpha),
+            dexpr=lambda x, alpha=0.01: sp.Piecewise((alpha, x <= 0), (1, True)),  # f'(0) = α
+            kinks=(0.0,),
+            kink_note="f'(0) = alpha, the left derivative",
+            defaults={"alpha": 0.01},
+            latex=r"\operatorname{leaky}",
+        ),
+        Rule(
+            "softplus",
+            expr=lambda x: sp.log(1 + sp.exp(x)),
+            f=_softplus,
+            df=_sigmoid,
+            dexpr=lambda x: 1 / (1 + sp.exp(-x)),  # softplus' = σ
+            latex=r"\operatorname{softplus}",
+        ),
+    ]
+}
+
+
+def get_rule(name: str) -> Rule:
+    """Look up an elementwise rule by name, with an error that lists the known ones.
+
+    >>> get_rule("tanh").name
+    'tanh'
+    >>> get_rule("swish")
+    Traceback (most recent call last):
+    ...
+    KeyError: "no elementwise rule named 'swish'; known: sigmoid, tanh, relu, leaky_relu, softplus"
+    """
+    try:
+        return RULES[name]
+    except KeyError:
+        known = ", ".join(RULES)
+        raise KeyError(f"no elementwise rule named {name!r}; known: {known}") from None

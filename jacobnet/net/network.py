@@ -1,0 +1,118 @@
+"""``Network(layers, loss)``: a :class:`~jacobnet.core.stack.Stack` with doors to every derivative.
+
+The gradient is the theorem backprop computes without showing it:
+
+    dL/dθ_l = J_loss(a_L) · J_x(f_L) ⋯ J_x(f_{l+1}) · J_θ(f_l)
+
+A network is its stack (layers, names, parameters, values) plus three doors:
+:meth:`Network.gradient` (the explicit product of :mod:`jacobnet.chain`, SymPy's
+derivation of :mod:`jacobnet.symbolic`, or central differences),
+:meth:`Network.trace` (the whole backward pass, recorded) and
+:meth:`Network.chain` (one product, as named factors). It sits above those
+subpackages and calls down into them; they know only the :class:`Stack`.
+
+>>> import numpy as np
+>>> from jacobnet import Dense, Tanh, SoftmaxCrossEntropy
+>>> net = Network([Dense(3, 4, seed=0), Tanh(), Dense(4, 2, seed=1)], SoftmaxCrossEntropy())
+>>> net.names
+['Dense 1', 'Tanh 1', 'Dense 2']
+>>> net.n_params, net.gradient(np.ones(3), np.array([1.0, 0.0])).shape
+(26, (26,))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jacobnet.chain.backward import backward, gradient
+from jacobnet.chain.build import build_chain
+from jacobnet.chain.trace import Trace
+from jacobnet.chain.chain import Chain
+from jacobnet.core.finite import fd_gradient
+from jacobnet.core.stack import Stack
+from jacobnet.core.validate import check_mode
+
+Array = np.ndarray
+
+GRADIENT_METHODS = ("jacobian", "symbolic", "finite-difference")  # the one list: report and CLI read it
+
+
+class Network(Stack):
+    """A stack of layers followed by a loss, and its derivatives (see :class:`~jacobnet.core.stack.Stack`)."""
+
+    def gradient(self, x: Array, y: Array, method: str = "jacobian", mode: str = "structured") -> Array:
+        """``dL/dθ`` as a flat ``(n_params,)`` vector (the mean over a batch).
+
+        Args:
+            x: the input, ``(n_in,)`` or a batch ``(B, n_in)``.
+            y: the target, ``(n_out,)`` or ``(B, n_out)``.
+            method: one of :data:`GRADIENT_METHODS`: ``"jacobian"`` (the explicit
+                product of layer Jacobians), ``"symbolic"`` (SymPy's derivation,
+                lambdified and cached), or ``"finite-difference"`` (central
+                differences, relative step).
+            mode: ``"structured"`` (default) multiplies each factor through its
+                structure (the cost of ordinary backprop); ``"materialised"``
+                builds every dense Jacobian first (the lesson). Same factors,
+                same order, same numbers (≤ 1e-12). Only ``"jacobian"`` uses it,
+                but it is checked for every method. Computing defaults to
+                structured (a 784→128 layer's ``J_θ`` is ~100 MB per sample
+                dense); showing — :meth:`trace` — defaults to materialised.
+                Materialising more than the memory budget
+                (:mod:`jacobnet.core.memory`, default 1 GiB) raises a
+                ``MemoryError`` before allocating.
+
+        >>> import numpy as np
+        >>> from jacobnet import Dense, Tanh, SoftmaxCrossEntropy
+        >>> net = Network([Dense(3, 4, seed=0), Tanh(), Dense(4, 2, seed=1)], SoftmaxCrossEntropy())
+        >>> X, Y = np.ones((5, 3)), np.eye(2)[[0, 1, 1, 0, 1]]     # a batch of 5
+        >>> g = net.gradient(X, Y)
+        >>> g.shape, bool(np.allclose(g, net.gradient(X, Y, method="finite-difference"), rtol=1e-6, atol=1e-9))
+        ((26,), True)
+        """
+        if method not in GRADIENT_METHODS:
+            raise ValueError(f"unknown gradient method {method!r}; choose one of {', '.join(GRADIENT_METHODS)}")
+        check_mode(mode)
+        if method == "jacobian":
+            return gradient(self, x, y, mode=mode)
+        if method == "symbolic":
+            from jacobnet.symbolic import symbolic_gradient  # (SymPy loads on first use)
+
+            return symbolic_gradient(self, x, y)
+        return fd_gradient(self, x, y)
+
+    def trace(self, x: Array, y: Array, mode: str = "materialised") -> Trace:
+        """Every factor of the backward product and every partial product, with shapes: a :class:`Trace`.
+
+        ``mode`` as in :meth:`gradient`; the default is ``"materialised"``, the
+        lesson: every factor is built as its dense matrix and multiplied with
+        ``@`` (``mode="structured"`` gives the same products at backprop's cost).
+        Shown in a REPL or a notebook it is a table; ``trace.factor(name)`` is one factor.
+
+        >>> import numpy as np
+        >>> from jacobnet import Dense, Tanh, MSE
+        >>> net = Network([Dense(3, 4, seed=0), Tanh(), Dense(4, 2, seed=1)], MSE())
+        >>> t = net.trace(np.ones(3), np.zeros(2))
+        >>> [(f.name, f.shape) for f in t.factors][:3]
+        [('J_loss', (1, 2)), ('J_θ(Dense 2)', (2, 10)), ('J_x(Dense 2)', (2, 4))]
+        >>> t.factor("J_x(Dense 2)").col_labels
+        ['a^{(2)}_{1}', 'a^{(2)}_{2}', 'a^{(2)}_{3}', 'a^{(2)}_{4}']
+        """
+        return backward(self, x, y, mode=mode)
+
+    def chain(self, x: Array, y: Array, layer: int | str | None = None, wrt: str = "params") -> Chain:
+        """One product as a :class:`~jacobnet.chain.Chain`: ``dL/dθ`` of one layer, or ``dL/dx``.
+
+        ``layer``: a 0-based index into ``net.layers`` (negative counts from the
+        end) or a layer's name such as ``"Dense 2"`` (``net.names``); default: the
+        first layer with parameters (the longest chain). ``wrt="input"`` gives ``dL/dx``.
+
+        >>> import numpy as np
+        >>> from jacobnet import Dense, Tanh, MSE
+        >>> net = Network([Dense(3, 4, seed=0), Tanh(), Dense(4, 2, seed=1)], MSE())
+        >>> net.chain(np.ones(3), np.zeros(2)).shapes
+        [(1, 2), (2, 4), (4, 4), (4, 16)]
+        >>> net.chain(np.ones(3), np.zeros(2), layer="Dense 2").target, net.chain(np.ones(3), np.zeros(2), layer=2).target
+        ('∂L/∂θ(Dense 2)', '∂L/∂θ(Dense 2)')
+        """
+        return build_chain(self, x, y, layer=layer, wrt=wrt)
+

@@ -1,0 +1,47 @@
+"""Symbolic Jacobians with SymPy: derived, proved against the hand-derived forms, compiled, guarded.
+
+* :mod:`~jacobnet.symbolic.derive` — symbols, and SymPy's Jacobians of each layer's own SymPy forward;
+* :mod:`~jacobnet.symbolic.closed_forms` — the hand-derived forms proved equal to them;
+* :mod:`~jacobnet.symbolic.network` — a network's gradient derived twice (whole loss, chain product);
+* :mod:`~jacobnet.symbolic.compiled` — the gradient lambdified and cached (``method="symbolic"``);
+* :mod:`~jacobnet.symbolic.size` — the size guard; :mod:`~jacobnet.symbolic.latex` — LaTeX.
+
+Every name below is importable from here; SymPy loads when the first one is
+used (``import jacobnet.symbolic`` alone does not load it, so the size guard
+stays cheap for the command line).
+"""
+
+from importlib import import_module
+
+_NAMES = {  # name → the module of this package that defines it
+    "derive": (
+        "vector_symbols", "param_symbols", "input_size", "forward_expr", "loss_expr", "loss_input_name",
+        "layer_jacobians", "loss_jacobian", "lambdify_safe",
+    ),
+    "closed_forms": ("closed_form_jacobians", "closed_form_loss_row", "compare_closed_forms", "proved_zero", "FormCheck"),
+    "network": (
+        "SymbolicGradient", "Agreement", "direct_gradient", "network_gradient", "gradients_agree", "network_input_size",
+    ),
+    "compiled": (
+        "CompiledGradient", "compiled_gradient", "symbolic_gradient", "evaluate_layer_jacobians", "common_factors_out",
+        "architecture_key", "clear_cache", "CACHE_SIZE", "_CACHE", "_LAYER_CACHE",
+    ),
+    "size": ("SymbolicSizeError", "MAX_EXPRESSION_SIZE", "check_size", "estimate_size", "check_layer_size"),
+    "latex": ("jacobian_latex", "show_jacobians", "ShownJacobian", "plain_text"),
+}
+_MODULE = {name: module for module, names in _NAMES.items() for name in names}
+__all__ = [name for names in _NAMES.values() for name in names if not name.startswith("_")]
+
+
+def __getattr__(name: str) -> object:
+    """Each name of :data:`__all__` from its module, imported on first use."""
+    if name not in _MODULE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{_MODULE[name]}"), name)
+    if not name.startswith("_"):
+        globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,165 @@
+"""The hand-derived Jacobians, written as SymPy matrices, and their check against SymPy's own.
+
+These are the formulas a student derives on paper. They are written here by
+hand — never by differentiating anything — so that comparing them with
+:func:`jacobnet.symbolic.derive.layer_jacobians` (SymPy's ``Matrix.jacobian`` of
+the forward expression) checks one derivation against another:
+
+==================  ============================================  ==================
+layer / loss        closed form                                   shape
+==================  ============================================  ==================
+Dense               ``J_x = W``, ``J_θ = [I ⊗ xᵀ | I]``           (m, n), (m, m(n+1))
+elementwise ``f``   ``J_x = diag(f'(x))``, ``f'`` = ``rule.dexpr``   (n, n)
+Softmax             ``J_x = diag(s) − s sᵀ``                      (n, n)
+MSE                 ``(2/n)(ŷ − y)ᵀ``                             (1, n)
+CrossEntropy        ``−(y / ŷ)ᵀ``                                 (1, n)
+SoftmaxCE           ``(s − y)ᵀ``, ``s = softmax(z)``, when Σy = 1 (1, n)
+==================  ============================================  ==================
+
+>>> from jacobnet import Sigmoid
+>>> check = compare_closed_forms(Sigmoid(), n=2)
+>>> [(c.name, c.shape, c.proved) for c in check]
+[('J_x', (2, 2), True), ('J_θ', (2, 0), True)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from jacobnet.core.layers import Dense, Elementwise, Layer, Softmax
+from jacobnet.core.losses import MSE, CrossEntropy, Loss, SoftmaxCrossEntropy
+from jacobnet.symbolic.derive import input_size, layer_jacobians, loss_input_name, loss_jacobian, param_symbols, vector_symbols
+
+
+def closed_form_jacobians(layer: Layer, n: int | None = None, index: int | None = None) -> tuple[sp.Matrix, sp.Matrix]:
+    """The hand-derived ``(J_x, J_θ)`` over the same symbols as ``layer_jacobians`` — same shapes.
+
+    An elementwise layer's ``f'`` is its rule's hand-written ``dexpr``
+    (:data:`jacobnet.core.rules.RULES`), never a derivative SymPy computed.
+
+    >>> J_x, J_theta = closed_form_jacobians(Dense(3, 2, seed=0))
+    >>> J_theta[0, :]
+    Matrix([[x_1, x_2, x_3, 0, 0, 0, 1, 0]])
+    """
+    n_in = input_size(layer, n)
+    x = sp.Matrix(vector_symbols("x", n_in))
+    if isinstance(layer, Dense):
+        m = layer.n_out
+        W = sp.Matrix(m, n_in, param_symbols(layer, index)[: m * n_in])
+        return W, sp.Matrix.hstack(sp.kronecker_product(sp.eye(m), x.T), sp.eye(m))
+    if isinstance(layer, Elementwise):
+        return sp.diag(*[layer.rule.dexpr(xi, **layer.rule_params) for xi in x]), sp.zeros(n_in, 0)
+    if isinstance(layer, Softmax):
+        e = x.applyfunc(sp.exp)
+        s = e / sum(e)
+        return sp.diag(*s) - s * s.T, sp.zeros(n_in, 0)
+    raise TypeError(f"no closed form for layer {layer!r}")
+
+
+def closed_form_loss_row(loss: Loss, n: int) -> sp.Matrix:
+    """The hand-derived row ``∂L/∂ŷ`` — shape ``(1, n)`` (softmax-cross-entropy: ``s − y``, for Σy = 1).
+
+    >>> closed_form_loss_row(MSE(), 2)
+    Matrix([[-y_1 + yhat_1, -y_2 + yhat_2]])
+    """
+    yhat, y = sp.Matrix(vector_symbols(loss_input_name(loss), n)), sp.Matrix(vector_symbols("y", n))
+    if isinstance(loss, MSE):
+        return (sp.Rational(2, n) * (yhat - y)).T
+    if isinstance(loss, CrossEntropy):
+        return -sp.Matrix([[t / a for a, t in zip(yhat, y)]])
+    if isinstance(loss, SoftmaxCrossEntropy):
+        e = yhat.applyfunc(sp.exp)
+        return (e / sum(e) - y).T
+    raise TypeError(f"no closed form for loss {loss!r}")
+
+
+def proved_zero(expr: sp.Expr) -> bool:
+    """True when ``expr`` is identically zero by an exact, sufficient argument (a proof, never a guess).
+
+    Every ``exp(Σ c_k m_k)`` becomes ``Π s_k^{c_k}`` (``s_k`` a positive symbol
+    standing for ``exp(m_k)``, ``c_k`` rational), every ``Piecewise`` the sum of
+    its arms times indicator symbols ``h`` (the condition holds) and ``1 − h``, and
+    every other function application (``tanh(z)``, ``log(…)``) one symbol. If the
+    resulting rational function cancels to 0 for ALL values of these symbols, it
+    is 0 at the actual ones too. ``False`` means "not shown", not "nonzero".
+
+    >>> from jacobnet.core.rules import RULES
+    >>> x = sp.Symbol("x", real=True)
+    >>> proved_zero(sp.exp(-x) / (1 + sp.exp(-x)) ** 2 - RULES["sigmoid"].dexpr(x))   # σ(1 − σ)
+    True
+    >>> proved_zero(sp.exp(2 * x) - sp.exp(x))
+    False
+    """
+    expr = expr.xreplace({f: sp.Rational(f) for f in expr.atoms(sp.Float)})  # exact arithmetic
+    names: dict[object, sp.Dummy] = {}
+
+    def name(key: object, **assumptions: bool) -> sp.Dummy:
+        return names.setdefault(key, sp.Dummy(**assumptions))
+
+    def indicators(pw: sp.Piecewise) -> sp.Expr:
+        out, rest = sp.S.Zero, sp.S.One
+        for arm, cond in pw.args:
+            h = sp.S.One if cond is sp.true else name(cond)
+            out, rest = out + rest * h * arm, rest * (1 - h)
+        return out
+
+    def powers(e: sp.exp) -> sp.Expr:
+        terms = [t.as_coeff_Mul() for t in sp.Add.make_args(sp.expand(e.args[0]))]
+        return sp.Mul(*(name(m, positive=True) ** c if c.is_Rational and m != 1 else sp.exp(c * m) for c, m in terms))
+
+    expr = expr.replace(lambda a: isinstance(a, sp.Piecewise), indicators)
+    expr = expr.replace(lambda a: isinstance(a, sp.exp), powers)
+    expr = expr.xreplace({f: name(f) for f in expr.atoms(sp.Function)})
+    return sp.cancel(sp.together(expr)) == 0
+
+
+@dataclass(frozen=True)
+class FormCheck:
+    """One closed form against SymPy's Jacobian.
+
+    ``proved``: every entry of ``closed − sympy`` is zero by :func:`proved_zero`
+    (a proof for these sizes); ``unproved`` lists the ``(row, col)`` entries not shown zero.
+    """
+
+    name: str
+    closed: sp.Matrix
+    sympy: sp.Matrix
+    unproved: tuple[tuple[int, int], ...]
+
+    @property
+    def proved(self) -> bool:
+        return not self.unproved
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.closed.shape
+
+
+def _form_check(name: str, closed: sp.Matrix, derived: sp.Matrix, assume: dict | None = None) -> FormCheck:
+    if closed.shape != derived.shape:
+        raise ValueError(f"{name}: closed form has shape {closed.shape}, SymPy's Jacobian {derived.shape}")
+    diff = (closed - derived).xreplace(assume or {})
+    rows, cols = diff.shape
+    unproved = tuple((i, j) for i in range(rows) for j in range(cols) if not proved_zero(diff[i, j]))
+    return FormCheck(name, closed, derived, unproved)
+
+
+def compare_closed_forms(what: Layer | Loss, n: int | None = None) -> list[FormCheck]:
+    """Show each hand-derived form equals SymPy's Jacobian: ``[J_x, J_θ]`` of a layer, ``[J_loss]`` of a loss.
+
+    Softmax-cross-entropy's ``s − y`` holds for targets that sum to 1, so both
+    sides are compared with ``y_n = 1 − Σ_{i<n} y_i`` substituted.
+
+    >>> [c.proved for c in compare_closed_forms(SoftmaxCrossEntropy(), n=2)]
+    [True]
+    """
+    if isinstance(what, Loss):
+        if n is None:
+            raise ValueError(f"{what!r}: pass the number of outputs n")
+        y = vector_symbols("y", n)
+        assume = {y[-1]: 1 - sum(y[:-1])} if isinstance(what, SoftmaxCrossEntropy) else None
+        return [_form_check("J_loss", closed_form_loss_row(what, n), loss_jacobian(what, n), assume)]
+    closed, derived = closed_form_jacobians(what, n), layer_jacobians(what, n)
+    return [_form_check(name, c, d) for name, c, d in zip(("J_x", "J_θ"), closed, derived)]

@@ -1,0 +1,220 @@
+"""The figure gallery: figures as files — fixed names, fixed bytes — above all the README's and the course's.
+
+:data:`FIGURES` is the one list of them (file stem → how to build it and
+what it shows); ``jacobnet figures`` writes them all into ``figures/``, the
+tests check that the committed PNGs are exactly what it writes now, and the
+README embeds them by name.
+
+The files of ``jacobnet heatmap`` and ``jacobnet demo`` (:func:`write_trace_heatmaps`:
+every factor of a spec's trace, named by :func:`spec_prefix` and :func:`slug`) live
+here too, because for the demo's spec they *are* gallery files, byte for byte: one
+naming rule and one writer (:func:`write_png`) serve both.
+
+Same code, same bytes: fixed networks, seeds and samples; a fixed size and
+dpi (:func:`jacobnet.viz.figstyle.save_png`); matplotlib's default style plus
+jacobnet's (:data:`jacobnet.viz.figstyle.STYLE`), whatever the user's
+``matplotlibrc`` says; no timestamp or version stamp in the files.
+
+>>> FIGURES["chain_product"].filename
+'chain_product.png'
+
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.figure import Figure
+
+from jacobnet.chain.factor import Factor
+from jacobnet.viz.figstyle import save_png
+from jacobnet.net.network import Network
+from jacobnet.net.spec import build_network, demo_sample
+from jacobnet.viz.chains import chain_figure, chain_step_figures
+from jacobnet.viz.heatmaps import heatmap
+from jacobnet.viz.plots import comparison_figure, order_cost_figure
+
+DEFAULT_SPEC = ("3,4,2", "tanh", "softmax-ce", 0)  # the demo's network: layers, activation, loss, seed
+ORDER_WIDTHS, ORDER_DEPTHS = (8, 16, 32, 64, 128, 256), (1, 2, 3, 4, 5, 6)
+
+
+@dataclass(frozen=True)
+class GalleryFigure:
+    """One gallery figure: its file stem, a one-line caption, and the function that draws it.
+
+    ``exact``: the same bytes on every machine with the same matplotlib. A figure
+    that draws round-off (errors of 1e-17) is only exact on one machine: the last
+    bits of ``tanh`` or a matmul may differ between CPUs and NumPy builds.
+    """
+
+    name: str
+    caption: str
+    build: Callable[[], Figure]
+    exact: bool = True
+
+    @property
+    def filename(self) -> str:
+        """``name.png``."""
+        return f"{self.name}.png"
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of a factor name.
+
+    >>> slug("J_θ(Dense 1)"), slug("∂L/∂a2")
+    ('J_theta_Dense_1', 'dL_da2')
+    """
+    return re.sub(r"[^A-Za-z0-9-]+", "_", text.replace("θ", "theta").replace("∂", "d")).strip("_")
+
+
+def spec_prefix(layers: str, activation: str, loss: str, seed: int) -> str:
+    """The file prefix of a spec's heatmaps (seed 0 is left out).
+
+    >>> spec_prefix("3, 4,2", "Tanh", "softmax-ce", 0), spec_prefix("3,2", "relu", "mse", 7)
+    ('heatmap_3-4-2_tanh_softmax-ce_', 'heatmap_3-2_relu_mse_seed7_')
+    """
+    sizes = re.sub(r"\s+", "", layers).replace(",", "-")
+    return f"heatmap_{sizes}_{slug(activation.lower())}_{slug(loss.lower())}_" + (f"seed{seed}_" if seed else "")
+
+
+def spec_case(layers: str, activation: str, loss: str, seed: int) -> tuple[Network, np.ndarray, np.ndarray]:
+    """The network of a spec and the sample the commands feed it (:func:`jacobnet.net.spec.demo_sample`)."""
+    net = build_network(layers, activation, loss, seed=seed)
+    x, y = demo_sample(net.input_size, net.sizes[-1], seed)
+    return net, x, y
+
+
+def trace_heatmaps(net: Network, x: np.ndarray, y: np.ndarray, *, spy: bool = False) -> dict[str, Figure]:
+    """A heatmap of every factor of ``net.trace(x, y)``, by the factor's slug, structure outlined."""
+    return {slug(f.name): heatmap(f, structure=True, spy=spy) for f in net.trace(x, y).factors}
+
+
+def write_png(fig: Figure, path: Path) -> Path:
+    """Save ``fig`` to ``path`` atomically (a reader never sees half a file); return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            save_png(fig, fh)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_trace_heatmaps(net: Network, x: np.ndarray, y: np.ndarray, out: str | os.PathLike, prefix: str, *, spy: bool = False) -> list[Path]:
+    """Render the heatmap of every factor of ``net.trace(x, y)`` into ``out/<prefix><factor>.png``.
+
+    With the demo's spec and :func:`spec_prefix`, these are the gallery's files, byte for byte.
+    """
+    prefix += "spy_" if spy else ""
+    with mpl.rc_context():
+        mpl.rcdefaults()
+        figs = trace_heatmaps(net, x, y, spy=spy)
+        return [write_png(fig, Path(out) / f"{prefix}{name}.png") for name, fig in figs.items()]
+
+
+# --- the gallery ------------------------------------------------------------------------
+
+
+def _demo_case() -> tuple[Network, np.ndarray, np.ndarray]:
+    return spec_case(*DEFAULT_SPEC)
+
+
+def _factor(name: str, layers: str = DEFAULT_SPEC[0], activation: str = DEFAULT_SPEC[1], loss: str = DEFAULT_SPEC[2]) -> Factor:
+    """The factor ``name`` of the trace of a spec (default the demo's) on its demo sample."""
+    net, x, y = spec_case(layers, activation, loss, 0)
+    return net.trace(x, y).factor(name)
+
+
+def _spy() -> Figure:
+    return heatmap(_factor("J_θ(Dense 1)", "6,8,3", "relu", "softmax-ce"), spy=True, structure=True)
+
+
+def _batch_block() -> Figure:
+    net = build_network(*DEFAULT_SPEC[:3], seed=DEFAULT_SPEC[3])
+    rng = np.random.default_rng(7)
+    X, Y = rng.normal(size=(3, 3)), np.eye(2)[[0, 1, 1]]
+    return heatmap(net.trace(X, Y).factor("J_x(Tanh 1)"), sample="block", structure=True)
+
+
+def _chain() -> Figure:
+    net, x, y = _demo_case()
+    return chain_figure(net.chain(x, y), order="reverse")
+
+
+def _steps() -> list[GalleryFigure]:
+    net, x, y = _demo_case()
+    n = len(net.chain(x, y).factors) - 1
+    return [
+        GalleryFigure(f"chain_step_{k + 1}", f"step {k + 1} of {n} of the reverse order", lambda k=k: _step(k))
+        for k in range(n)
+    ]
+
+
+def _step(k: int) -> Figure:
+    net, x, y = _demo_case()
+    return chain_step_figures(net.chain(x, y), "reverse")[k]
+
+
+def _comparison() -> Figure:
+    from jacobnet.check.report import compare_gradients
+
+    return comparison_figure(compare_gradients(*_demo_case()))
+
+
+def _order_costs() -> Figure:
+    from jacobnet.net.sweeps import order_cost_sweep
+
+    return order_cost_figure(order_cost_sweep(widths=ORDER_WIDTHS, depths=ORDER_DEPTHS))
+
+
+def _trace_entries() -> list[GalleryFigure]:
+    net, x, y = _demo_case()
+    prefix = spec_prefix(*DEFAULT_SPEC)
+    return [
+        GalleryFigure(prefix + slug(f.name), f"`{f.name}` of the demo network, {f.kind}", lambda n=f.name: heatmap(_factor(n), structure=True))
+        for f in net.trace(x, y).factors
+    ]
+
+
+FIGURES: dict[str, GalleryFigure] = {
+    g.name: g
+    for g in [
+        GalleryFigure("softmax_jacobian", "J_x(Softmax 1) = diag(s) − s sᵀ: dense, rows sum to 0", lambda: heatmap(_factor("J_x(Softmax 1)", "3,4", "tanh", "ce"), structure=True)),
+        GalleryFigure("dense_jacobian_params_spy", "sparsity of J_θ(Dense 1) for a 6→8 layer", _spy),
+        GalleryFigure("batch_block_diagonal", "a batch of 3: the block-diagonal Jacobian of Tanh 1", _batch_block),
+        GalleryFigure("chain_product", "∂L/∂θ(Dense 1) as the product of its factors, reverse order", _chain),
+        *_steps(),
+        GalleryFigure("gradient_comparison", "the gradient by Jacobian product, SymPy and finite differences; their errors", _comparison, exact=False),
+        GalleryFigure("order_costs", "FLOPs and bytes of forward, reverse and optimal order as networks grow", _order_costs),
+        *_trace_entries(),
+    ]
+}
+
+
+def render(names: Iterable[str] | None = None, out: str | os.PathLike = "figures", progress: bool | None = None) -> list[Path]:
+    """Write the gallery (or the figures ``names``) into ``out`` as PNG; return the paths.
+
+    Rendered under matplotlib's defaults (each figure adds :data:`~jacobnet.viz.figstyle.STYLE`),
+    so a user's ``matplotlibrc`` cannot change the bytes. ``progress``: a tqdm bar on stderr
+    (default: when stderr is a terminal).
+    """
+    from tqdm import tqdm
+
+    chosen = list(FIGURES) if names is None else list(names)
+    unknown = [n for n in chosen if n not in FIGURES]
+    if unknown:
+        raise ValueError(f"unknown figure {unknown[0]!r}; the gallery has {', '.join(FIGURES)}")
+    paths = []
+    with mpl.rc_context():
+        mpl.rcdefaults()
+        for name in tqdm(chosen, desc="figures", unit="fig", disable=None if progress is None else not progress):
+            paths.append(write_png(FIGURES[name].build(), Path(out) / FIGURES[name].filename))
+    return paths

@@ -1,0 +1,255 @@
+"""Heatmaps of Jacobians: sign pattern, structure, sparsity and size at a glance.
+
+A Jacobian ``J ∈ ℝ^{m×n}`` is drawn as an ``m × n`` grid of cells, rows =
+outputs, columns = inputs (numerator layout), in a diverging colormap centred
+at zero (``vmin = −vmax``): red is positive, blue negative, white zero.
+Rows and columns carry the factor's own labels (``Factor.row_labels`` and
+``col_labels``, filled by the network: ``a^{(l)}_i``, ``W^{(k)}_{i,j}``,
+``b^{(k)}_i``, ``ŷ_j`` …) where they fit, thinned ticks where they don't; a
+bare array is labelled with 1-based indices.
+
+Every function builds a :class:`matplotlib.figure.Figure` directly (no
+pyplot, no global figure state) and returns it; nothing is shown. The text
+helpers that turn project names into mathtext live in :mod:`jacobnet.viz.figstyle`.
+
+>>> import numpy as np
+>>> fig = heatmap(np.array([[1.0, 0.0, -2.0], [0.0, 3.0, 0.0]]), name="A")
+>>> fig.get_label()
+'A ∈ ℝ^{2×3}'
+>>> fig.axes[0].images[0].get_clim()
+(-3.0, 3.0)
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap, Normalize
+from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+from matplotlib.patches import Rectangle
+
+from jacobnet.viz.figstyle import CMAP, FONT_PT, JFigure, plain_title, styled, tex_title
+from jacobnet.viz.panels import Panel
+
+Array = np.ndarray
+CELL_IN = 0.42  # side of one cell, inches, for small matrices
+MAX_W_IN, MAX_H_IN = 11.0, 7.0  # largest image, inches
+ANNOTATE_MAX_CELLS = 160  # write the values into the cells up to this many
+SPY_CMAP = ListedColormap(["#ffffff", "#1f3b73"])
+EDGE = "#111111"
+NICE_STEPS = [k * 10**e for e in range(12) for k in (1, 2, 5)]
+_TEX_CMD = re.compile(r"\\[a-zA-Z]+|[{}_^]")  # what mathtext does not print
+
+
+def centred_norm(A: Array) -> Normalize:
+    """``Normalize(−v, v)`` with ``v = max|A|`` (``v = 1`` for an all-zero or empty matrix).
+
+    >>> n = centred_norm(np.array([[1.0, -4.0, 2.0]]))
+    >>> n.vmin, n.vmax
+    (-4.0, 4.0)
+    """
+    v = float(np.max(np.abs(A), initial=0.0)) if A.size else 0.0
+    if not np.isfinite(v):
+        raise ValueError("heatmap: the matrix holds NaN or inf")
+    return Normalize(vmin=-(v or 1.0), vmax=v or 1.0)
+
+
+def image_size(shape: tuple[int, int]) -> tuple[float, float]:
+    """Width and height of the drawn matrix, inches: square cells (0.42–0.6 in), shrunk to fit
+    ``MAX_W_IN × MAX_H_IN``; a very flat matrix gets taller cells so its rows stay visible.
+
+    >>> image_size((4, 16))
+    (6.72, 1.68)
+    """
+    m, n = max(shape[0], 1), max(shape[1], 1)
+    big = min(max(3.0 / max(m, n), CELL_IN), 0.6)
+    c = min(big, MAX_W_IN / n, MAX_H_IN / m)
+    return max(n * c, 0.3), max(m * c, min(m * big, 1.8))
+
+
+def draw_matrix(ax: Axes, A: Array, norm: Normalize | None = None, *, spy: bool = False, cmap: str = CMAP) -> AxesImage:
+    """Draw ``A`` cell by cell on ``ax`` (cell ``(i, j)`` centred at ``x = j, y = i``)."""
+    if spy:
+        im = ax.imshow(A != 0, cmap=SPY_CMAP, norm=Normalize(0, 1), interpolation="nearest", aspect="auto")
+    else:
+        im = ax.imshow(A, cmap=cmap, norm=norm or centred_norm(A), interpolation="nearest", aspect="auto")
+    m, n = A.shape
+    if m <= 40 and n <= 60:  # white cell borders while cells are big enough to see them
+        ax.set_xticks(np.arange(-0.5, n), minor=True)
+        ax.set_yticks(np.arange(-0.5, m), minor=True)
+        ax.grid(which="minor", color="white" if not spy else "#d0d0d0", linewidth=0.8)
+        ax.tick_params(which="minor", length=0)
+    for side in ax.spines.values():
+        side.set_color("#888888")
+    return im
+
+
+def thin(labels: Sequence[str], length_in: float, font_pt: float) -> tuple[list[int], list[str]]:
+    """Tick positions and labels: all of them if they fit in ``length_in`` inches, else every k-th
+    for a round ``k`` (1, 2, 5, 10, 20, …).
+
+    >>> thin([str(i) for i in range(1, 31)], length_in=1.0, font_pt=9.0)[0]  # 5 fit: every 6th → every 10th
+    [0, 10, 20]
+    """
+    fit = max(1, int(length_in * 72 / (font_pt * 1.6)))
+    step = next(k for k in NICE_STEPS if k * fit >= len(labels)) if len(labels) > fit else 1
+    pos = list(range(0, len(labels), step))
+    return pos, [labels[i] for i in pos]
+
+
+def set_ticks(ax: Axes, rows: Sequence[str], cols: Sequence[str], size_in: tuple[float, float], font_pt: float) -> None:
+    """Row labels on the left, column labels below (rotated), thinned to fit."""
+    pos, text = thin(cols, size_in[0], font_pt)
+    wide = max((len(_TEX_CMD.sub("", t)) for t in text), default=0) * font_pt * 0.6 > 72 * size_in[0] / max(len(pos), 1)
+    ax.set_xticks(pos, [f"${t}$" for t in text], rotation=90 if wide else 0)
+    pos, text = thin(rows, size_in[1], font_pt)
+    ax.set_yticks(pos, [f"${t}$" for t in text])
+    ax.tick_params(labelsize=font_pt, length=2)
+
+
+def colorbar(fig: Figure, ax: Axes, im: AxesImage) -> None:
+    """A colorbar beside the drawn matrix, as tall as it (at least 1.1 in), centred on it."""
+    W, H = fig.get_size_inches()
+    x0, y0, w, h = ax.get_position().bounds
+    height = max(h, 1.1 / H)
+    cax = fig.add_axes((x0 + w + 0.15 / W, y0 + (h - height) / 2, 0.16 / W, height))
+    fig.colorbar(im, cax=cax)
+    cax.tick_params(labelsize=FONT_PT)
+
+
+def text_in(labels: Sequence[str], font_pt: float) -> float:
+    """A generous estimate of the printed width, in inches, of the longest mathtext label."""
+    return max((len(_TEX_CMD.sub("", t)) for t in labels), default=0) * font_pt * 0.62 / 72
+
+
+def outline(ax: Axes, kind: str | None, shape: tuple[int, int], block: tuple[int, int] | None = None, names: bool = True) -> None:
+    """Outline the structure: the diagonal, the Kronecker blocks of ``[I ⊗ xᵀ | I]`` (named above
+    the axes with ``names``), the blocks of a block-diagonal batch Jacobian."""
+    m, n = shape
+    cell_pt = 72 * ax.get_position().width * ax.figure.get_figwidth() / max(n, 1)
+    lw = float(np.clip(cell_pt / 20, 0.4, 1.4))
+    box = dict(fill=False, edgecolor=EDGE, linewidth=lw, zorder=3, clip_on=False)
+    if block is not None:
+        bm, bn = block
+        for b in range(m // max(bm, 1)):
+            ax.add_patch(Rectangle((b * bn - 0.5, b * bm - 0.5), bn, bm, **box))
+        return
+    if kind in ("diagonal", "diag − rank-1") and m == n:
+        if n > 40:
+            ax.plot([-0.5, n - 0.5], [-0.5, n - 0.5], color=EDGE, linewidth=lw)
+        for i in range(n if n <= 40 else 0):
+            ax.add_patch(Rectangle((i - 0.5, i - 0.5), 1, 1, **box))
+    elif kind == "[I ⊗ xᵀ | I]" and m and n % m == 0:
+        k = n // m - 1  # x has k entries
+        for i in range(m):
+            ax.add_patch(Rectangle((i * k - 0.5, i - 0.5), k, 1, **box))
+        ax.add_patch(Rectangle((m * k - 0.5, -0.5), m, m, **{**box, "linestyle": "--"}))
+        ax.axvline(m * k - 0.5, color=EDGE, linewidth=1.5 * lw)
+        if not names:
+            return
+        top = dict(transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=FONT_PT)
+        ax.text((m * k - 1) / 2, 1.01, rf"$I_{{{m}}} \otimes x^T$", **top)
+        ax.text(m * k + (m - 1) / 2, 1.01, rf"$I_{{{m}}}$", **top)
+
+
+def annotate(ax: Axes, A: Array, norm: Normalize, font_pt: float) -> None:
+    """Write each nonzero value into its cell (2 significant digits); zeros stay blank."""
+    for (i, j), v in np.ndenumerate(A):
+        if v != 0:
+            dark = abs(v) > 0.6 * norm.vmax
+            ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=font_pt, color="white" if dark else "#222222")
+
+
+def figure_around(
+    img: tuple[float, float], rows: Sequence[str], cols: Sequence[str], title: str, *, colorbar_room: bool = True, top_extra: float = 0.0
+) -> Figure:
+    """A figure with one axes of exactly ``img`` inches, and margins that fit its labels and title."""
+    img_w, img_h = img
+    left = 0.3 + text_in(thin(rows, img_h, FONT_PT)[1], FONT_PT)
+    bottom = 0.35 + text_in(thin(cols, img_w, FONT_PT)[1], FONT_PT)
+    top = 0.45 + 0.22 * title.count("\n") + top_extra
+    right = 1.0 if colorbar_room else 0.25
+    W = max(left + img_w + right, text_in([title], 11.0) + 0.6)
+    H = max(bottom + img_h + top, 1.1 + 0.8 if colorbar_room else 0.0)
+    y0 = bottom + (H - bottom - img_h - top) / 2
+    fig = JFigure(figsize=(W, H))
+    fig.add_axes((left / W, y0 / H, img_w / W, img_h / H))
+    return fig
+
+
+def heatmap(
+    J: object,
+    *,
+    name: str | None = None,
+    kind: str | None = None,
+    sample: int | str = 0,
+    structure: bool = False,
+    spy: bool = False,
+    values: bool | None = None,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    cmap: str = CMAP,
+) -> Figure:
+    r"""A heatmap of one Jacobian ``J ∈ ℝ^{m×n}`` (a chain ``Factor`` or an array) — returns the Figure.
+
+    Args:
+        J: a :class:`~jacobnet.chain.Factor` (its ``name``, ``kind``, labels and values are used),
+            a structured operator, or an array ``(m, n)``; a batch ``(B, m, n)`` shows one
+            ``sample`` (a factor's other samples are never materialised).
+        name, kind: override (or, for an array, supply) the title name and the structure label.
+        sample: which sample of a batch to draw, or ``"block"`` for the block-diagonal
+            batch Jacobian ``(B·m, B·n)`` (its blocks outlined with ``structure=True``).
+        structure: outline the structure (the diagonal; the blocks ``I ⊗ xᵀ`` and ``I``).
+        spy: draw the sparsity pattern (nonzero / zero) instead of the values.
+        values: write the values into the cells (default: when there are few cells).
+        row_labels, col_labels: mathtext labels (without ``$``); default: the factor's
+            ``row_labels``/``col_labels``, else 1-based indices.
+
+    The title is ``name ∈ ℝ^{m×n}`` in mathtext; ``fig.get_label()`` holds it as plain text.
+
+    >>> import numpy as np
+    >>> J = np.array([[0.5, 0.0, -2.0], [0.0, 1.0, 0.0]])
+    >>> fig = heatmap(J, name="J_x(Dense 1)", col_labels=["x_{1}", "x_{2}", "x_{3}"])
+    >>> fig.get_label(), fig.axes[0].get_title()
+    ('J_x(Dense 1) ∈ ℝ^{2×3}', '$J_{x}(\\mathrm{Dense\\ 1}) \\in \\mathbb{R}^{2\\times 3}$')
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()], [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    (['$x_{1}$', '$x_{2}$', '$x_{3}$'], ['$1$', '$2$'])
+    >>> fig.axes[0].images[0].get_clim()
+    (-2.0, 2.0)
+    """
+    p = Panel.of(J, sample)
+    A, name, kind, block = p.matrix, name or p.name, kind or p.kind, p.block
+    m, n = A.shape
+    rows, cols = list(row_labels or p.rows) or _indices(m), list(col_labels or p.cols) or _indices(n)
+    norm = centred_norm(A)
+    img_w, img_h = image_size((m, n))
+    title = tex_title(name, (m, n))
+    if spy:
+        nnz = int(np.count_nonzero(A))
+        title += f"\nnonzeros: {nnz} of {m * n} ({100 * nnz / max(m * n, 1):.0f}%)"
+    if block is not None:
+        title += f"\nblock-diagonal over a batch of {m // max(block[0], 1)}"
+    kron = structure and kind == "[I ⊗ xᵀ | I]" and block is None
+    with styled():
+        fig = figure_around((img_w, img_h), rows, cols, title, colorbar_room=not spy, top_extra=0.25 * kron)
+        ax = fig.axes[0]
+        im = draw_matrix(ax, A, norm, spy=spy, cmap=cmap)
+        set_ticks(ax, rows, cols, (img_w, img_h), FONT_PT)
+        if structure:
+            outline(ax, kind, (m, n), block)
+        if values if values is not None else (m * n <= ANNOTATE_MAX_CELLS and img_w / max(n, 1) >= 0.35 and not spy):
+            annotate(ax, A, norm, FONT_PT - 2)
+        if not spy:
+            colorbar(fig, ax, im)
+        ax.set_title(title, pad=18 if kron else 8)
+        fig.set_label(plain_title(name, (m, n)))
+    return fig
+
+
+def _indices(k: int) -> list[str]:
+    """1-based index labels ``1 … k`` for an axis without names."""
+    return [str(i + 1) for i in range(k)]
