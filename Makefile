@@ -1,6 +1,6 @@
 # jacobnet — two commands on a fresh machine with Python >= 3.11 and make:
 #   make demo    create .venv, install jacobnet, run the demo
-#   make test    create .venv, install with test extras, run the whole suite (notebooks included)
+#   make test    create .venv, install with test extras, lint, check the architecture contract, run the whole suite (notebooks included)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -29,6 +29,8 @@ demo: $(VENV)/.installed
 	$(BIN)/jacobnet demo
 
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check jacobnet tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 --nbmake --nbmake-timeout=300 tests jacobnet notebooks
 
 notebooks: $(VENV)/.installed-notebooks

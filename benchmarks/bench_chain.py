@@ -39,10 +39,10 @@ from typing import Callable  # noqa: E402
 import numpy as np  # noqa: E402
 
 import jacobnet as jn  # noqa: E402
+from jacobnet.chain.backward import backward  # noqa: E402
 from jacobnet.check import rel_error  # noqa: E402
 from jacobnet.core.memory import format_bytes  # noqa: E402
 from jacobnet.core.table import Table  # noqa: E402
-from jacobnet.chain.backward import backward  # noqa: E402
 
 CASES = [("64,32,10", 1), ("64,32,10", 32), ("784,128,10", 1), ("784,128,10", 32)]
 COPY_BYTES = 256 * 2**20

@@ -1,9 +1,30 @@
-"""The symbolic gradient: what deriving costs, and what evaluating a compiled one costs.
+"""The symbolic gradient: what deriving costs, what evaluating a compiled one costs, and the size guard's model.
 
-One table, measured side by side in one run: the networks of issue 3 — 2→3→1
-(tanh, MSE) and 4→8→3 (tanh, softmax-cross-entropy) — and the deepest networks
-the size guard admits (:mod:`jacobnet.symbolic.size`), narrow and deep, smooth
-and kinked, which must still stay within a few seconds.
+One table, measured side by side in one run: the two reference networks —
+2→3→1 (tanh, MSE) and 4→8→3 (tanh, softmax-cross-entropy) — and the deepest
+networks the size guard admits (:mod:`jacobnet.symbolic.size`), narrow and deep,
+smooth and kinked, which must still stay within a few seconds.
+
+What the guard measures, and why
+    Deriving, ``lambdify`` (with ``cse``) and the first evaluation all take time
+    proportional to the number of expression-tree nodes of the derivative (a
+    shared subexpression counted every time it appears). Measured cold on 2 shared
+    cores, from 2→3→1 to 3,3,3,3,3,3,3 and 1,2,2,2,2,2,2,2,1: 1.2–2.2 · 10⁻⁵ s per
+    node (``SECONDS_PER_NODE`` = 1.6 · 10⁻⁵). The estimate — each layer's and loss's
+    ``symbolic_*`` hooks, from the sizes alone — predicts SymPy's node count to within
+    0.75–1.25× on smooth networks and over-estimates stacked kinks (their folded
+    ``Piecewise`` conditions weigh ``FOLD_WEIGHT`` = 2: nested conditionals compile
+    about twice as slow per node). A layer that keeps the base class's defaults is
+    over-estimated (the defaults assume every output holds every input).
+
+    Depth enters through the size of an entry: every layer's derivative contains the
+    whole expression below it, and a rule whose derivative contains its variable
+    twice (σ' = e^{−x}/(1 + e^{−x})², softplus') or a stacked kink multiplies it. So
+    1,2,2,2,2,2,2,2,1 with sigmoids (≈ 1 · 10⁶ nodes, 14 s cold) and 2,3,3,3,3,1 with
+    sigmoids (3.7 · 10⁵, 5–7 s) are refused, while a 4→8→3 softmax network
+    (1.6 · 10⁵, 2–3.5 s) of more parameters is admitted. The limit,
+    ``MAX_EXPRESSION_SIZE`` = 2.5 · 10⁵ nodes, is ≈ 4 s: what passes stays within a few
+    seconds, which the deepest admitted networks below confirm.
 
 Columns
     estimate      the size guard's estimate (expression nodes) and the seconds it predicts
@@ -12,14 +33,14 @@ Columns
     lambdify      compiling the derivative (``lambdify`` with ``cse``): ``math`` for one
                   sample, ``numpy`` (vectorised over the batch) for a batch
     total         derive + lambdify + the first evaluation: ``symbolic_gradient`` on a cold cache
-    target        issue 3: total < 1 s (2→3→1), < 10 s (4→8→3); the guard's promise, < 5 s, for the others
+    target        total < 1 s (2→3→1), < 10 s (4→8→3); the guard's promise, < 5 s, for the others
     symbolic      one call of the cached compiled gradient (``Network.gradient(method="symbolic")``)
     jacobian      one call of the numeric Jacobian product (``Network.gradient()``, structured)
-    ratio         symbolic / jacobian, with ✓ when within issue 3's 10×
+    ratio         symbolic / jacobian, with ✓ when within 10×
     rel error     ``rel_error(symbolic, jacobian)``
 
 Per-call times are the best of several interleaved rounds (wall clock).
-Run: ``python benchmarks/bench_symbolic.py`` (``--quick``: fewer rounds, issue networks only).
+Run: ``python benchmarks/bench_symbolic.py`` (``--quick``: fewer rounds, the reference networks only).
 """
 
 from __future__ import annotations
@@ -34,9 +55,9 @@ import sympy.core.cache
 import jacobnet as jn
 from jacobnet import symbolic
 from jacobnet.check import rel_error
+from jacobnet.core.table import Table
 from jacobnet.net.spec import demo_sample
 from jacobnet.symbolic.size import MAX_EXPRESSION_SIZE, SECONDS_PER_NODE, estimate_size
-from jacobnet.core.table import Table
 
 ISSUE_CASES = [("2,3,1", "tanh", "mse", 1.0), ("4,8,3", "tanh", "softmax-ce", 10.0)]
 FEW_SECONDS = 5.0

@@ -25,12 +25,13 @@ from importlib.util import find_spec
 
 from jacobnet.chain import Chain, Factor, Trace
 from jacobnet.core.layer import Layer, Param
-from jacobnet.core.layers import Dense, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from jacobnet.core.layers import Dense, Elementwise, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from jacobnet.core.losses import MSE, CrossEntropy, Loss, SoftmaxCrossEntropy
 from jacobnet.core.memory import JacobianMemoryError, memory_budget, set_budget
-from jacobnet.core.operators import DiagMinusOuter, Diagonal, Empty, KronRows, Matrix
-from jacobnet.net import GRADIENT_METHODS, Network, build_network
+from jacobnet.core.operators import DiagMinusOuter, Diagonal, Empty, HStack, KronRows, Matrix
+from jacobnet.core.rules import Rule
 from jacobnet.course.train import train
+from jacobnet.net import GRADIENT_METHODS, Network, build_network
 
 _LAZY = {  # name → the module that defines it, imported on first use
     "check_jacobian": "check", "jacobian_fd": "check", "fd_gradient": "check", "rel_error": "check",
@@ -44,9 +45,9 @@ _MODULES = {  # short names of the modules people reach for
 }
 
 __all__ = [
-    "Layer", "Param", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus", "Softmax",
+    "Layer", "Param", "Dense", "Elementwise", "Rule", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus", "Softmax",
     "Loss", "MSE", "CrossEntropy", "SoftmaxCrossEntropy",
-    "Matrix", "Diagonal", "DiagMinusOuter", "KronRows", "Empty",
+    "Matrix", "Diagonal", "DiagMinusOuter", "KronRows", "HStack", "Empty",
     "Network", "GRADIENT_METHODS", "build_network", "Chain", "Factor", "Trace",
     "JacobianMemoryError", "memory_budget", "set_budget", "train", *_LAZY,
 ]
@@ -54,7 +55,7 @@ __all__ = [
 
 def _version() -> str:
     """The installed distribution's version: the one source is pyproject.toml."""
-    from importlib import metadata  # (~25 ms: only when asked)
+    from importlib import metadata  # (only when asked)
 
     try:
         return metadata.version("jacobnet")

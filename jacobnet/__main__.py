@@ -1,5 +1,5 @@
 """``python -m jacobnet`` is the ``jacobnet`` command."""
 
-from .cli import main
+from jacobnet.cli import main
 
 raise SystemExit(main())

@@ -16,8 +16,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from jacobnet import __version__
-from jacobnet.net.network import Network
 from jacobnet.check.report import GradientReport, compare_gradients
+from jacobnet.net.network import Network
 from jacobnet.net.spec import build_network, demo_sample
 from jacobnet.symbolic.size import SymbolicSizeError
 

@@ -21,8 +21,8 @@ from strategies import FAST
 from jacobnet.chain import Chain
 from jacobnet.chain.factor import Factor
 from jacobnet.chain.orders import all_trees, forward_tree, leaves, reverse_tree
-from jacobnet.core.validate import MODES
 from jacobnet.core.operators import Diagonal, Matrix
+from jacobnet.core.validate import MODES
 
 TOL = 1e-12
 

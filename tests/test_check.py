@@ -20,12 +20,19 @@ import pytest
 import jacobnet as jn
 import jacobnet.symbolic
 from jacobnet import check
-from jacobnet.core import finite
 from jacobnet.check import (
-    GradientReport, WrongEntry, check_jacobian, compare_gradients, entry_errors, fd_gradient, jacobian_complex_step,
-    jacobian_fd, rel_error,
+    GradientReport,
+    WrongEntry,
+    check_jacobian,
+    compare_gradients,
+    entry_errors,
+    fd_gradient,
+    jacobian_complex_step,
+    jacobian_fd,
+    rel_error,
 )
 from jacobnet.check.report import Block, network_blocks
+from jacobnet.core import finite
 from jacobnet.core.operators import Matrix
 
 

@@ -22,7 +22,14 @@ import reference as ref
 from hypothesis import example, given
 from hypothesis import strategies as st
 from strategies import (
-    ACTIVATIONS, FAST, arrays, floats, layers_with_input, make_layer, no_warnings, nonsquare_shapes,
+    ACTIVATIONS,
+    FAST,
+    arrays,
+    floats,
+    layers_with_input,
+    make_layer,
+    no_warnings,
+    nonsquare_shapes,
 )
 
 import jacobnet as jn

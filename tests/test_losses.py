@@ -103,7 +103,7 @@ def test_distribution_and_unnormalised_targets(name: str) -> None:
     loss = LOSSES[name]()
     for y in (np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.0, 0.5, 0.5, 0.0]), np.array([2.0, 0.0, 1.0, 0.5])):
         assert rel_error(loss.jacobian(yhat, y), ad_row(name, yhat, y)) <= AD_TOL
-        assert rel_error(loss.jacobian(yhat, y), jacobian_fd(lambda v: loss.forward(v, y), yhat)) <= FD_TOL
+        assert rel_error(loss.jacobian(yhat, y), jacobian_fd(lambda v, y=y: loss.forward(v, y), yhat)) <= FD_TOL
 
 
 def test_cross_entropy_ignores_zero_probabilities_on_zero_targets() -> None:

@@ -140,7 +140,7 @@ def test_trace_names_shapes_and_partial_products(case, mode: str) -> None:
         assert rel_error(p.value.reshape(-1, p.shape[1]).mean(axis=0), trace.gradient[s]) <= MODE_TOL
     # the printed table shows all of it
     text = str(trace)
-    for name, left, factor, fshape, pshape in got:
+    for name, _left, factor, fshape, pshape in got:
         for piece in (name, factor, str(fshape), str(pshape)):
             assert piece in text, piece
     for f in trace.factors:

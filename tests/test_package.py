@@ -29,10 +29,10 @@ def test_submodules_are_attributes(name: str, module: str) -> None:
 def test_exports() -> None:
     from jacobnet.chain import Chain
     from jacobnet.check import check_jacobian, rel_error
-    from jacobnet.core.memory import JacobianMemoryError, memory_budget, set_budget
     from jacobnet.check.report import compare_gradients
-    from jacobnet.symbolic.size import SymbolicSizeError
+    from jacobnet.core.memory import JacobianMemoryError, memory_budget, set_budget
     from jacobnet.course.train import train
+    from jacobnet.symbolic.size import SymbolicSizeError
 
     assert (jn.Chain, jn.check_jacobian, jn.rel_error, jn.compare_gradients, jn.SymbolicSizeError) == (
         Chain, check_jacobian, rel_error, compare_gradients, SymbolicSizeError)

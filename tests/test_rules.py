@@ -16,10 +16,10 @@ import autograd
 import mpmath
 import numpy as np
 import pytest
+import reference as ref
 import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
-import reference as ref
 from strategies import FAST, no_warnings, rule_floats
 
 from jacobnet.core.rules import RULES, Rule, get_rule

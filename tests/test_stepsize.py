@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import jacobnet as jn
-from jacobnet.viz import step_sweep_figure
 from jacobnet.check.stepsize import EPS, network_step_sweep, step_size_sweep
+from jacobnet.viz import step_sweep_figure
 
 # f: ℝ² → ℝ³ and its Jacobian by hand (non-square).
 F = lambda v: np.array([np.sin(v[0]) * v[1], np.exp(v[1]), v[0] ** 3])

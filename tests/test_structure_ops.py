@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from strategies import FAST
 
 from jacobnet.chain.batch import BlockDiagonal, StackedRows
-from jacobnet.check import rel_error
 from jacobnet.chain.factor import Factor
 from jacobnet.chain.kernels import combine, leaf
+from jacobnet.check import rel_error
 from jacobnet.core.numerics import SUM_OTHERS_PRODUCT_MAX, sum_others
 from jacobnet.core.operators import DiagMinusOuter, Diagonal, Empty, KronRows, Matrix
 

@@ -24,15 +24,26 @@ from strategies import ACTIVATIONS, FAST, layers_with_input, targets
 
 import jacobnet as jn
 from jacobnet import symbolic
-from jacobnet.symbolic import closed_forms, compiled
-from jacobnet.symbolic import network as symbolic_network
-from jacobnet.symbolic import size as symbolic_size
 from jacobnet.check import rel_error
+from jacobnet.core import sizes as core_sizes
 from jacobnet.core.rules import RULES
 from jacobnet.symbolic import (
-    SymbolicSizeError, compare_closed_forms, compiled_gradient, estimate_size, evaluate_layer_jacobians,
-    gradients_agree, jacobian_latex, layer_jacobians, network_gradient, show_jacobians, symbolic_gradient,
+    SymbolicSizeError,
+    closed_forms,
+    compare_closed_forms,
+    compiled,
+    compiled_gradient,
+    estimate_size,
+    evaluate_layer_jacobians,
+    gradients_agree,
+    jacobian_latex,
+    layer_jacobians,
+    network_gradient,
+    show_jacobians,
+    symbolic_gradient,
 )
+from jacobnet.symbolic import network as symbolic_network
+from jacobnet.symbolic import size as symbolic_size
 
 SYM_TOL = 1e-12  # SymPy's formula vs the stable NumPy form of the same derivative, one layer
 GRAD_TOL = 1e-10  # the promise: symbolic vs jacobian
@@ -281,12 +292,12 @@ def test_estimate_follows_what_sympy_builds(spec, act, loss, high):
 
 def test_folded_kink_conditions_are_estimated(monkeypatch):
     # ReLU after ReLU: SymPy folds the condition u ≤ 0 into one comparison per branch of u (2⁴ here)
-    monkeypatch.setattr(symbolic_size, "FOLD_WEIGHT", 1)  # count nodes, not their cost
+    monkeypatch.setattr(core_sizes, "FOLD_WEIGHT", 1)  # count nodes, not their cost
     net = jn.build_network("3,4,4,1", "relu", "mse")
     acts, _ = symbolic_network._forward_exprs(net, 3)
-    entry = symbolic_size.Entry(1.0)
+    entry = core_sizes.Entry(1.0)
     for layer, n, a in zip(net.layers, [3, 4, 4, 4], acts[1:]):
-        entry = symbolic_size.entry_after(layer, n, entry)
+        entry = layer.symbolic_entry(n, entry)
         assert 0.9 <= entry.s / nodes([a[0]]) <= 1.1
 
 
@@ -373,4 +384,4 @@ def test_layer_cache_is_bounded(monkeypatch):
     symbolic.clear_cache()
     for n_out in (1, 2, 3):
         evaluate_layer_jacobians(jn.Dense(2, n_out), np.ones(2))
-    assert len(compiled._LAYER_CACHE) == 2 and all(key[0][2] in (2, 3) for key in compiled._LAYER_CACHE)
+    assert len(compiled._LAYER_CACHE) == 2 and all(dict(key[0][1][2])["n_out"] in (2, 3) for key in compiled._LAYER_CACHE)

@@ -10,19 +10,10 @@ import pytest
 import reference as ref
 
 import jacobnet as jn
-from jacobnet.viz import decision_boundary_figure, loss_curve_figure
 from jacobnet.course.data import one_hot, two_spirals
-from jacobnet.course.train import (
-    History,
-    TrainingDiverged,
-    _batches,
-    _divergence,
-    accuracy,
-    decision_grid,
-    predict,
-    train,
-    with_params,
-)
+from jacobnet.course.predict import accuracy, decision_grid, predict, with_params
+from jacobnet.course.train import History, TrainingDiverged, _batches, _divergence, train
+from jacobnet.viz import decision_boundary_figure, loss_curve_figure
 
 
 def small_net(seed: int = 0) -> jn.Network:

@@ -15,10 +15,10 @@ from matplotlib.patches import Rectangle
 import jacobnet as jn
 from jacobnet.chain.factor import Factor
 from jacobnet.core.memory import JacobianMemoryError, memory_budget
-from jacobnet.viz.figstyle import tex_label, tex_name
-from jacobnet.net.spec import demo_sample
 from jacobnet.core.operators import Diagonal, Matrix
+from jacobnet.net.spec import demo_sample
 from jacobnet.viz import chain_figure, chain_step_figures, heatmap
+from jacobnet.viz.figstyle import tex_label, tex_name
 
 SHAPES = {  # 3 → 4 → 2, by hand
     "J_loss": (1, 2),

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import jacobnet as jn
-from jacobnet.viz.figstyle import save_png
 from jacobnet.viz import chain_step_figures
+from jacobnet.viz.figstyle import save_png
 from jacobnet.viz.widgets import StepGallery, chain_stepper
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -37,15 +37,16 @@ materialises them; what computes a gradient to use (``Network.gradient``,
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from jacobnet.chain.factor import Factor, find_factor
 from jacobnet.chain.kernels import Multiplication, Operand, combine, leaf
-from jacobnet.core.memory import check_budget, format_bytes
 from jacobnet.chain.orders import ORDER_NAMES, Tree, check_tree, forward_tree, optimal_tree, reverse_tree, tree_text
+from jacobnet.core.memory import check_budget, format_bytes
 from jacobnet.core.operators import Matrix
 from jacobnet.core.table import Table
 from jacobnet.core.validate import check_mode
@@ -243,12 +244,10 @@ class Chain:
         >>> c.evaluate("reverse"), c.evaluate(((0, 1), 2)).shape
         (array([[24., 24., 24., 24., 24.]]), (1, 5))
         """
-        last = None
-        for last in self.steps(order, mode):
-            pass
-        if last is None:
+        last = deque(self.steps(order, mode), maxlen=1)  # each step's result is the next one's input: keep the last
+        if not last:
             return self.factors[0].dense()
-        out = last.value
+        out = last[0].value
         if self.batch is not None and out.ndim == 2:  # every factor was shared: the same for each sample
             out = np.broadcast_to(out, (self.batch, *out.shape)).copy()
         return out

@@ -15,7 +15,15 @@ from jacobnet.check.jacobian import TOLERANCES, JacobianCheck, check_jacobian
 from jacobnet.check.report import GradientReport, compare_gradients
 from jacobnet.check.stepsize import StepSweep, network_step_sweep, step_size_sweep
 from jacobnet.core.finite import (
-    COMPLEX_STEP, EPS, REL_STEP, STEPS, as_point, fd_gradient, jacobian_complex_step, jacobian_fd, rel_error,
+    COMPLEX_STEP,
+    EPS,
+    REL_STEP,
+    STEPS,
+    as_point,
+    fd_gradient,
+    jacobian_complex_step,
+    jacobian_fd,
+    rel_error,
 )
 
 __all__ = [

@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import numpy as np
 
 from jacobnet.core.finite import rel_error
+from jacobnet.core.table import Table
 from jacobnet.net.network import GRADIENT_METHODS
 from jacobnet.symbolic.size import check_size
-from jacobnet.core.table import Table
 
 if TYPE_CHECKING:
     from jacobnet.net.network import Network

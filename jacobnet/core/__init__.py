@@ -21,13 +21,13 @@ from jacobnet.core.layers import ACTIVATIONS, Dense, Elementwise, LeakyReLU, ReL
 from jacobnet.core.losses import LOSSES, MSE, CrossEntropy, Loss, SoftmaxCrossEntropy
 from jacobnet.core.memory import JacobianMemoryError, memory_budget, set_budget
 from jacobnet.core.operator import Operator
-from jacobnet.core.operators import DiagMinusOuter, Diagonal, Empty, KronRows, Matrix
+from jacobnet.core.operators import DiagMinusOuter, Diagonal, Empty, HStack, KronRows, Matrix
 from jacobnet.core.rules import RULES, Rule, get_rule
 from jacobnet.core.stack import Stack
 
 __all__ = [
     "Layer", "Param", "Dense", "Elementwise", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus", "Softmax", "ACTIVATIONS",
     "Loss", "MSE", "CrossEntropy", "SoftmaxCrossEntropy", "LOSSES", "Stack",
-    "Operator", "Matrix", "Diagonal", "DiagMinusOuter", "KronRows", "Empty", "RULES", "Rule", "get_rule",
+    "Operator", "Matrix", "Diagonal", "DiagMinusOuter", "KronRows", "HStack", "Empty", "RULES", "Rule", "get_rule",
     "JacobianMemoryError", "memory_budget", "set_budget", "rel_error", "jacobian_fd", "jacobian_complex_step", "fd_gradient",
 ]

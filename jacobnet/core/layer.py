@@ -127,26 +127,59 @@ class Layer:
 
     # --- symbolic forms (optional) ------------------------------------------------
     def sympy_forward(self, x: Sequence[Any], theta: Sequence[Any]) -> list[Any]:
-        """The output as SymPy expressions of the input symbols ``x`` and the parameter symbols ``theta``."""
+        """The output ``a = f(x; θ)`` as SymPy expressions, one per output: a list of ``out_size(len(x))``.
+
+        ``x`` are the input symbols (or expressions), ``theta`` the parameter symbols
+        in ``get_params()`` order. SymPy's ``Matrix.jacobian`` of this list is the
+        symbolic ``(J_x, J_θ)`` (:func:`jacobnet.symbolic.layer_jacobians`) and it
+        composes into a network's loss for ``method="symbolic"``. Import SymPy inside
+        the method (``import jacobnet`` never loads it).
+        """
         raise TypeError(f"no symbolic form for layer {self!r}: {type(self).__name__} defines no sympy_forward")
 
     def closed_form(self, x: Sequence[Any], theta: Sequence[Any]) -> tuple[Any, Any]:
-        """The hand-derived ``(J_x, J_θ)`` as SymPy matrices over ``x`` and ``theta``, never computed by SymPy."""
+        """The hand-derived ``(J_x, J_θ)`` as SymPy matrices over ``x`` and ``theta``, never computed by SymPy.
+
+        Shapes ``(n_out, n_in)`` and ``(n_out, n_params)`` (``sp.zeros(n_out, 0)``
+        without parameters): the formulas typed from paper, which
+        :func:`jacobnet.symbolic.compare_closed_forms` proves equal to SymPy's
+        derivative of :meth:`sympy_forward` (two independent derivations).
+        """
         raise TypeError(f"no closed form for layer {self!r}: {type(self).__name__} defines no closed_form")
 
+    # The size of the symbolic expressions, estimated from the sizes alone (nothing is
+    # built; :mod:`jacobnet.core.sizes`). The defaults are deliberately pessimistic, for
+    # a layer that defines only sympy_forward: every output is taken to hold every
+    # input and to be differentiated by the quotient rule. A layer overrides them with
+    # the counts of what its own expression builds.
     def symbolic_entry(self, n_in: int, u: Entry) -> Entry:
-        """The size of one output entry's SymPy expression, for inputs each of size ``u`` (:mod:`jacobnet.core.sizes`)."""
-        from jacobnet.core.sizes import Entry
+        """The :class:`~jacobnet.core.sizes.Entry` of one output whose ``n_in`` inputs are each like ``u``.
 
-        return Entry(u.s + 3, u.q + 3, u.k)
+        Default: every output holds every input, and its own once more,
+        ``s ← (n_in + 1)(s + 2) + 2``, with ``k^{n_in}`` branches.
+        """
+        from jacobnet.core.sizes import Entry, capped_power
+
+        return Entry((n_in + 1) * (u.s + 2) + 2, (n_in + 1) * (u.q + 2) + 2, capped_power(u.k, n_in))
 
     def symbolic_derivative(self, n_in: int, u: Entry, m: float, d: float) -> tuple[float, float]:
-        """``(m, d)`` after this layer: how many outputs depend on a parameter below, and the nodes of their derivative."""
-        return m, u.s + d + 3
+        """``(m, d)`` after this layer, for a parameter below it on which ``m`` inputs depend, ``d`` nodes each.
+
+        Returns how many outputs depend on that parameter and the nodes of each
+        output's derivative by it. Default: every output, by the chain rule with
+        the output written twice (a quotient rule), ``2 s_out + m (s + d + 3)``.
+        """
+        return self.out_size(n_in), 2 * self.symbolic_entry(n_in, u).s + m * (u.s + d + 3)
 
     def symbolic_params(self, u: Entry) -> list[tuple[float, int]]:
-        """``[(nodes of ∂a/∂θ_j, how many θ_j), …]`` for this layer's own parameters, at inputs of size ``u``."""
-        return [(u.s, self.n_params)] if self.n_params else []
+        """``[(nodes of ∂a_i/∂θ_j, how many θ_j), …]`` for the layer's own parameters, at inputs like ``u``.
+
+        Each ``θ_j`` is counted as reaching one output ``a_i``. Default: the
+        derivative is as large as a whole output entry (:meth:`symbolic_entry`).
+        """
+        if not self.n_params:
+            return []
+        return [(self.symbolic_entry(self.n_in or 1, u).s, self.n_params)]
 
     # --- the checked doors ---------------------------------------------------------
     def forward(self, x: object) -> Array:

@@ -11,7 +11,10 @@ For a batch ``(B, n_in)`` the Jacobian methods return the stacked per-sample
 Jacobians ``(B, n_out, n_in)`` and ``(B, n_out, n_params)``. Each Jacobian is
 written once, as a structured operator (``jacobian_input_op``,
 ``jacobian_params_op``, see :mod:`jacobnet.core.operators`); the dense matrices
-are materialised from it.
+are materialised from it. Each class also owns its symbolic forms: its SymPy
+forward expression (``sympy_forward``), its hand-derived Jacobians
+(``closed_form``) and the size estimate of its expressions (``symbolic_*``,
+see :mod:`jacobnet.core.sizes`).
 
 >>> import numpy as np
 >>> layer = Dense(3, 2, seed=0)
@@ -24,14 +27,17 @@ are materialised from it.
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import numpy as np
 
 from jacobnet.core.layer import Layer, Param
 from jacobnet.core.memory import check_budget
 from jacobnet.core.numerics import F8, softmax
 from jacobnet.core.operator import Operator
-from jacobnet.core.operators import Diagonal, DiagMinusOuter, KronRows, Matrix
+from jacobnet.core.operators import DiagMinusOuter, Diagonal, KronRows, Matrix
 from jacobnet.core.rules import Rule, get_rule
+from jacobnet.core.sizes import Entry, capped_power, rule_derivative, rule_entry
 from jacobnet.core.validate import positive_int, seed_value
 
 Array = np.ndarray
@@ -82,20 +88,60 @@ class Dense(Layer):
     def jacobian_params_op(self, x: Array) -> Operator:
         return KronRows(x, self.n_out)
 
+    def sympy_forward(self, x: Sequence[Any], theta: Sequence[Any]) -> list[Any]:
+        """``a_i = Σ_j W_{i,j} x_j + b_i`` with ``θ = [vec_r(W), b]``: ``n_out`` expressions.
+
+        >>> import sympy as sp
+        >>> Dense(2, 1).sympy_forward(sp.symbols("x1 x2"), sp.symbols("w1 w2 b"))
+        [b + w1*x1 + w2*x2]
+        """
+        import sympy as sp
+
+        m, n = self.n_out, self.n_in
+        return [sp.Add(*(theta[i * n + j] * x[j] for j in range(n)), theta[m * n + i]) for i in range(m)]
+
+    def closed_form(self, x: Sequence[Any], theta: Sequence[Any]) -> tuple[Any, Any]:
+        """``J_x = W`` — ``(n_out, n_in)``; ``J_θ = [I_{n_out} ⊗ xᵀ | I_{n_out}]`` — ``(n_out, n_out·(n_in + 1))``.
+
+        >>> import sympy as sp
+        >>> J_x, J_theta = Dense(2, 1).closed_form(sp.symbols("x1 x2"), sp.symbols("w1 w2 b"))
+        >>> J_x, J_theta
+        (Matrix([[w1, w2]]), Matrix([[x1, x2, 1]]))
+        """
+        import sympy as sp
+
+        m, n = self.n_out, self.n_in
+        W = sp.Matrix(m, n, list(theta[: m * n]))
+        return W, sp.Matrix.hstack(sp.kronecker_product(sp.eye(m), sp.Matrix([list(x)])), sp.eye(m))
+
+    def symbolic_entry(self, n_in: int, u: Entry) -> Entry:
+        """``Σ_j W_{i,j} u_j + b_i``: ``s ← n_in (s + 2) + 2`` nodes, ``k ← k^{n_in}`` branches."""
+        return Entry(n_in * (u.s + 2) + 2, n_in * (u.q + 2) + 2, capped_power(u.k, n_in))
+
+    def symbolic_derivative(self, n_in: int, u: Entry, m: float, d: float) -> tuple[float, float]:
+        """``Σ_j W_{i,j} du_j``: every output depends, ``m (d + 2) + 1`` nodes (no ``Add`` for one term)."""
+        return self.n_out, m * (d + 2) + (m > 1)
+
+    def symbolic_params(self, u: Entry) -> list[tuple[float, int]]:
+        """``∂a_i/∂W_{i,j} = u_j`` (``s`` nodes, ``n_out·n_in`` of them), ``∂a_i/∂b_i = 1`` (``n_out``)."""
+        return [(u.s, self.n_out * self.n_in), (1.0, self.n_out)]
+
     def __repr__(self) -> str:
         return f"Dense({self.n_in}, {self.n_out})"
 
 
 class Elementwise(Layer):
-    """``a_i = f(x_i)`` for a rule ``f`` of :data:`jacobnet.core.rules.RULES`.
+    """``a_i = f(x_i)`` for a rule ``f``: ``rule_name`` in :data:`jacobnet.core.rules.RULES`, or a ``rule`` of its own.
 
     Jacobian: ``J_x = diag(f'(x))`` — shape ``(n, n)``; no parameters.
     """
 
     rule_name: str = ""
+    rule: Rule | None = None
+    """A rule of the class's own (a class attribute), for a function not in ``RULES``."""
 
     def __init__(self, **rule_params: float):
-        self.rule: Rule = get_rule(self.rule_name)
+        self.rule: Rule = type(self).rule or get_rule(self.rule_name)
         kind = type(self).__name__
         unknown = sorted(set(rule_params) - set(self.rule.defaults))
         if unknown:
@@ -113,6 +159,36 @@ class Elementwise(Layer):
 
     def jacobian_input_op(self, x: Array) -> Operator:
         return Diagonal(self.rule.df(x, **self.rule_params))
+
+    def sympy_forward(self, x: Sequence[Any], theta: Sequence[Any]) -> list[Any]:
+        """``a_i = f(x_i)``, ``f`` the rule's SymPy ``expr``: ``len(x)`` expressions.
+
+        >>> import sympy as sp
+        >>> Tanh().sympy_forward(sp.symbols("x1 x2"), [])
+        [tanh(x1), tanh(x2)]
+        """
+        return [self.rule.expr(xi, **self.rule_params) for xi in x]
+
+    def closed_form(self, x: Sequence[Any], theta: Sequence[Any]) -> tuple[Any, Any]:
+        """``J_x = diag(f'(x))`` with ``f'`` the rule's hand-written ``dexpr`` — ``(n, n)``; ``J_θ`` ``(n, 0)``.
+
+        >>> import sympy as sp
+        >>> Tanh().closed_form(sp.symbols("x1 x2"), [])[0]
+        Matrix([
+        [1 - tanh(x1)**2,               0],
+        [              0, 1 - tanh(x2)**2]])
+        """
+        import sympy as sp
+
+        return sp.diag(*[self.rule.dexpr(xi, **self.rule_params) for xi in x]), sp.zeros(len(x), 0)
+
+    def symbolic_entry(self, n_in: int, u: Entry) -> Entry:
+        """``f(u)``: the rule's expression with ``u`` in place of its variable (:func:`~jacobnet.core.sizes.rule_entry`)."""
+        return rule_entry(self.rule, self.rule_params, u)
+
+    def symbolic_derivative(self, n_in: int, u: Entry, m: float, d: float) -> tuple[float, float]:
+        """``f'(u) · du``: the same ``m`` outputs (:func:`~jacobnet.core.sizes.rule_derivative`)."""
+        return rule_derivative(self.rule, self.rule_params, u, m, d)
 
 
 class Sigmoid(Elementwise):
@@ -199,6 +275,31 @@ class Softmax(Layer):
 
     def jacobian_input_op(self, x: Array) -> Operator:
         return DiagMinusOuter(softmax(x))
+
+    def sympy_forward(self, x: Sequence[Any], theta: Sequence[Any]) -> list[Any]:
+        """``a_i = exp(x_i) / Σ_j exp(x_j)`` (unshifted: the textbook form): ``len(x)`` expressions."""
+        import sympy as sp
+
+        e = [sp.exp(xi) for xi in x]
+        total = sp.Add(*e)
+        return [ei / total for ei in e]
+
+    def closed_form(self, x: Sequence[Any], theta: Sequence[Any]) -> tuple[Any, Any]:
+        """``J_x = diag(s) − s sᵀ`` with ``s = softmax(x)`` — ``(n, n)``; ``J_θ`` ``(n, 0)``."""
+        import sympy as sp
+
+        e = sp.Matrix(list(x)).applyfunc(sp.exp)
+        s = e / sum(e)
+        return sp.diag(*s) - s * s.T, sp.zeros(len(x), 0)
+
+    def symbolic_entry(self, n_in: int, u: Entry) -> Entry:
+        """``exp(u_i) / Σ_j exp(u_j)``: ``s ← s + n (s + 1) + 5`` nodes, ``k ← k^n`` branches."""
+        return Entry(u.s + n_in * (u.s + 1) + 5, u.q + n_in * (u.q + 1) + 5, capped_power(u.k, n_in))
+
+    def symbolic_derivative(self, n_in: int, u: Entry, m: float, d: float) -> tuple[float, float]:
+        """The quotient rule: every output depends, ``2 (s + Σ) + d + 11 + m (s + d + 3)`` nodes, ``Σ = 1 + n (s + 1)``."""
+        total = 1 + n_in * (u.s + 1)  # Σ exp u_j
+        return n_in, 2 * (u.s + total) + d + 11 + m * (u.s + d + 3)
 
 
 ACTIVATIONS: dict[str, type[Elementwise]] = {cls.rule_name: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, Softplus)}

@@ -12,7 +12,7 @@ array([[0.        , 1.33333333, 2.        ]])
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from jacobnet.core.validate import as_input, as_target, check_finite
 
 if TYPE_CHECKING:
     from jacobnet.core.layer import Layer
+    from jacobnet.core.sizes import Entry
 
 Array = np.ndarray
 
@@ -39,6 +40,11 @@ class Loss:
 
     ``input_symbol`` names the loss's input in labels: ``ŷ`` (a prediction), or
     ``z`` for a loss on logits; ``input_name`` says it in words.
+
+    Its symbolic forms, optional: :meth:`sympy_loss` (the SymPy expression),
+    :meth:`closed_form_row` (the hand-derived ``∂L/∂ŷ``, valid under
+    :meth:`closed_form_assumes`), :meth:`symbolic_derivative` (the size estimate)
+    and :meth:`key` (what a compiled gradient depends on).
     """
 
     name: str = "loss"
@@ -124,6 +130,37 @@ class Loss:
         """``∂L/∂ŷ`` of each sample, ``(n,)`` or ``(B, n)``, on validated arrays."""
         raise NotImplementedError
 
+    # --- symbolic forms (optional) ------------------------------------------------
+    def sympy_loss(self, yhat: Sequence[Any], y: Sequence[Any]) -> Any:
+        """The loss of one sample as a SymPy expression of the input symbols ``yhat`` and targets ``y`` (length ``n``)."""
+        raise TypeError(f"no symbolic form for loss {self!r}: {type(self).__name__} defines no sympy_loss")
+
+    def closed_form_row(self, yhat: Sequence[Any], y: Sequence[Any]) -> Any:
+        """The hand-derived row ``∂L/∂ŷ`` as a SymPy matrix — shape ``(1, n)`` — never computed by SymPy."""
+        raise TypeError(f"no closed form for loss {self!r}: {type(self).__name__} defines no closed_form_row")
+
+    def closed_form_assumes(self, y: Sequence[Any]) -> dict:
+        """The substitution on the targets ``y`` under which :meth:`closed_form_row` holds: none, ``{}``."""
+        return {}
+
+    def symbolic_derivative(self, n: int, u: Entry, m: float, d: float) -> float:
+        """Nodes of ``∂L/∂θ`` for a parameter on which ``m`` of the ``n`` inputs (each like ``u``) depend, ``d`` nodes each.
+
+        Default, pessimistic: every input appears in each ``∂L/∂ŷ_i``,
+        ``m (n (s + 1) + d + 6) + 1`` (:mod:`jacobnet.core.sizes`).
+        """
+        return m * (n * (u.s + 1) + d + 6) + 1
+
+    def key(self) -> tuple:
+        """What the loss's symbolic form depends on: its class and its public scalar attributes.
+
+        >>> MSE().key() == MSE().key(), MSE().key() == CrossEntropy().key()
+        (True, False)
+        """
+        scalars = (bool, int, float, str, np.integer, np.floating)
+        hyper = sorted((k, v) for k, v in vars(self).items() if not k.startswith("_") and isinstance(v, scalars))
+        return (type(self).__module__, type(self).__qualname__, tuple(hyper))
+
 
 class MSE(Loss):
     """``L = (1/n) Σ_i (ŷ_i − y_i)²``; ``∂L/∂ŷ = (2/n)(ŷ − y)ᵀ`` — shape ``(1, n)``.
@@ -140,6 +177,22 @@ class MSE(Loss):
 
     def row(self, yhat: Array, y: Array) -> Array:
         return 2.0 * (yhat - y) / yhat.shape[-1]
+
+    def sympy_loss(self, yhat: Sequence[Any], y: Sequence[Any]) -> Any:
+        """``(1/n) Σ_i (ŷ_i − y_i)²``."""
+        import sympy as sp
+
+        return sp.Add(*((a - t) ** 2 for a, t in zip(yhat, y))) / len(yhat)
+
+    def closed_form_row(self, yhat: Sequence[Any], y: Sequence[Any]) -> Any:
+        """``(2/n)(ŷ − y)ᵀ`` — shape ``(1, n)``."""
+        import sympy as sp
+
+        return sp.Rational(2, len(yhat)) * sp.Matrix([[a - t for a, t in zip(yhat, y)]])
+
+    def symbolic_derivative(self, n: int, u: Entry, m: float, d: float) -> float:
+        """``Σ_i (2/n)(ŷ_i − y_i) ∂ŷ_i``, over the ``m`` dependent ``ŷ_i``: ``m (s + d + 6) + 1`` nodes."""
+        return m * (u.s + d + 6) + 1
 
 
 class CrossEntropy(Loss):
@@ -183,6 +236,22 @@ class CrossEntropy(Loss):
     def row(self, yhat: Array, y: Array) -> Array:
         return np.divide(-y, yhat, out=np.zeros_like(y), where=y != 0)  # (−y: no −0 where y = 0)
 
+    def sympy_loss(self, yhat: Sequence[Any], y: Sequence[Any]) -> Any:
+        """``−Σ_i y_i log ŷ_i``."""
+        import sympy as sp
+
+        return -sp.Add(*(t * sp.log(a) for a, t in zip(yhat, y)))
+
+    def closed_form_row(self, yhat: Sequence[Any], y: Sequence[Any]) -> Any:
+        """``−(y / ŷ)ᵀ`` — shape ``(1, n)``."""
+        import sympy as sp
+
+        return -sp.Matrix([[t / a for a, t in zip(yhat, y)]])
+
+    def symbolic_derivative(self, n: int, u: Entry, m: float, d: float) -> float:
+        """``−Σ_i (y_i / ŷ_i) ∂ŷ_i``, over the ``m`` dependent ``ŷ_i``: ``m (s + d + 6) + 1`` nodes."""
+        return m * (u.s + d + 6) + 1
+
 
 class SoftmaxCrossEntropy(Loss):
     """Cross-entropy of ``softmax(z)`` on logits ``z``, fused and stable.
@@ -215,6 +284,29 @@ class SoftmaxCrossEntropy(Loss):
         s = softmax(z)
         # (Σ_j y_j) s_i − y_i = s_i Σ_{j≠i} y_j − y_i Σ_{j≠i} s_j: no 1 − s_i cancellation
         return s * sum_others(y) - y * sum_others(s)
+
+    def sympy_loss(self, z: Sequence[Any], y: Sequence[Any]) -> Any:
+        """``−Σ_i y_i (z_i − log Σ_j exp z_j)`` (unshifted: the textbook form)."""
+        import sympy as sp
+
+        lse = sp.log(sp.Add(*(sp.exp(zi) for zi in z)))
+        return -sp.Add(*(t * (zi - lse) for zi, t in zip(z, y)))
+
+    def closed_form_row(self, z: Sequence[Any], y: Sequence[Any]) -> Any:
+        """``(s − y)ᵀ`` with ``s = softmax(z)`` — shape ``(1, n)``; it holds when ``Σ y = 1`` (:meth:`closed_form_assumes`)."""
+        import sympy as sp
+
+        e = sp.Matrix([[sp.exp(zi) for zi in z]])
+        return e / sum(e) - sp.Matrix([list(y)])
+
+    def closed_form_assumes(self, y: Sequence[Any]) -> dict:
+        """``Σ y = 1``, as ``{y_n: 1 − Σ_{i<n} y_i}``."""
+        return {y[-1]: 1 - sum(y[:-1])}
+
+    def symbolic_derivative(self, n: int, u: Entry, m: float, d: float) -> float:
+        """``∂ log Σ exp z`` once per ``i``: ``n (Σ + 8 + m (s + d + 3)) + m d`` nodes, ``Σ = 1 + n (s + 1)``."""
+        total = 1 + n * (u.s + 1)
+        return n * (total + 8 + m * (u.s + d + 3)) + m * d
 
 
 LOSSES: dict[str, type[Loss]] = {"mse": MSE, "ce": CrossEntropy, "softmax-ce": SoftmaxCrossEntropy}

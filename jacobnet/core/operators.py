@@ -301,3 +301,65 @@ class KronRows(Operator):
 
     def jvp_flops(self, p: int) -> int:
         return self.m * (self.n + 1) * p
+
+
+class HStack(Operator):
+    """``[J_1 | J_2 | …]``: operators with one row count, side by side — the ``J_θ`` of several parameter arrays.
+
+    ``G @ J = [G @ J_1 | G @ J_2 | …]`` and ``J @ H = Σ_k J_k @ H_k`` (``H_k``
+    the rows of ``H`` of block ``k``): each block multiplies through its own structure.
+
+    >>> x = np.array([1.0, 2.0])
+    >>> J = HStack([Diagonal(x), Diagonal(np.ones(2))])        # [diag(x) | I], (2, 4)
+    >>> J.shape, J.kind
+    ((2, 4), '[diagonal | diagonal]')
+    >>> J.dense()
+    array([[1., 0., 1., 0.],
+           [0., 2., 0., 1.]])
+    >>> J.vjp(np.array([[10.0, 20.0]]))
+    array([[10., 40., 10., 20.]])
+    """
+
+    def __init__(self, blocks: list[Operator]):
+        if not blocks or len({b.shape[0] for b in blocks}) != 1:
+            raise ValueError(f"HStack: needs one or more operators with one row count, got shapes {[b.shape for b in blocks]}")
+        self.blocks = list(blocks)
+        self.edges = np.cumsum([0] + [b.shape[1] for b in blocks]).tolist()
+        self.shape = (blocks[0].shape[0], self.edges[-1])
+        self.batch = next((b.batch for b in blocks if b.batch is not None), None)
+        self.kind = "[" + " | ".join(b.kind for b in blocks) + "]"
+
+    def _columns(self) -> list[slice]:
+        return [slice(a, b) for a, b in zip(self.edges, self.edges[1:])]
+
+    def _fill(self, out: Array) -> None:
+        for block, cols in zip(self.blocks, self._columns()):
+            out[..., cols] = block.dense()
+
+    def batch_slice(self, start: int, stop: int) -> HStack:
+        return HStack([b.batch_slice(start, stop) for b in self.blocks])
+
+    def vjp(self, G: Array) -> Array:
+        parts = [b.vjp(G) for b in self.blocks]
+        lead = np.broadcast_shapes(*(p.shape[:-1] for p in parts))
+        return np.concatenate([np.broadcast_to(p, lead + p.shape[-1:]) for p in parts], axis=-1)
+
+    def vjp_sum(self, G: Array, out: Array | None = None) -> Array:
+        """``Σ_b G_b @ J_b``, block by block (each block's own batch sum, e.g. ``Gᵀ X``)."""
+        out = np.empty((G.shape[-2], self.shape[1])) if out is None else out
+        for block, cols in zip(self.blocks, self._columns()):
+            out[:, cols] = block.vjp_sum(G)
+        return out
+
+    def jvp(self, H: Array) -> Array:
+        return sum(b.jvp(H[..., cols, :]) for b, cols in zip(self.blocks, self._columns()))
+
+    @property
+    def nbytes(self) -> int:
+        return sum(b.nbytes for b in self.blocks)
+
+    def vjp_flops(self, k: int) -> int:
+        return sum(b.vjp_flops(k) for b in self.blocks)
+
+    def jvp_flops(self, p: int) -> int:
+        return sum(b.jvp_flops(p) for b in self.blocks)

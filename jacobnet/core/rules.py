@@ -28,7 +28,7 @@ else:
     class _SymPyOnFirstUse:
         """``sp.exp`` & co. import SymPy when a rule's expression is first built, not at ``import jacobnet``.
 
-        (SymPy takes ~0.2 s to import; the numeric path never needs it.)
+        (The numeric path never needs SymPy, and importing it is slow.)
         """
 
         def __getattr__(self, name: str) -> object:
@@ -169,3 +169,4 @@ def get_rule(name: str) -> Rule:
     except KeyError:
         known = ", ".join(RULES)
         raise KeyError(f"no elementwise rule named {name!r}; known: {known}") from None
+

@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from jacobnet.core.finite import jacobian_fd
-from jacobnet.course.feedback import Feedback, check_matrix, check_number, check_shape
 from jacobnet.core.labels import entry_labels
+from jacobnet.course.feedback import Feedback, check_matrix, check_number, check_shape
 
 if TYPE_CHECKING:
     from jacobnet.core.layers import Layer

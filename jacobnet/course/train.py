@@ -27,14 +27,13 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
-from jacobnet.course.predict import Grid, accuracy, decision_grid, predict, with_params  # re-exported: what training is judged by
 from jacobnet.core.progress import progress_bar
 from jacobnet.core.validate import as_input, check_mode, positive_int, seed_value
+from jacobnet.course.predict import accuracy
 
 if TYPE_CHECKING:
     from jacobnet.net.network import Network
 
-__all__ = ["History", "TrainingDiverged", "train", "Grid", "accuracy", "decision_grid", "predict", "with_params"]
 Array = np.ndarray
 
 

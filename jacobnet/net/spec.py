@@ -21,8 +21,8 @@ import numpy as np
 
 from jacobnet.core.layers import ACTIVATIONS, Dense, Layer, Softmax
 from jacobnet.core.losses import LOSSES
-from jacobnet.net.network import Network
 from jacobnet.core.validate import positive_int, seed_value
+from jacobnet.net.network import Network
 
 MAX_WIDTH = 100_000
 _SIZES = re.compile(r"\s*[0-9]{1,9}\s*(,\s*[0-9]{1,9}\s*)+")  # ASCII digits only

@@ -1,7 +1,9 @@
 """The hand-derived Jacobians, written as SymPy matrices, and their check against SymPy's own.
 
-These are the formulas a student derives on paper. They are written here by
-hand — never by differentiating anything — so that comparing them with
+These are the formulas a student derives on paper. Each layer and loss types
+its own by hand (:meth:`~jacobnet.core.layer.Layer.closed_form`,
+:meth:`~jacobnet.core.losses.Loss.closed_form_row`) — never by differentiating
+anything — so that comparing them with
 :func:`jacobnet.symbolic.derive.layer_jacobians` (SymPy's ``Matrix.jacobian`` of
 the forward expression) checks one derivation against another:
 
@@ -28,51 +30,36 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from jacobnet.core.layers import Dense, Elementwise, Layer, Softmax
-from jacobnet.core.losses import MSE, CrossEntropy, Loss, SoftmaxCrossEntropy
+from jacobnet.core.layer import Layer
+from jacobnet.core.losses import Loss
 from jacobnet.symbolic.derive import input_size, layer_jacobians, loss_input_name, loss_jacobian, param_symbols, vector_symbols
 
 
 def closed_form_jacobians(layer: Layer, n: int | None = None, index: int | None = None) -> tuple[sp.Matrix, sp.Matrix]:
-    """The hand-derived ``(J_x, J_θ)`` over the same symbols as ``layer_jacobians`` — same shapes.
+    """The hand-derived ``(J_x, J_θ)`` (``layer.closed_form``) over the symbols of ``layer_jacobians`` — same shapes.
 
     An elementwise layer's ``f'`` is its rule's hand-written ``dexpr``
     (:data:`jacobnet.core.rules.RULES`), never a derivative SymPy computed.
 
+    >>> from jacobnet import Dense
     >>> J_x, J_theta = closed_form_jacobians(Dense(3, 2, seed=0))
     >>> J_theta[0, :]
     Matrix([[x_1, x_2, x_3, 0, 0, 0, 1, 0]])
     """
-    n_in = input_size(layer, n)
-    x = sp.Matrix(vector_symbols("x", n_in))
-    if isinstance(layer, Dense):
-        m = layer.n_out
-        W = sp.Matrix(m, n_in, param_symbols(layer, index)[: m * n_in])
-        return W, sp.Matrix.hstack(sp.kronecker_product(sp.eye(m), x.T), sp.eye(m))
-    if isinstance(layer, Elementwise):
-        return sp.diag(*[layer.rule.dexpr(xi, **layer.rule_params) for xi in x]), sp.zeros(n_in, 0)
-    if isinstance(layer, Softmax):
-        e = x.applyfunc(sp.exp)
-        s = e / sum(e)
-        return sp.diag(*s) - s * s.T, sp.zeros(n_in, 0)
-    raise TypeError(f"no closed form for layer {layer!r}")
+    J_x, J_theta = layer.closed_form(vector_symbols("x", input_size(layer, n)), param_symbols(layer, index))
+    return sp.Matrix(J_x), sp.Matrix(J_theta)
 
 
 def closed_form_loss_row(loss: Loss, n: int) -> sp.Matrix:
-    """The hand-derived row ``∂L/∂ŷ`` — shape ``(1, n)`` (softmax-cross-entropy: ``s − y``, for Σy = 1).
+    """The hand-derived row ``∂L/∂ŷ`` (``loss.closed_form_row``) — shape ``(1, n)``.
 
+    Softmax-cross-entropy's is ``s − y``, which holds for Σy = 1 (``loss.closed_form_assumes``).
+
+    >>> from jacobnet import MSE
     >>> closed_form_loss_row(MSE(), 2)
     Matrix([[-y_1 + yhat_1, -y_2 + yhat_2]])
     """
-    yhat, y = sp.Matrix(vector_symbols(loss_input_name(loss), n)), sp.Matrix(vector_symbols("y", n))
-    if isinstance(loss, MSE):
-        return (sp.Rational(2, n) * (yhat - y)).T
-    if isinstance(loss, CrossEntropy):
-        return -sp.Matrix([[t / a for a, t in zip(yhat, y)]])
-    if isinstance(loss, SoftmaxCrossEntropy):
-        e = yhat.applyfunc(sp.exp)
-        return (e / sum(e) - y).T
-    raise TypeError(f"no closed form for loss {loss!r}")
+    return sp.Matrix(loss.closed_form_row(vector_symbols(loss_input_name(loss), n), vector_symbols("y", n)))
 
 
 def proved_zero(expr: sp.Expr) -> bool:
@@ -149,17 +136,19 @@ def _form_check(name: str, closed: sp.Matrix, derived: sp.Matrix, assume: dict |
 def compare_closed_forms(what: Layer | Loss, n: int | None = None) -> list[FormCheck]:
     """Show each hand-derived form equals SymPy's Jacobian: ``[J_x, J_θ]`` of a layer, ``[J_loss]`` of a loss.
 
-    Softmax-cross-entropy's ``s − y`` holds for targets that sum to 1, so both
-    sides are compared with ``y_n = 1 − Σ_{i<n} y_i`` substituted.
+    A loss's closed form may hold only under an assumption on the targets
+    (``loss.closed_form_assumes``): softmax-cross-entropy's ``s − y`` holds for
+    targets that sum to 1, so both sides are compared with
+    ``y_n = 1 − Σ_{i<n} y_i`` substituted.
 
+    >>> from jacobnet import SoftmaxCrossEntropy
     >>> [c.proved for c in compare_closed_forms(SoftmaxCrossEntropy(), n=2)]
     [True]
     """
-    if isinstance(what, Loss):
+    if hasattr(what, "closed_form_row"):  # the Loss protocol: one row, L's derivative
         if n is None:
             raise ValueError(f"{what!r}: pass the number of outputs n")
-        y = vector_symbols("y", n)
-        assume = {y[-1]: 1 - sum(y[:-1])} if isinstance(what, SoftmaxCrossEntropy) else None
+        assume = what.closed_form_assumes(vector_symbols("y", n))
         return [_form_check("J_loss", closed_form_loss_row(what, n), loss_jacobian(what, n), assume)]
     closed, derived = closed_form_jacobians(what, n), layer_jacobians(what, n)
     return [_form_check(name, c, d) for name, c, d in zip(("J_x", "J_θ"), closed, derived)]

@@ -3,10 +3,11 @@
 :func:`symbolic_gradient` (what
 ``Network.gradient(method="symbolic")`` calls) evaluates the ``direct``
 derivation (its common factors pulled out, :func:`common_factors_out`: the same
-expression in fewer operations) through ``lambdify``, compiled once per architecture (layer types
-and sizes, rule parameters such as ``alpha``, loss type, input size) and
-cached; weights, inputs and targets are arguments, so new weights never
-recompile. A batch gives the mean of the per-sample gradients, vectorised.
+expression in fewer operations) through ``lambdify``, compiled once per
+architecture (:func:`architecture_key`: every layer's and the loss's class and
+``key()`` — sizes, rule parameters such as ``alpha``, any other hyper-parameter —
+and the input size) and cached; weights, inputs and targets are arguments, so
+new weights never recompile. A batch gives the mean of the per-sample gradients, vectorised.
 
 The symbolic formulas are the textbook ones, not the stabilised NumPy forms:
 at inputs that overflow them (e.g. ``exp(1000)``) evaluation raises a
@@ -37,7 +38,8 @@ from jacobnet.symbolic.network import SymbolicGradient, direct_gradient, network
 from jacobnet.symbolic.size import check_size
 
 if TYPE_CHECKING:
-    from jacobnet.core.layers import Layer
+    from jacobnet.core.layer import Layer
+    from jacobnet.core.losses import Loss
     from jacobnet.core.stack import Stack
 
 Array = np.ndarray
@@ -161,7 +163,7 @@ def evaluate_layer_jacobians(layer: Layer, x: Array) -> tuple[Array, Array]:
     if x.ndim != 1:
         raise ValueError(f"{layer.name}: evaluate_layer_jacobians takes one sample (n,), got shape {x.shape}")
     n, m = x.size, layer.out_size(x.size)
-    key = (_layer_key(layer), n)
+    key = (_key(layer), n)
     if key not in _LAYER_CACHE:
         J_x, J_theta = layer_jacobians(layer, n)
         args = vector_symbols("x", n) + param_symbols(layer)
@@ -173,14 +175,24 @@ def evaluate_layer_jacobians(layer: Layer, x: Array) -> tuple[Array, Array]:
 _CACHE: dict[tuple, CompiledGradient] = {}
 
 
-def _layer_key(layer: Layer) -> tuple:
-    """What a layer's symbolic form depends on: its class, sizes and rule parameters (e.g. ``alpha``)."""
-    return (type(layer), layer.n_in, getattr(layer, "n_out", None), tuple(sorted(getattr(layer, "rule_params", {}).items())))
+def _key(what: Layer | Loss) -> tuple:
+    """``(class, what.key())`` of a layer or loss.
+
+    The class object as well as its name: a class redefined under the same name
+    (a notebook cell run again) is compiled anew.
+    """
+    return (type(what), what.key())
 
 
 def architecture_key(net: Stack, n_in: int) -> tuple:
-    """What a compiled gradient depends on: input size, every layer's key, loss class — never the weights."""
-    return (n_in, tuple(_layer_key(l) for l in net.layers), type(net.loss_fn))
+    """What a compiled gradient depends on: input size, every layer's ``key()``, the loss's — never the weights.
+
+    >>> from jacobnet import MSE, Dense, LeakyReLU, Network
+    >>> key = lambda alpha, seed: architecture_key(Network([Dense(2, 2, seed=seed), LeakyReLU(alpha)], MSE()), 2)
+    >>> key(0.1, 0) == key(0.1, 1), key(0.1, 0) == key(0.2, 0)
+    (True, False)
+    """
+    return (n_in, tuple(_key(l) for l in net.layers), _key(net.loss_fn))
 
 
 def compiled_gradient(net: Stack, n_in: int | None = None, max_size: float | None = None) -> CompiledGradient:

@@ -7,11 +7,14 @@ and parameters named exactly like :meth:`jacobnet.Network.param_labels`:
 layers with parameters; a stand-alone layer without an index gets ``W_{i,j}``).
 
 The Jacobians here are SymPy's derivation: ``Matrix.jacobian`` of the layer's
-symbolic forward expression, built from :data:`jacobnet.core.rules.RULES` (the one
-table of elementwise functions). The hand-derived closed forms live, separately,
-in :mod:`jacobnet.symbolic.closed_forms`. ReLU and LeakyReLU are ``Piecewise`` with
-``x <= 0`` on the left branch, so at the kink ``f'(0)`` is the left derivative
-(0, resp. ``alpha``), the value the numeric code uses too.
+own SymPy forward expression (:meth:`~jacobnet.core.layer.Layer.sympy_forward`;
+an elementwise layer's comes from :data:`jacobnet.core.rules.RULES`, the one
+table of elementwise functions), and of the loss's
+(:meth:`~jacobnet.core.losses.Loss.sympy_loss`). The hand-derived closed forms
+are compared with them in :mod:`jacobnet.symbolic.closed_forms`. ReLU and
+LeakyReLU are ``Piecewise`` with ``x <= 0`` on the left branch, so at the kink
+``f'(0)`` is the left derivative (0, resp. ``alpha``), the value the numeric
+code uses too.
 
 >>> from jacobnet import Dense
 >>> J_x, J_theta = layer_jacobians(Dense(3, 2, seed=0))
@@ -27,10 +30,10 @@ from typing import Callable, Sequence
 
 import sympy as sp
 
-from jacobnet.core.layers import Dense, Elementwise, Layer, Softmax
-from jacobnet.core.losses import MSE, CrossEntropy, Loss, SoftmaxCrossEntropy
-from jacobnet.symbolic.size import check_layer_size
+from jacobnet.core.layer import Layer
+from jacobnet.core.losses import Loss
 from jacobnet.core.validate import positive_int
+from jacobnet.symbolic.size import check_layer_size
 
 Expr = sp.Expr
 
@@ -47,6 +50,7 @@ def vector_symbols(name: str, n: int) -> list[sp.Symbol]:
 def param_symbols(layer: Layer, index: int | None = None) -> list[sp.Symbol]:
     """The layer's parameters as real symbols named by ``layer.param_labels(index)``, in ``get_params()`` order.
 
+    >>> from jacobnet import Dense
     >>> param_symbols(Dense(2, 1, seed=0), index=2)
     [W^{(2)}_{1,1}, W^{(2)}_{1,2}, b^{(2)}_{1}]
     """
@@ -65,26 +69,16 @@ def input_size(layer: Layer, n: int | None) -> int:
 
 
 def forward_expr(layer: Layer, x: Sequence[Expr], theta: Sequence[Expr] = ()) -> list[Expr]:
-    """The layer's output ``a = f(x; θ)`` as a list of SymPy expressions, one per output.
+    """The layer's output ``a = f(x; θ)`` as a list of SymPy expressions, one per output: ``layer.sympy_forward``.
 
     Dense: ``a_i = Σ_j W_{i,j} x_j + b_i``; elementwise: ``a_i = f(x_i)`` with ``f`` from
     :data:`~jacobnet.core.rules.RULES`; Softmax: ``a_i = exp(x_i) / Σ_j exp(x_j)``.
 
+    >>> from jacobnet import Dense
     >>> forward_expr(Dense(2, 1, seed=0), vector_symbols("x", 2), param_symbols(Dense(2, 1)))
     [W_{1,1}*x_1 + W_{1,2}*x_2 + b_{1}]
     """
-    if isinstance(layer, Dense):
-        m, n = layer.n_out, layer.n_in
-        return [sp.Add(*(theta[i * n + j] * x[j] for j in range(n)), theta[m * n + i]) for i in range(m)]
-    if isinstance(layer, Elementwise):
-        return [layer.rule.expr(xi, **layer.rule_params) for xi in x]
-    if isinstance(layer, Softmax):
-        e = [sp.exp(xi) for xi in x]
-        total = sp.Add(*e)
-        return [ei / total for ei in e]
-    raise TypeError(
-        f"no symbolic form for layer {layer!r}; supported: Dense, Sigmoid, Tanh, ReLU, LeakyReLU, Softplus, Softmax"
-    )
+    return layer.sympy_forward(list(x), list(theta))
 
 
 def loss_input_name(loss: Loss) -> str:
@@ -93,23 +87,16 @@ def loss_input_name(loss: Loss) -> str:
 
 
 def loss_expr(loss: Loss, yhat: Sequence[Expr], y: Sequence[Expr]) -> Expr:
-    """The loss of one sample as a SymPy expression.
+    """The loss of one sample as a SymPy expression: ``loss.sympy_loss``.
 
     MSE: ``(1/n) Σ (ŷ_i − y_i)²``; CrossEntropy: ``−Σ y_i log ŷ_i``;
     SoftmaxCrossEntropy: ``−Σ y_i (z_i − log Σ_j exp z_j)``.
 
+    >>> from jacobnet import MSE
     >>> loss_expr(MSE(), vector_symbols("yhat", 2), vector_symbols("y", 2))
     (-y_1 + yhat_1)**2/2 + (-y_2 + yhat_2)**2/2
     """
-    n = len(yhat)
-    if isinstance(loss, MSE):
-        return sp.Add(*((a - t) ** 2 for a, t in zip(yhat, y))) / n
-    if isinstance(loss, CrossEntropy):
-        return -sp.Add(*(t * sp.log(a) for a, t in zip(yhat, y)))
-    if isinstance(loss, SoftmaxCrossEntropy):
-        lse = sp.log(sp.Add(*(sp.exp(z) for z in yhat)))
-        return -sp.Add(*(t * (z - lse) for z, t in zip(yhat, y)))
-    raise TypeError(f"no symbolic form for loss {loss!r}; supported: MSE, CrossEntropy, SoftmaxCrossEntropy")
+    return loss.sympy_loss(list(yhat), list(y))
 
 
 def layer_jacobians(
@@ -133,19 +120,22 @@ def layer_jacobians(
     check_layer_size(layer, n_in, max_size)
     x = vector_symbols("x", n_in)
     theta = param_symbols(layer, index)
-    a = sp.Matrix(forward_expr(layer, x, theta))
+    a = sp.Matrix(layer.sympy_forward(x, theta))
+    if a.shape != (layer.out_size(n_in), 1):
+        raise ValueError(f"{layer.name}: sympy_forward gave {len(a)} expressions for {layer.out_size(n_in)} outputs")
     J_theta = a.jacobian(theta) if theta else sp.zeros(len(a), 0)
     return a.jacobian(x), J_theta
 
 
 def loss_jacobian(loss: Loss, n: int) -> sp.Matrix:
-    """SymPy's ``∂L/∂ŷ`` of the loss expression — a ``(1, n)`` row over ``ŷ`` (or ``z``) and ``y``.
+    """SymPy's ``∂L/∂ŷ`` of the loss expression (``loss.sympy_loss``) — a ``(1, n)`` row over ``ŷ`` (or ``z``) and ``y``.
 
+    >>> from jacobnet import MSE
     >>> loss_jacobian(MSE(), 3).shape
     (1, 3)
     """
     yhat, y = vector_symbols(loss_input_name(loss), n), vector_symbols("y", n)
-    return sp.Matrix([loss_expr(loss, yhat, y)]).jacobian(yhat)
+    return sp.Matrix([loss.sympy_loss(yhat, y)]).jacobian(yhat)
 
 
 def lambdify_safe(args: list[sp.Symbol], exprs: list[sp.Expr], module: str) -> Callable:

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from jacobnet.core.layers import Layer
+from jacobnet.core.layer import Layer
 from jacobnet.symbolic.derive import layer_jacobians
-
 
 _SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")

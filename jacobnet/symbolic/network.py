@@ -28,7 +28,13 @@ import sympy as sp
 from jacobnet.core.finite import rel_error
 from jacobnet.symbolic.closed_forms import proved_zero
 from jacobnet.symbolic.derive import (
-    forward_expr, lambdify_safe, layer_jacobians, loss_expr, loss_input_name, loss_jacobian, param_symbols,
+    forward_expr,
+    lambdify_safe,
+    layer_jacobians,
+    loss_expr,
+    loss_input_name,
+    loss_jacobian,
+    param_symbols,
     vector_symbols,
 )
 from jacobnet.symbolic.size import check_size

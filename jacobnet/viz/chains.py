@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from jacobnet.viz.figstyle import FONT_PT, JFigure, styled, tex_name
-from jacobnet.viz.heatmaps import EDGE, centred_norm, draw_matrix, heatmap, outline, text_in
-from jacobnet.core.memory import format_bytes
 from jacobnet.chain.orders import tree_text
+from jacobnet.core.memory import format_bytes
+from jacobnet.viz.figstyle import FONT_PT, JFigure, styled, tex_name
+from jacobnet.viz.heatmaps import EDGE, centred_norm, draw_matrix, outline, text_in
 from jacobnet.viz.panels import Panel, one_sample
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ def _colorbar_below(fig: Figure, ax: Axes, im: AxesImage, width_in: float, gap_i
 
 def _one_sample_chain(chain: Chain, sample: int) -> Chain:
     """``chain`` restricted to one sample of its batch: every batched factor sliced
-    (:func:`~jacobnet.viz.heatmaps.one_sample`), so nothing of the other samples is materialised."""
+    (:func:`~jacobnet.viz.panels.one_sample`), so nothing of the other samples is materialised."""
     from jacobnet.chain.chain import Chain
 
     if chain.batch is None:

@@ -33,10 +33,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from jacobnet.chain.factor import Factor
-from jacobnet.viz.figstyle import save_png
 from jacobnet.net.network import Network
 from jacobnet.net.spec import build_network, demo_sample
 from jacobnet.viz.chains import chain_figure, chain_step_figures
+from jacobnet.viz.figstyle import save_png
 from jacobnet.viz.heatmaps import heatmap
 from jacobnet.viz.plots import comparison_figure, order_cost_figure
 

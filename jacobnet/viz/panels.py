@@ -23,9 +23,9 @@ import numpy as np
 
 from jacobnet.chain.batch import block_diagonal
 from jacobnet.chain.factor import Factor
-from jacobnet.viz.figstyle import tex_labels
 from jacobnet.core.operator import Operator
 from jacobnet.core.operators import Matrix
+from jacobnet.viz.figstyle import tex_labels
 
 Array = np.ndarray
 

@@ -1,9 +1,9 @@
 """Plots of a training run: the loss and accuracy curves, and a 2-D classifier's decision boundary.
 
 The figures of :func:`jacobnet.course.train.train`'s :class:`~jacobnet.course.train.History` and
-:func:`~jacobnet.course.train.decision_grid`'s :class:`~jacobnet.course.train.Grid`. Same habits as
+:func:`~jacobnet.course.predict.decision_grid`'s :class:`~jacobnet.course.predict.Grid`. Same habits as
 :mod:`jacobnet.viz.plots`: a :class:`~jacobnet.viz.figstyle.JFigure` built directly (no pyplot),
-jacobnet's style, returned and never shown; re-exported by :mod:`jacobnet.viz`.
+jacobnet's style, returned and never shown; importable from :mod:`jacobnet.viz`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from jacobnet.viz.figstyle import CMAP, JFigure, styled
 from jacobnet.viz.plots import CLASS_COLOURS
 
 if TYPE_CHECKING:
-    from jacobnet.course.train import Grid, History
+    from jacobnet.course.predict import Grid
+    from jacobnet.course.train import History
 
 Array = np.ndarray
 
@@ -58,11 +59,11 @@ def loss_curve_figure(history: History) -> Figure:
 def decision_boundary_figure(grid: Grid, X: Array, labels: Array, title: str = "Decision boundary") -> Figure:
     """A 2-D classifier's predicted class as coloured regions, its data as points.
 
-    ``grid`` comes from :func:`jacobnet.course.train.decision_grid`; ``X`` is ``(N, 2)`` and ``labels`` ``(N,)``.
+    ``grid`` comes from :func:`jacobnet.course.predict.decision_grid`; ``X`` is ``(N, 2)`` and ``labels`` ``(N,)``.
     For two classes the shading is ``p(class 1)`` and the boundary the contour ``p = 0.5``.
 
     >>> from jacobnet import build_network
-    >>> from jacobnet.course.train import decision_grid
+    >>> from jacobnet.course.predict import decision_grid
     >>> X, labels = np.array([[0.0, 1.0], [1.0, -1.0], [-2.0, 0.5]]), np.array([0, 1, 2])
     >>> fig = decision_boundary_figure(decision_grid(build_network([2, 3], loss="softmax-ce"), X, 5), X, labels)
     >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
