@@ -1,7 +1,7 @@
 """jacobnet's backward pass, structured and materialised, against plain NumPy and PyTorch.
 
 One table, every number measured side by side in one run (interleaved rounds,
-best per-call time of each), for the networks of issue 4: 64→32→10 and
+best per-call time of each), for two networks: 64→32→10 and
 784→128→10, tanh, softmax-cross-entropy, batch 1 and 32, float64.
 
 Times are CPU times of this process (``time.process_time``: user + system,
@@ -168,7 +168,7 @@ def mark(value: float, ok: bool) -> str:
 
 
 def report(rows: list[dict]) -> str:
-    """The table and a verdict on each target of issue 4."""
+    """The table and a verdict on each target (structured ≤ 2× NumPy, faster than torch, materialised ≤ 3× the copy bound)."""
     us = lambda v: "—" if v is None else f"{v:,.0f} µs" if v >= 100 else f"{v:.1f} µs"  # noqa: E731
     ratio = lambda v: "—" if v is None else f"{v:.2f}×"  # noqa: E731
     fmt = {c: us for c in ("structured", "materialised", "NumPy", "torch", "bound")}

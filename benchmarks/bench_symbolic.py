@@ -2,7 +2,7 @@
 
 One table, measured side by side in one run: the two reference networks —
 2→3→1 (tanh, MSE) and 4→8→3 (tanh, softmax-cross-entropy) — and the deepest
-networks the size guard admits (:mod:`jacobnet.symbolic.size`), narrow and deep,
+networks the size guard admits (:mod:`jacobnet.symbolic.guard`), narrow and deep,
 smooth and kinked, which must still stay within a few seconds.
 
 What the guard measures, and why
@@ -57,9 +57,9 @@ from jacobnet import symbolic
 from jacobnet.check import rel_error
 from jacobnet.core.table import Table
 from jacobnet.net.spec import demo_sample
-from jacobnet.symbolic.size import MAX_EXPRESSION_SIZE, SECONDS_PER_NODE, estimate_size
+from jacobnet.symbolic.guard import MAX_EXPRESSION_SIZE, SECONDS_PER_NODE, estimate_size
 
-ISSUE_CASES = [("2,3,1", "tanh", "mse", 1.0), ("4,8,3", "tanh", "softmax-ce", 10.0)]
+TARGET_CASES = [("2,3,1", "tanh", "mse", 1.0), ("4,8,3", "tanh", "softmax-ce", 10.0)]
 FEW_SECONDS = 5.0
 DEEPEST_ADMITTED = [  # the deepest of each kind under MAX_EXPRESSION_SIZE (one more layer is refused)
     ("1,2,2,2,2,2,1", "sigmoid", "mse", FEW_SECONDS),
@@ -119,10 +119,10 @@ def measure(spec: str, act: str, loss: str, target: float, batch: int, rounds: i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer timing rounds, the issue's networks only")
+    parser.add_argument("--quick", action="store_true", help="fewer timing rounds, the two networks with time targets only")
     quick = parser.parse_args().quick
     rounds = 3 if quick else 7
-    rows = [measure(*case, batch=b, rounds=rounds) for case in ISSUE_CASES for b in (1, 32)]
+    rows = [measure(*case, batch=b, rounds=rounds) for case in TARGET_CASES for b in (1, 32)]
     if not quick:
         rows += [measure(*case, batch=1, rounds=rounds) for case in DEEPEST_ADMITTED]
     secs, us = "{:.3f} s".format, "{:.1f} µs".format

@@ -13,11 +13,11 @@ The house, one concept per subpackage, imports running one way
 
     core  <  chain, symbolic  <  net  <  check  <  course  <  viz  <  cli
 
-``import jacobnet`` loads NumPy only. The checkers (``check_jacobian``,
-``compare_gradients``, …), SymPy (``jn.symbolic``) and matplotlib (``jn.viz``)
-load on first use; so does every subpackage and module by its short name
-(``jn.chain``, ``jn.check``, ``jn.memory``, ``jn.data``, …). ``jn.train`` is the
-training function.
+``import jacobnet`` loads NumPy only: the core, the chain, the network and the
+training loop come with it. The checks (``jn.check``, ``jn.check_jacobian``,
+``jn.compare_gradients``, …), SymPy (``jn.symbolic``) and matplotlib (``jn.viz``)
+load on first use, and so does a module named by its short name (``jn.memory``,
+``jn.rules``, ``jn.data``, …). ``jn.train`` is the training function.
 """
 
 from importlib import import_module
@@ -36,7 +36,7 @@ from jacobnet.net import GRADIENT_METHODS, Network, build_network
 _LAZY = {  # name → the module that defines it, imported on first use
     "check_jacobian": "check", "jacobian_fd": "check", "fd_gradient": "check", "rel_error": "check",
     "compare_gradients": "check", "GradientReport": "check",
-    "SymbolicSizeError": "symbolic.size",
+    "SymbolicSizeError": "symbolic.guard",
 }
 _MODULES = {  # short names of the modules people reach for
     "memory": "core.memory", "rules": "core.rules", "operators": "core.operators", "layers": "core.layers",

@@ -19,7 +19,7 @@ from jacobnet import __version__
 from jacobnet.check.report import GradientReport, compare_gradients
 from jacobnet.net.network import Network
 from jacobnet.net.spec import build_network, demo_sample
-from jacobnet.symbolic.size import SymbolicSizeError
+from jacobnet.symbolic.guard import SymbolicSizeError
 
 EXIT_DISAGREE = 1
 EXIT_BAD_INPUT = 2

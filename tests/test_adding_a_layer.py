@@ -123,6 +123,24 @@ def test_trace_chain_orders_costs_and_heatmap(readme):
     np.testing.assert_allclose(reference[0], net.gradient(x, y)[16:24], rtol=1e-13, atol=1e-15)
     fig = viz.heatmap(trace.factor("J_θ(Affine 1)"))
     assert fig.get_axes() and "J_θ(Affine 1)" in fig.get_label()
+    assert viz.chain_figure(chain).get_label().startswith("∂L/∂θ(Affine 1) = J_loss · J_x(Dense 2) · J_x(Swish 1)")
+
+
+@pytest.mark.parametrize("batch", [None, 4])
+def test_chains_through_the_new_layers_in_every_order(readme, batch):
+    """The longest chain runs through J_x(Affine) and J_x(Swish); dL/dx too; one sample and a batch."""
+    net = network(readme, jn.MSE(), seed=7)
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=(3,) if batch is None else (batch, 3)), rng.normal(size=(2,) if batch is None else (batch, 2))
+    for chain in (net.chain(x, y, layer="Dense 1"), net.chain(x, y, wrt="input")):
+        assert {"J_x(Affine 1)", "J_x(Swish 1)"} <= {f.name for f in chain.factors}
+        reference = chain.evaluate("reverse", "structured")
+        for tree in all_trees(len(chain.factors)):
+            for mode in ("materialised", "structured"):
+                assert rel_error(chain.evaluate(tree, mode), reference) <= 1e-13
+    grads = net.chain(x, y, layer="Dense 1").evaluate()
+    mean = grads if batch is None else grads.mean(axis=0)
+    assert rel_error(mean[0], net.gradient(x, y)[:16]) <= 1e-13
 
 
 def test_symbolic_gradient_and_the_closed_form_proofs(readme):
@@ -134,6 +152,31 @@ def test_symbolic_gradient_and_the_closed_form_proofs(readme):
     small = jn.Network([readme["Affine"](2), readme["Swish"](), jn.Dense(2, 1, seed=0)], jn.MSE())
     assert symbolic.gradients_agree(symbolic.network_gradient(small), prove=True).ok
     assert compare_gradients(net, x, y).ok
+
+
+class Mask(jn.Layer):
+    """``y = m ⊙ x`` for a fixed mask ``m``: a hyper-parameter that is an array."""
+
+    def __init__(self, mask):
+        self.mask = np.asarray(mask, dtype=float)
+        self.n_in = self.mask.size
+
+    def apply(self, x):
+        return self.mask * x
+
+    def jacobian_input_op(self, x):
+        return jn.Diagonal(np.broadcast_to(self.mask, x.shape))
+
+    def sympy_forward(self, x, theta):
+        return [float(m) * xi for m, xi in zip(self.mask, x)]
+
+
+def test_an_array_hyperparameter_is_part_of_the_cache_key():
+    x, y = np.array([0.2, -0.4]), np.array([0.3])
+    for mask in ([1.0, 0.0], [0.0, 1.0], [1.0, 0.0]):
+        net = jn.Network([Mask(mask), jn.Dense(2, 1, seed=0)], jn.MSE())
+        assert rel_error(net.gradient(x, y, method="symbolic"), net.gradient(x, y)) <= GRAD_TOL
+    assert Mask([1.0, 0.0]).key() != Mask([0.0, 1.0]).key() and repr(Mask([1.0])) == "Mask(mask=array([1.]), n_in=1)"
 
 
 def test_the_symbolic_cache_tells_new_layers_apart(readme):

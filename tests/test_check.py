@@ -327,10 +327,12 @@ def test_size_error_from_compare_gradients_names_the_methods_keyword():
 
 def test_finite_differences_are_a_leaf():
     code = ("import sys, jacobnet.core.finite, jacobnet.symbolic.network; "
-            "print(sorted(m for m in sys.modules if m in ('jacobnet.check.report', 'jacobnet.viz')))")
+            "print(sorted(m for m in sys.modules if m in ('jacobnet.check.report', 'jacobnet.symbolic.compiled', 'jacobnet.viz')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"  # neither imports the report, which imports both
-    assert check.compare_gradients is jacobnet.check.report.compare_gradients  # the name, forwarded
+    code = "import sys, jacobnet.check; print(sorted(m for m in ('sympy', 'matplotlib', 'jacobnet.viz') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    assert check.compare_gradients is jacobnet.check.report.compare_gradients  # the documented name, one object
 
 
 def test_report_validates_shapes():

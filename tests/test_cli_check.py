@@ -9,6 +9,8 @@ import sys
 import pytest
 
 import jacobnet.symbolic
+import jacobnet.symbolic.compiled
+import jacobnet.symbolic.guard
 from jacobnet.cli import main
 
 SPEC = ["--layers", "3,4,2", "--activation", "tanh", "--loss", "softmax-ce"]
@@ -76,8 +78,8 @@ def test_demo_prints_three_way_comparison(tmp_path, capsys):
 
 
 def test_demo_skips_symbolic_for_big_networks(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(jacobnet.symbolic.size, "MAX_EXPRESSION_SIZE", 10)
-    monkeypatch.setattr(jacobnet.symbolic, "_CACHE", {})  # a compiled architecture is not guarded again
+    monkeypatch.setattr(jacobnet.symbolic.guard, "MAX_EXPRESSION_SIZE", 10)
+    monkeypatch.setattr(jacobnet.symbolic.compiled, "_CACHE", {})  # a compiled architecture is not guarded again
     monkeypatch.setattr("jacobnet.cli._write_heatmaps", lambda *a: [])
     assert main(["demo", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out

@@ -10,16 +10,13 @@ import pytest
 import jacobnet as jn
 from jacobnet.check import fd_gradient
 from jacobnet.course.exercises import (
-    Feedback,
     check_function_jacobian,
     check_gradient,
     check_layer_jacobian,
     check_loss_jacobian,
-    check_matrix,
-    check_number,
-    check_shape,
     strip_answers,
 )
+from jacobnet.course.feedback import Feedback, check_matrix, check_number, check_shape
 
 # A Dense 3 → 2 layer with W = [[0, 1, 2], [3, 4, 5]], b = [6, 7] at x = (1, 0, −1):
 # J_x = W, J_θ = [I ⊗ xᵀ | I] written out by hand.

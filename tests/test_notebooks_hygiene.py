@@ -38,7 +38,7 @@ NAMED_LAMBDA = re.compile(r"^\s*[\w, ]+=\s*lambda\b.*$", re.MULTILINE)
 SIGNATURE = re.compile(r"#\s*ℝ\S*\s*→\s*ℝ")  # "# ℝ² → ℝ³": the function is the subject, not a helper
 MINUTES = re.compile(r"\((\d+) min\)")
 TOTAL = re.compile(r"About (\d+) minutes")
-CHECKER = re.compile(r"\bexercises\.check_\w+\(")
+CHECKER = re.compile(r"\b(?:exercises|feedback)\.check_\w+\(")  # the packaged checkers (jacobnet.course)
 
 
 def load(name: str) -> dict:

@@ -32,7 +32,7 @@ def test_exports() -> None:
     from jacobnet.check.report import compare_gradients
     from jacobnet.core.memory import JacobianMemoryError, memory_budget, set_budget
     from jacobnet.course.train import train
-    from jacobnet.symbolic.size import SymbolicSizeError
+    from jacobnet.symbolic.guard import SymbolicSizeError
 
     assert (jn.Chain, jn.check_jacobian, jn.rel_error, jn.compare_gradients, jn.SymbolicSizeError) == (
         Chain, check_jacobian, rel_error, compare_gradients, SymbolicSizeError)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import jacobnet as jn
-from jacobnet.check.stepsize import EPS, network_step_sweep, step_size_sweep
+from jacobnet.check.stepsize import network_step_sweep, step_size_sweep
+from jacobnet.core.finite import EPS
 from jacobnet.viz import step_sweep_figure
 
 # f: ℝ² → ℝ³ and its Jacobian by hand (non-square).

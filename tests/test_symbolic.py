@@ -42,12 +42,12 @@ from jacobnet.symbolic import (
     show_jacobians,
     symbolic_gradient,
 )
+from jacobnet.symbolic import guard as symbolic_size
 from jacobnet.symbolic import network as symbolic_network
-from jacobnet.symbolic import size as symbolic_size
 
 SYM_TOL = 1e-12  # SymPy's formula vs the stable NumPy form of the same derivative, one layer
-GRAD_TOL = 1e-10  # the issue's promise: symbolic vs jacobian
-FD_TOL = 1e-6  # the issue's promise: vs finite differences
+GRAD_TOL = 1e-10  # the promise: symbolic vs jacobian
+FD_TOL = 1e-6  # the promise: vs finite differences
 rng = np.random.default_rng(7)
 LOSSES = ("mse", "ce", "softmax-ce")
 
@@ -313,7 +313,7 @@ def test_slow_networks_are_refused(spec, act, loss):
 
 
 @pytest.mark.parametrize("spec, act, loss", [("2,3,1", "tanh", "mse"), ("4,8,3", "tanh", "softmax-ce")])
-def test_issue_networks_are_admitted(spec, act, loss):
+def test_the_documented_networks_are_admitted(spec, act, loss):
     assert symbolic_size.check_size(jn.build_network(spec, act, loss)) <= symbolic_size.MAX_EXPRESSION_SIZE
 
 

@@ -3,7 +3,7 @@
 * :mod:`~jacobnet.chain.factor` — a named Jacobian, and one multiplication by it;
 * :mod:`~jacobnet.chain.build` — a network's factors, and the chain of one product;
 * :mod:`~jacobnet.chain.backward` — the one backward loop; :mod:`~jacobnet.chain.trace` — its record;
-* :mod:`~jacobnet.chain.chain` — one product in any order, its steps and its costs;
+* :mod:`~jacobnet.chain.product` — one product in any order, its steps and its costs;
 * :mod:`~jacobnet.chain.orders`, :mod:`~jacobnet.chain.kernels` — parenthesisations, and what each multiplication costs;
 * :mod:`~jacobnet.chain.batch` — batch Jacobians; :mod:`~jacobnet.chain.bridge` — VJPs as rows, JVPs as columns;
 * :mod:`~jacobnet.chain.timing` — orders timed.
@@ -13,8 +13,8 @@ from jacobnet.chain.backward import gradient, products
 from jacobnet.chain.batch import batch_chain, block_diagonal, mean_of_products
 from jacobnet.chain.bridge import jvp_as_columns, vjp_as_rows
 from jacobnet.chain.build import build_chain
-from jacobnet.chain.chain import Chain, Order, Step, order_table
 from jacobnet.chain.factor import Factor, find_factor, multiply
+from jacobnet.chain.product import Chain, Order, Step, order_table
 from jacobnet.chain.trace import Product, Trace
 
 __all__ = [

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
-from jacobnet.chain.build import _first_param, activations_and_target, input_factor, loss_factor, theta_factor
+from jacobnet.chain.build import activations_and_target, first_param_layer, input_factor, loss_factor, theta_factor
 from jacobnet.chain.factor import Factor, multiply
 from jacobnet.chain.trace import Product, Trace
 from jacobnet.core.validate import check_mode
@@ -55,7 +55,7 @@ def products(net: Stack, acts: list[Array], y: Array, mode: str, grad: Array, to
     j_loss = loss_factor(net, acts, y)
     g, L = j_loss.op.A, len(net.layers)  # the loss row is already dense: (1, n) or (B, 1, n)
     yield Product(f"∂L/∂a{L}", "", j_loss, g)
-    first, end = _first_param(net), net.n_params
+    first, end = first_param_layer(net) or 0, net.n_params
     for l in range(L, 0, -1):
         left, n = f"∂L/∂a{l}", net.layers[l - 1].n_params
         if n:

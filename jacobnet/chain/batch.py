@@ -41,7 +41,7 @@ from jacobnet.core.operator import Operator
 from jacobnet.core.operators import Matrix
 
 if TYPE_CHECKING:
-    from jacobnet.chain.chain import Chain, Order
+    from jacobnet.chain.product import Chain, Order
 
 Array = np.ndarray
 
@@ -143,7 +143,7 @@ def batch_chain(chain: Chain) -> Chain:
     >>> c.shapes, c.evaluate().shape
     ([(1, 8), (8, 8)], (1, 8))
     """
-    from jacobnet.chain.chain import Chain
+    from jacobnet.chain.product import Chain
 
     B = chain.batch
     if B is None:

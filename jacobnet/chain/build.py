@@ -4,7 +4,7 @@
 ``J_x(f_l)`` (:func:`input_factor`) at the activations of a forward pass, each a
 :class:`~jacobnet.chain.factor.Factor` whose rows and columns are named in the
 notation of :mod:`jacobnet.core.labels`; :func:`build_chain` lines them up as the
-:class:`~jacobnet.chain.chain.Chain` of ``dL/dθ_l`` (or ``dL/dx``).
+:class:`~jacobnet.chain.product.Chain` of ``dL/dθ_l`` (or ``dL/dx``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from jacobnet.chain.chain import Chain
 from jacobnet.chain.factor import Factor
+from jacobnet.chain.product import Chain
 from jacobnet.core.labels import activation_labels
 
 if TYPE_CHECKING:
@@ -79,13 +79,9 @@ def activations_and_target(net: Stack, x: Array, y: Array) -> tuple[list[Array],
     return acts, y
 
 
-def _first_param(net: Stack) -> int:
-    """The index of the first layer with parameters (0 if none has any)."""
-    for i, layer in enumerate(net.layers):
-        if layer.n_params:
-            return i
-    return 0
-
+def first_param_layer(net: Stack) -> int | None:
+    """The 0-based index of the first layer with parameters, ``None`` if no layer has any."""
+    return next((i for i, layer in enumerate(net.layers) if layer.n_params), None)
 
 
 def build_chain(net: Stack, x: Array, y: Array, layer: int | None = None, wrt: str = "params") -> Chain:
@@ -116,7 +112,7 @@ def build_chain(net: Stack, x: Array, y: Array, layer: int | None = None, wrt: s
 def _target_layer(net: Stack, layer: int | str | None) -> int:
     """The 0-based index of the layer whose parameters the chain differentiates by (validated)."""
     if layer is None:
-        layer = next((i for i, f in enumerate(net.layers) if f.n_params), None)
+        layer = first_param_layer(net)
         if layer is None:
             raise ValueError("this network has no parameters; use wrt='input'")
     i = net.layer_index(layer)

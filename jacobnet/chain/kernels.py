@@ -56,6 +56,7 @@ from jacobnet.chain.factor import Factor
 from jacobnet.core.numerics import F8
 from jacobnet.core.operator import Operator
 from jacobnet.core.operators import Diagonal, Matrix
+from jacobnet.core.validate import check_mode
 
 Array = np.ndarray
 
@@ -119,8 +120,9 @@ def leaf(factor: Factor, mode: str, index: int = 0, compute: bool = False) -> Op
 
     ``compute=True`` materialises a dense-model factor now (``factor.dense()``, guarded).
     """
+    check_mode(mode)
     op, span = factor.op, (index, index)
-    if mode != "structured":
+    if mode == "materialised":
         value = factor.dense() if compute else None
         return Operand(factor.name, factor.shape, "dense", factor.batch, span, value=value, factor=factor)
     if isinstance(op, Matrix):  # already dense: its array, shared (W) or per sample

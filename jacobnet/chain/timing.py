@@ -24,7 +24,7 @@ from jacobnet.core.table import Table
 from jacobnet.core.validate import positive_int
 
 if TYPE_CHECKING:
-    from jacobnet.chain.chain import Chain, Order
+    from jacobnet.chain.product import Chain, Order
 
 
 def best_time(chain: Chain, order: Order = "reverse", *, mode: str = "materialised", repeat: int = 5) -> float:

@@ -38,7 +38,7 @@ import numpy as np
 from jacobnet.core.finite import rel_error
 from jacobnet.core.table import Table
 from jacobnet.net.network import GRADIENT_METHODS
-from jacobnet.symbolic.size import check_size
+from jacobnet.symbolic.guard import check_size
 
 if TYPE_CHECKING:
     from jacobnet.net.network import Network
@@ -170,7 +170,7 @@ def compare_gradients(net: Network, x: Array, y: Array, methods: Sequence[str] =
 
     ``methods``: two or more of :data:`~jacobnet.net.network.GRADIENT_METHODS`, e.g.
     ``("jacobian", "finite-difference")``. With ``"symbolic"`` the size guard runs
-    first (``max_size``, see :mod:`jacobnet.symbolic.size`), so a network too big
+    first (``max_size``, see :mod:`jacobnet.symbolic.guard`), so a network too big
     for SymPy fails at once.
     """
     methods = checked_methods(methods)

@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from jacobnet.core.finite import EPS, STEPS, fd_gradient, jacobian_fd, rel_error
+from jacobnet.core.finite import STEPS, fd_gradient, jacobian_fd, rel_error
 
 if TYPE_CHECKING:
     from jacobnet.net.network import Network
 
-__all__ = ["EPS", "ORDERS", "StepSweep", "default_steps", "step_size_sweep", "network_step_sweep"]
 Array = np.ndarray
 ORDERS = {"central": 2, "forward": 1}
 """The truncation order of each scheme of :func:`jacobnet.check.jacobian_fd` (its rule-of-thumb step: ``check.STEPS``)."""

@@ -79,7 +79,10 @@ class Param:
     def __get__(self, layer: Layer | None, owner: type | None = None) -> Any:
         if layer is None:
             return self
-        return layer.__dict__[self.name]
+        try:
+            return layer.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(f"{type(layer).__name__}: the parameter {self.name} was never assigned (set it in __init__)") from None
 
     def __set__(self, layer: Layer, value: object) -> None:
         shape, arr = self.shape(layer), np.asarray(value)
@@ -132,8 +135,8 @@ class Layer:
         ``x`` are the input symbols (or expressions), ``theta`` the parameter symbols
         in ``get_params()`` order. SymPy's ``Matrix.jacobian`` of this list is the
         symbolic ``(J_x, J_θ)`` (:func:`jacobnet.symbolic.layer_jacobians`) and it
-        composes into a network's loss for ``method="symbolic"``. Import SymPy inside
-        the method (``import jacobnet`` never loads it).
+        composes into a network's loss for ``method="symbolic"``. The package's own
+        layers import SymPy inside the method, so that ``import jacobnet`` never loads it.
         """
         raise TypeError(f"no symbolic form for layer {self!r}: {type(self).__name__} defines no sympy_forward")
 
@@ -235,20 +238,13 @@ class Layer:
         return type(self).__name__
 
     def hyperparameters(self) -> dict[str, object]:
-        """Everything but the parameters that the layer's function depends on: its public scalar attributes.
+        """Everything but the parameters that the layer's function depends on: its public attributes.
 
-        Sizes, strides, ``eps``, a rule's ``alpha``…: what :meth:`key` is made of.
-        A layer that keeps a hyper-parameter elsewhere overrides this.
+        Sizes, strides, ``eps``, a mask…: what :meth:`key` and ``repr`` are made of.
+        A layer that keeps a hyper-parameter in a private attribute, or keeps a
+        public attribute that is not one, overrides this.
         """
-        out: dict[str, object] = {}
-        for k, v in vars(self).items():
-            if k.startswith("_") or k in self.param_names:
-                continue
-            if isinstance(v, dict):
-                v = tuple(sorted(v.items()))
-            if isinstance(v, (bool, int, float, str, tuple, np.integer, np.floating)):
-                out[k] = v
-        return out
+        return {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in self.param_names}
 
     def key(self) -> tuple:
         """What the layer's symbolic form depends on: its class and every hyper-parameter, never the weights.
@@ -259,7 +255,36 @@ class Layer:
         >>> LeakyReLU(0.1).key() == LeakyReLU(0.2).key()
         False
         """
-        return (type(self).__module__, type(self).__qualname__, tuple(sorted(self.hyperparameters().items())))
+        return (type(self).__module__, type(self).__qualname__, key_of(self.hyperparameters(), type(self).__name__))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        """``Affine(n_in=4)``: the class and its hyper-parameters (built-in layers print their own constructor call)."""
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.hyperparameters().items())})"
+
+
+def key_of(value: object, who: str) -> object:
+    """``value`` as a hashable key that tells every different value apart: numbers, text, arrays, lists, dicts.
+
+    Arrays are keyed by dtype, shape and bytes. Anything else raises a ``TypeError``
+    naming ``who``: a hyper-parameter the cache key could not tell apart would let
+    two different layers share one compiled symbolic gradient.
+
+    >>> key_of({"mask": np.array([1.0, 0.0]), "n": 2}, "Mask") == key_of({"n": 2, "mask": np.array([0.0, 1.0])}, "Mask")
+    False
+    >>> key_of({"f": print}, "Odd")
+    Traceback (most recent call last):
+    ...
+    TypeError: Odd: cannot key the hyper-parameter value print (builtin_function_or_method) for the symbolic cache; override hyperparameters() to return what the layer's function depends on
+    """
+    if value is None or isinstance(value, (bool, int, float, str, np.integer, np.floating, np.bool_)):
+        return value
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, (list, tuple)):
+        return tuple(key_of(v, who) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), key_of(v, who)) for k, v in value.items()))
+    raise TypeError(
+        f"{who}: cannot key the hyper-parameter value {getattr(value, '__name__', value)!s:.40} ({type(value).__name__}) for "
+        "the symbolic cache; override hyperparameters() to return what the layer's function depends on"
+    )

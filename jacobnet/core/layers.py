@@ -1,4 +1,4 @@
-"""Layers that materialise their Jacobians.
+"""The built-in layers — Dense, the elementwise activations, Softmax — each one class owning every form of itself.
 
 Every layer ``a = f(x; θ)`` answers three questions:
 
@@ -153,6 +153,10 @@ class Elementwise(Layer):
             if not np.isfinite(value):
                 raise ValueError(f"{kind}: {key} must be finite, got {value!r}")
         self.rule_params: dict[str, float] = {**self.rule.defaults, **{k: float(v) for k, v in rule_params.items()}}
+
+    def hyperparameters(self) -> dict[str, object]:
+        """The rule's parameters (e.g. ``alpha``); the rule itself is the class's."""
+        return dict(self.rule_params)
 
     def apply(self, x: Array) -> Array:
         return self.rule.f(x, **self.rule_params)

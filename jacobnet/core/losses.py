@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from jacobnet.core.labels import entry_labels
+from jacobnet.core.layer import key_of
 from jacobnet.core.numerics import softmax, sum_others
 from jacobnet.core.operators import Matrix
 from jacobnet.core.validate import as_input, as_target, check_finite
@@ -50,6 +51,8 @@ class Loss:
     name: str = "loss"
     input_symbol: str = "ŷ"
     input_name: str = "ŷ, the prediction"
+    sympy_input: str = "yhat"
+    """The name of the loss's input symbols in SymPy: ``yhat_1 …`` (``z_1 …`` for logits)."""
     takes_logits: bool = False
     """True for a loss with a softmax inside it (:class:`SoftmaxCrossEntropy`): its input is logits."""
 
@@ -157,9 +160,8 @@ class Loss:
         >>> MSE().key() == MSE().key(), MSE().key() == CrossEntropy().key()
         (True, False)
         """
-        scalars = (bool, int, float, str, np.integer, np.floating)
-        hyper = sorted((k, v) for k, v in vars(self).items() if not k.startswith("_") and isinstance(v, scalars))
-        return (type(self).__module__, type(self).__qualname__, tuple(hyper))
+        hyper = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        return (type(self).__module__, type(self).__qualname__, key_of(hyper, type(self).__name__))
 
 
 class MSE(Loss):
@@ -270,6 +272,7 @@ class SoftmaxCrossEntropy(Loss):
     name = "SoftmaxCrossEntropy"
     input_symbol = "z"  # its input is the logits, not a prediction
     input_name = "z, the logits"
+    sympy_input = "z"
     takes_logits = True
 
     def apply(self, z: Array, y: Array) -> Array:

@@ -14,6 +14,7 @@ operator           matrix                      where it appears
 ``DiagMinusOuter`` ``diag(s) − s sᵀ``          J_x of Softmax
 ``KronRows``       ``[I_m ⊗ xᵀ | I_m]``        J_θ of Dense
 ``Empty``          an ``(m, 0)`` matrix        J_θ of parameter-free layers
+``HStack``         ``[J_1 | J_2 | …]``         J_θ of several parameter arrays
 =================  ==========================  ===========================
 
 The protocol they follow is :class:`~jacobnet.core.operator.Operator`.

@@ -9,7 +9,7 @@
 """
 
 from jacobnet.course.data import one_hot, two_spirals
-from jacobnet.course.predict import accuracy, decision_grid, predict
+from jacobnet.course.predict import accuracy, decision_grid
 from jacobnet.course.train import History, TrainingDiverged
 
-__all__ = ["History", "TrainingDiverged", "one_hot", "two_spirals", "predict", "accuracy", "decision_grid"]
+__all__ = ["History", "TrainingDiverged", "one_hot", "two_spirals", "accuracy", "decision_grid"]

@@ -12,7 +12,8 @@ name with expected vs got.
 * :func:`check_loss_jacobian` — the ``(1, n)`` row ``∂L/∂ŷ``;
 * :func:`check_gradient` — ``dL/dθ`` of a network, entries named ``W^(1)_2,3``;
 * :func:`check_function_jacobian` — any ``f: ℝⁿ → ℝᵐ``, against central differences;
-* :func:`check_matrix`, :func:`check_shape`, :func:`check_number` — against a given value;
+* :func:`~jacobnet.course.feedback.check_matrix`, :func:`~jacobnet.course.feedback.check_shape`,
+  :func:`~jacobnet.course.feedback.check_number` — against a given value;
 * :func:`strip_answers` — for teachers: a copy of a course notebook with every answer blanked.
 
 The course notebooks come with correct answers filled in, so they run green as they are.
@@ -41,18 +42,13 @@ import numpy as np
 
 from jacobnet.core.finite import jacobian_fd
 from jacobnet.core.labels import entry_labels
-from jacobnet.course.feedback import Feedback, check_matrix, check_number, check_shape
+from jacobnet.course.feedback import Feedback, check_matrix
 
 if TYPE_CHECKING:
-    from jacobnet.core.layers import Layer
+    from jacobnet.core.layer import Layer
     from jacobnet.core.losses import Loss
     from jacobnet.net.network import Network
 
-__all__ = [
-    "Feedback", "check_matrix", "check_shape", "check_number",
-    "check_layer_jacobian", "check_loss_jacobian", "check_gradient", "check_function_jacobian",
-    "ANSWER_TAG", "strip_answers",
-]
 Array = np.ndarray
 ANSWER_TAG = "answer"
 """The cell tag of an exercise's answer cell (cell metadata ``{"tags": ["answer"]}``)."""

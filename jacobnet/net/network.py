@@ -26,7 +26,7 @@ import numpy as np
 
 from jacobnet.chain.backward import backward, gradient
 from jacobnet.chain.build import build_chain
-from jacobnet.chain.chain import Chain
+from jacobnet.chain.product import Chain
 from jacobnet.chain.trace import Trace
 from jacobnet.core.finite import fd_gradient
 from jacobnet.core.stack import Stack

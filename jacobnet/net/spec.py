@@ -19,7 +19,8 @@ import re
 
 import numpy as np
 
-from jacobnet.core.layers import ACTIVATIONS, Dense, Layer, Softmax
+from jacobnet.core.layer import Layer
+from jacobnet.core.layers import ACTIVATIONS, Dense, Softmax
 from jacobnet.core.losses import LOSSES
 from jacobnet.core.validate import positive_int, seed_value
 from jacobnet.net.network import Network

@@ -2,7 +2,7 @@
 
 :func:`order_cost_sweep` builds networks ``n_in → width × depth → n_out`` from a
 spec and costs the accumulation orders of each one's longest chain
-(:func:`jacobnet.chain.chain.order_rows`), from shapes alone.
+(:func:`jacobnet.chain.product.order_rows`), from shapes alone.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from jacobnet.chain.chain import order_rows
+from jacobnet.chain.product import order_rows
 from jacobnet.core.memory import format_bytes
 from jacobnet.core.table import Table
 from jacobnet.net.spec import build_network

@@ -4,11 +4,12 @@
 * :mod:`~jacobnet.symbolic.closed_forms` — the hand-derived forms proved equal to them;
 * :mod:`~jacobnet.symbolic.network` — a network's gradient derived twice (whole loss, chain product);
 * :mod:`~jacobnet.symbolic.compiled` — the gradient lambdified and cached (``method="symbolic"``);
-* :mod:`~jacobnet.symbolic.size` — the size guard; :mod:`~jacobnet.symbolic.latex` — LaTeX.
+* :mod:`~jacobnet.symbolic.guard` — the size guard; :mod:`~jacobnet.symbolic.latex` — LaTeX.
 
 Every name below is importable from here; SymPy loads when the first one is
 used (``import jacobnet.symbolic`` alone does not load it, so the size guard
-stays cheap for the command line).
+stays cheap for the command line). Settings and caches live in their modules
+(``jacobnet.symbolic.guard.MAX_EXPRESSION_SIZE``, ``jacobnet.symbolic.compiled.CACHE_SIZE``).
 """
 
 from importlib import import_module
@@ -24,13 +25,13 @@ _NAMES = {  # name → the module of this package that defines it
     ),
     "compiled": (
         "CompiledGradient", "compiled_gradient", "symbolic_gradient", "evaluate_layer_jacobians", "common_factors_out",
-        "architecture_key", "clear_cache", "CACHE_SIZE", "_CACHE", "_LAYER_CACHE",
+        "architecture_key", "clear_cache",
     ),
-    "size": ("SymbolicSizeError", "MAX_EXPRESSION_SIZE", "check_size", "estimate_size", "check_layer_size"),
+    "guard": ("SymbolicSizeError", "check_size", "estimate_size", "check_layer_size"),
     "latex": ("jacobian_latex", "show_jacobians", "ShownJacobian", "plain_text"),
 }
 _MODULE = {name: module for module, names in _NAMES.items() for name in names}
-__all__ = [name for names in _NAMES.values() for name in names if not name.startswith("_")]
+__all__ = [name for names in _NAMES.values() for name in names]
 
 
 def __getattr__(name: str) -> object:
@@ -38,8 +39,7 @@ def __getattr__(name: str) -> object:
     if name not in _MODULE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(import_module(f"{__name__}.{_MODULE[name]}"), name)
-    if not name.startswith("_"):
-        globals()[name] = value
+    globals()[name] = value
     return value
 
 

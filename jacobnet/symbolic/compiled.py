@@ -34,8 +34,8 @@ import sympy as sp
 
 from jacobnet.core.validate import as_input
 from jacobnet.symbolic.derive import lambdify_safe, layer_jacobians, param_symbols, vector_symbols
+from jacobnet.symbolic.guard import check_size
 from jacobnet.symbolic.network import SymbolicGradient, direct_gradient, network_input_size
-from jacobnet.symbolic.size import check_size
 
 if TYPE_CHECKING:
     from jacobnet.core.layer import Layer

@@ -33,7 +33,7 @@ import sympy as sp
 from jacobnet.core.layer import Layer
 from jacobnet.core.losses import Loss
 from jacobnet.core.validate import positive_int
-from jacobnet.symbolic.size import check_layer_size
+from jacobnet.symbolic.guard import check_layer_size
 
 Expr = sp.Expr
 
@@ -82,8 +82,8 @@ def forward_expr(layer: Layer, x: Sequence[Expr], theta: Sequence[Expr] = ()) ->
 
 
 def loss_input_name(loss: Loss) -> str:
-    """The name of a loss's input symbols: ``z`` for a loss on logits (``loss.input_symbol``), else ``yhat``."""
-    return "z" if loss.input_symbol == "z" else "yhat"
+    """The name of a loss's input symbols, ``loss.sympy_input``: ``yhat`` (a prediction), ``z`` (logits)."""
+    return loss.sympy_input
 
 
 def loss_expr(loss: Loss, yhat: Sequence[Expr], y: Sequence[Expr]) -> Expr:
@@ -108,7 +108,7 @@ def layer_jacobians(
     ``(n_out, n_params)``, columns in ``get_params()`` order (``(n, 0)`` without
     parameters). Parameter-free layers take their size ``n``; ``index`` numbers the
     parameter symbols (``W^{(index)}_{i,j}``). Raises
-    :class:`~jacobnet.symbolic.size.SymbolicSizeError` before building a matrix whose
+    :class:`~jacobnet.symbolic.guard.SymbolicSizeError` before building a matrix whose
     estimated size exceeds the limit.
 
     >>> from jacobnet import Softmax

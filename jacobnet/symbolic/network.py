@@ -37,7 +37,7 @@ from jacobnet.symbolic.derive import (
     param_symbols,
     vector_symbols,
 )
-from jacobnet.symbolic.size import check_size
+from jacobnet.symbolic.guard import check_size
 
 if TYPE_CHECKING:
     from jacobnet.core.stack import Stack
@@ -104,7 +104,7 @@ def network_gradient(net: Stack, n_in: int | None = None, max_size: float | None
     with their input symbols replaced by the symbolic activations.
 
     Deriving twice costs about twice :func:`direct_gradient`, so the size guard
-    counts both (:func:`~jacobnet.symbolic.size.check_size` with ``derivations=2``).
+    counts both (:func:`~jacobnet.symbolic.guard.check_size` with ``derivations=2``).
     """
     n_in = network_input_size(net, n_in)
     check_size(net, n_in, max_size, derivations=2)

@@ -1,4 +1,4 @@
-"""Figures of Jacobians and of their product: the picture of backpropagation.
+"""Chain figures: a product of Jacobians drawn as the row of matrices it is, whole or step by step.
 
 ``dL/dθ_l = J_loss · J_x(f_L) ⋯ J_x(f_{l+1}) · J_θ(f_l)`` drawn as what it
 is: a row of matrices, ``×`` between them, ``=`` and the result, every cell
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.image import AxesImage
 
-    from jacobnet.chain.chain import Chain, Order
+    from jacobnet.chain.product import Chain, Order
 
 Array = np.ndarray
 PANEL_CELL_IN = 0.34  # largest cell in a product figure, inches
@@ -172,7 +172,7 @@ def _colorbar_below(fig: Figure, ax: Axes, im: AxesImage, width_in: float, gap_i
 def _one_sample_chain(chain: Chain, sample: int) -> Chain:
     """``chain`` restricted to one sample of its batch: every batched factor sliced
     (:func:`~jacobnet.viz.panels.one_sample`), so nothing of the other samples is materialised."""
-    from jacobnet.chain.chain import Chain
+    from jacobnet.chain.product import Chain
 
     if chain.batch is None:
         return chain

@@ -217,7 +217,8 @@ def step_sweep_figure(sweeps: StepSweep | Sequence[StepSweep], labels: Sequence[
     >>> fig.axes[0].get_xscale(), fig.axes[0].get_yscale()
     ('log', 'log')
     """
-    from jacobnet.check.stepsize import EPS, StepSweep
+    from jacobnet.check.stepsize import StepSweep
+    from jacobnet.core.finite import EPS
 
     sweeps = [sweeps] if isinstance(sweeps, StepSweep) else list(sweeps)
     labels = list(labels) if labels is not None else [s.scheme for s in sweeps]

@@ -30,7 +30,7 @@ from jacobnet.viz.figstyle import png_bytes
 if TYPE_CHECKING:
     from ipywidgets import VBox
 
-    from jacobnet.chain.chain import Chain, Order
+    from jacobnet.chain.product import Chain, Order
 
 
 @dataclass

@@ -25,7 +25,7 @@ measures both).
 >>> check_size(build_network("784,128,10"))
 Traceback (most recent call last):
 ...
-jacobnet.symbolic.size.SymbolicSizeError: symbolic gradient of Network([Dense(784, 128), Tanh(), Dense(128, 10)], SoftmaxCrossEntropy()): estimated 6.1e+12 expression nodes (about 9.8e+07 s), over the limit of 2.5e+05 (jacobnet.symbolic.size.MAX_EXPRESSION_SIZE or max_size=...); use method='jacobian' or a smaller network
+jacobnet.symbolic.guard.SymbolicSizeError: symbolic gradient of Network([Dense(784, 128), Tanh(), Dense(128, 10)], SoftmaxCrossEntropy()): estimated 6.1e+12 expression nodes (about 9.8e+07 s), over the limit of 2.5e+05 (jacobnet.symbolic.guard.MAX_EXPRESSION_SIZE or max_size=...); use method='jacobian' or a smaller network
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _refuse(what: str, size: int, max_size: float | None, advice: str) -> None:
     if size > limit:
         raise SymbolicSizeError(
             f"{what}: estimated {size:.2g} expression nodes (about {SECONDS_PER_NODE * size:.2g} s), over the limit "
-            f"of {limit:.2g} (jacobnet.symbolic.size.MAX_EXPRESSION_SIZE or max_size=...); {advice}"
+            f"of {limit:.2g} (jacobnet.symbolic.guard.MAX_EXPRESSION_SIZE or max_size=...); {advice}"
         )
 
 
