@@ -121,8 +121,12 @@ def test_trace_chain_orders_costs_and_heatmap(readme):
     assert chain.flops("reverse", "structured") < chain.flops("reverse") < chain.flops("forward")
     assert chain.bytes("reverse", "structured") <= chain.bytes("forward")
     np.testing.assert_allclose(reference[0], net.gradient(x, y)[16:24], rtol=1e-13, atol=1e-15)
-    fig = viz.heatmap(trace.factor("J_θ(Affine 1)"))
+    fig = viz.heatmap(trace.factor("J_θ(Affine 1)"), structure=True)
     assert fig.get_axes() and "J_θ(Affine 1)" in fig.get_label()
+    ax = fig.axes[0]  # [diag(x) | I]: both diagonals outlined, a rule between the two blocks
+    cells = sorted((r.get_x(), r.get_y()) for r in ax.patches if r.get_width() == r.get_height() == 1)
+    assert cells == sorted([(i - 0.5, i - 0.5) for i in range(4)] + [(4 + i - 0.5, i - 0.5) for i in range(4)])
+    assert [line.get_xdata()[0] for line in ax.lines] == [3.5]
     assert viz.chain_figure(chain).get_label().startswith("∂L/∂θ(Affine 1) = J_loss · J_x(Dense 2) · J_x(Swish 1)")
 
 

@@ -8,12 +8,15 @@ outputs) in whatever form its structure allows, and answers:
 * ``vjp(G)`` — ``G @ J`` for ``G`` of shape ``(..., k, m)``; ``vjp_sum(G)`` the
   batch sum ``Σ_b G_b @ J_b`` and ``vjp_mean(G)`` its mean (a batch gradient);
 * ``jvp(H)`` — ``J @ H`` for ``H`` of shape ``(..., n, p)``;
-* ``nbytes``, ``nbytes_dense``, ``vjp_flops(k)``, ``jvp_flops(p)`` — what it stores and costs.
+* ``nbytes``, ``nbytes_dense``, ``vjp_flops(k)``, ``jvp_flops(p)`` — what it stores and costs;
+* ``outline()`` — its structure as :class:`Box` es, for a heatmap to outline.
 
 The concrete operators are in :mod:`jacobnet.core.operators`.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -21,6 +24,30 @@ from jacobnet.core.memory import check_budget
 from jacobnet.core.numerics import F8
 
 Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Box:
+    """A part of a Jacobian's structure, in entries: rows ``row … row + rows − 1``, columns ``col … col + cols − 1``.
+
+    ``style``: ``"box"`` (outlined), ``"dashed"``, ``"diagonal"`` (the diagonal
+    cells of a square block), ``"rule"`` (a line down its left edge) or ``"none"``;
+    ``label`` (mathtext, without ``$``) is written above the box.
+
+    >>> Box(0, 3, 2, 2, "dashed", "I_{2}").shifted(cols=4)
+    Box(row=0, col=7, rows=2, cols=2, style='dashed', label='I_{2}')
+    """
+
+    row: int
+    col: int
+    rows: int
+    cols: int
+    style: str = "box"
+    label: str = ""
+
+    def shifted(self, rows: int = 0, cols: int = 0) -> Box:
+        """The same box moved down ``rows`` and right ``cols`` (a block inside a bigger matrix)."""
+        return replace(self, row=self.row + rows, col=self.col + cols)
 
 
 def per_sample(out: Array, batch: int | None) -> Array:
@@ -101,6 +128,10 @@ class Operator:
     def jvp_flops(self, p: int) -> int:
         """Multiply-adds of ``J @ H`` through the structure, ``H`` with ``p`` columns, per sample."""
         raise NotImplementedError
+
+    def outline(self) -> list[Box]:
+        """The structure of one sample's matrix, to outline in a heatmap (default: none, a plain matrix)."""
+        return []
 
     def __repr__(self) -> str:
         b = "" if self.batch is None else f", batch={self.batch}"

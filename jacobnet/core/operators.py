@@ -52,7 +52,7 @@ from __future__ import annotations
 import numpy as np
 
 from jacobnet.core.numerics import F8, ones, sum_others
-from jacobnet.core.operator import Operator, per_sample
+from jacobnet.core.operator import Box, Operator, per_sample
 
 Array = np.ndarray
 
@@ -120,6 +120,10 @@ class Diagonal(Operator):
 
     def batch_slice(self, start: int, stop: int) -> Diagonal:
         return Diagonal(self.d[start:stop])
+
+    def outline(self) -> list[Box]:
+        """The diagonal."""
+        return [Box(0, 0, *self.shape, style="diagonal")]
 
     def vjp(self, G: Array) -> Array:
         return G * self.d[..., None, :]
@@ -204,6 +208,10 @@ class DiagMinusOuter(Operator):
     def batch_slice(self, start: int, stop: int) -> DiagMinusOuter:
         return DiagMinusOuter(self.s[start:stop])
 
+    def outline(self) -> list[Box]:
+        """The diagonal ``diag(s)`` (the rank-1 part fills every cell)."""
+        return [Box(0, 0, *self.shape, style="diagonal")]
+
     def vjp(self, G: Array) -> Array:
         s = self.s[..., None, :]
         return s * (G * sum_others(s) - sum_others(G * s))
@@ -254,6 +262,16 @@ class KronRows(Operator):
 
     def batch_slice(self, start: int, stop: int) -> KronRows:
         return KronRows(self.x[start:stop], self.m)
+
+    def outline(self) -> list[Box]:
+        """Row ``i``'s ``xᵀ`` in the columns of ``W``'s row ``i`` (``I_m ⊗ xᵀ``), then the biases' ``I_m``."""
+        m, n = self.m, self.n
+        return [
+            Box(0, 0, m, m * n, "none", rf"I_{{{m}}} \otimes x^T"),
+            *(Box(i, i * n, 1, n) for i in range(m)),
+            Box(0, m * n, m, m, "dashed", rf"I_{{{m}}}"),
+            Box(0, m * n, m, m, "rule"),
+        ]
 
     def vjp(self, G: Array) -> Array:
         m, n = self.m, self.n
@@ -339,6 +357,12 @@ class HStack(Operator):
 
     def batch_slice(self, start: int, stop: int) -> HStack:
         return HStack([b.batch_slice(start, stop) for b in self.blocks])
+
+    def outline(self) -> list[Box]:
+        """Each block's own structure, in its columns, with a rule between blocks."""
+        m = self.shape[0]
+        boxes = [Box(0, a, m, b - a, "rule") for a, b in zip(self.edges[1:-1], self.edges[2:])]
+        return boxes + [box.shifted(cols=a) for block, a in zip(self.blocks, self.edges) for box in block.outline()]
 
     def vjp(self, G: Array) -> Array:
         parts = [b.vjp(G) for b in self.blocks]

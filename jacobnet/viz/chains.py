@@ -100,7 +100,7 @@ def product_figure(
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if structure:
-                    outline(ax, p.kind, p.matrix.shape, p.block, names=False)
+                    outline(ax, p.boxes, p.matrix.shape, p.block, names=False)
                 ax.set_title(f"${tex_name(p.name)}$", fontsize=10, pad=5)
                 ax.set_xlabel(rf"${shapes[k][0]}\times {shapes[k][1]}$", fontsize=FONT_PT, labelpad=3)
                 x += slots[k]
@@ -240,7 +240,8 @@ def chain_step_figures(
     for s in steps:
         left, right = seen[s.left], seen[s.right]
         value = np.asarray(s.value)
-        seen[s.name] = Panel(value[0] if value.ndim == 3 else value, s.name, s.kind, rows=left.rows, cols=right.cols)
+        boxes = s.result.op.outline() if s.result.op is not None else ()
+        seen[s.name] = Panel(value[0] if value.ndim == 3 else value, s.name, s.kind, rows=left.rows, cols=right.cols, boxes=boxes)
         title = (
             f"step {s.index} of {len(steps)}, {_order_name(order)} order:  "
             f"{s.flops:,} multiply-adds ({s.kernel}), {format_bytes(s.bytes)} written{per}"

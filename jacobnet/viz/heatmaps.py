@@ -23,7 +23,7 @@ helpers that turn project names into mathtext live in :mod:`jacobnet.viz.figstyl
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -34,6 +34,9 @@ from matplotlib.patches import Rectangle
 
 from jacobnet.viz.figstyle import CMAP, FONT_PT, JFigure, plain_title, styled, tex_title
 from jacobnet.viz.panels import Panel
+
+if TYPE_CHECKING:
+    from jacobnet.core.operator import Box
 
 Array = np.ndarray
 CELL_IN = 0.42  # side of one cell, inches, for small matrices
@@ -126,9 +129,9 @@ def text_in(labels: Sequence[str], font_pt: float) -> float:
     return max((len(_TEX_CMD.sub("", t)) for t in labels), default=0) * font_pt * 0.62 / 72
 
 
-def outline(ax: Axes, kind: str | None, shape: tuple[int, int], block: tuple[int, int] | None = None, names: bool = True) -> None:
-    """Outline the structure: the diagonal, the Kronecker blocks of ``[I ⊗ xᵀ | I]`` (named above
-    the axes with ``names``), the blocks of a block-diagonal batch Jacobian."""
+def outline(ax: Axes, boxes: Sequence[Box], shape: tuple[int, int], block: tuple[int, int] | None = None, names: bool = True) -> None:
+    """Outline the structure: the operator's :class:`~jacobnet.core.operator.Box` es (their labels above
+    the axes with ``names``), or the blocks of a block-diagonal batch Jacobian of per-sample ``block`` shape."""
     m, n = shape
     cell_pt = 72 * ax.get_position().width * ax.figure.get_figwidth() / max(n, 1)
     lw = float(np.clip(cell_pt / 20, 0.4, 1.4))
@@ -138,22 +141,24 @@ def outline(ax: Axes, kind: str | None, shape: tuple[int, int], block: tuple[int
         for b in range(m // max(bm, 1)):
             ax.add_patch(Rectangle((b * bn - 0.5, b * bm - 0.5), bn, bm, **box))
         return
-    if kind in ("diagonal", "diag − rank-1") and m == n:
-        if n > 40:
-            ax.plot([-0.5, n - 0.5], [-0.5, n - 0.5], color=EDGE, linewidth=lw)
-        for i in range(n if n <= 40 else 0):
-            ax.add_patch(Rectangle((i - 0.5, i - 0.5), 1, 1, **box))
-    elif kind == "[I ⊗ xᵀ | I]" and m and n % m == 0:
-        k = n // m - 1  # x has k entries
-        for i in range(m):
-            ax.add_patch(Rectangle((i * k - 0.5, i - 0.5), k, 1, **box))
-        ax.add_patch(Rectangle((m * k - 0.5, -0.5), m, m, **{**box, "linestyle": "--"}))
-        ax.axvline(m * k - 0.5, color=EDGE, linewidth=1.5 * lw)
-        if not names:
-            return
-        top = dict(transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=FONT_PT)
-        ax.text((m * k - 1) / 2, 1.01, rf"$I_{{{m}}} \otimes x^T$", **top)
-        ax.text(m * k + (m - 1) / 2, 1.01, rf"$I_{{{m}}}$", **top)
+    for b in boxes:
+        if b.style == "diagonal" and b.rows == b.cols:
+            if b.rows > 40:
+                ax.plot([b.col - 0.5, b.col + b.cols - 0.5], [b.row - 0.5, b.row + b.rows - 0.5], color=EDGE, linewidth=lw)
+            for i in range(b.rows if b.rows <= 40 else 0):
+                ax.add_patch(Rectangle((b.col + i - 0.5, b.row + i - 0.5), 1, 1, **box))
+        elif b.style in ("box", "dashed"):
+            dashed = {"linestyle": "--"} if b.style == "dashed" else {}
+            ax.add_patch(Rectangle((b.col - 0.5, b.row - 0.5), b.cols, b.rows, **box, **dashed))
+    for b in boxes:
+        if b.style == "rule":
+            ax.axvline(b.col - 0.5, color=EDGE, linewidth=1.5 * lw)
+    if not names:
+        return
+    top = dict(transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=FONT_PT)
+    for b in boxes:
+        if b.label:
+            ax.text(b.col + (b.cols - 1) / 2, 1.01, f"${b.label}$", **top)
 
 
 def annotate(ax: Axes, A: Array, norm: Normalize, font_pt: float) -> None:
@@ -185,7 +190,6 @@ def heatmap(
     J: object,
     *,
     name: str | None = None,
-    kind: str | None = None,
     sample: int | str = 0,
     structure: bool = False,
     spy: bool = False,
@@ -200,7 +204,7 @@ def heatmap(
         J: a :class:`~jacobnet.chain.Factor` (its ``name``, ``kind``, labels and values are used),
             a structured operator, or an array ``(m, n)``; a batch ``(B, m, n)`` shows one
             ``sample`` (a factor's other samples are never materialised).
-        name, kind: override (or, for an array, supply) the title name and the structure label.
+        name: override (or, for an array, supply) the title name.
         sample: which sample of a batch to draw, or ``"block"`` for the block-diagonal
             batch Jacobian ``(B·m, B·n)`` (its blocks outlined with ``structure=True``).
         structure: outline the structure (the diagonal; the blocks ``I ⊗ xᵀ`` and ``I``).
@@ -222,7 +226,7 @@ def heatmap(
     (-2.0, 2.0)
     """
     p = Panel.of(J, sample)
-    A, name, kind, block = p.matrix, name or p.name, kind or p.kind, p.block
+    A, name, block = p.matrix, name or p.name, p.block
     m, n = A.shape
     rows, cols = list(row_labels or p.rows) or _indices(m), list(col_labels or p.cols) or _indices(n)
     norm = centred_norm(A)
@@ -233,19 +237,19 @@ def heatmap(
         title += f"\nnonzeros: {nnz} of {m * n} ({100 * nnz / max(m * n, 1):.0f}%)"
     if block is not None:
         title += f"\nblock-diagonal over a batch of {m // max(block[0], 1)}"
-    kron = structure and kind == "[I ⊗ xᵀ | I]" and block is None
+    labelled = structure and block is None and any(b.label for b in p.boxes)
     with styled():
-        fig = figure_around((img_w, img_h), rows, cols, title, colorbar_room=not spy, top_extra=0.25 * kron)
+        fig = figure_around((img_w, img_h), rows, cols, title, colorbar_room=not spy, top_extra=0.25 * labelled)
         ax = fig.axes[0]
         im = draw_matrix(ax, A, norm, spy=spy, cmap=cmap)
         set_ticks(ax, rows, cols, (img_w, img_h), FONT_PT)
         if structure:
-            outline(ax, kind, (m, n), block)
+            outline(ax, p.boxes, (m, n), block)
         if values if values is not None else (m * n <= ANNOTATE_MAX_CELLS and img_w / max(n, 1) >= 0.35 and not spy):
             annotate(ax, A, norm, FONT_PT - 2)
         if not spy:
             colorbar(fig, ax, im)
-        ax.set_title(title, pad=18 if kron else 8)
+        ax.set_title(title, pad=18 if labelled else 8)
         fig.set_label(plain_title(name, (m, n)))
     return fig
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from jacobnet.chain.batch import block_diagonal
 from jacobnet.chain.factor import Factor
-from jacobnet.core.operator import Operator
+from jacobnet.core.operator import Box, Operator
 from jacobnet.core.operators import Matrix
 from jacobnet.viz.figstyle import tex_labels
 
@@ -64,7 +64,8 @@ class Panel:
     """One matrix to draw: its values ``(m, n)``, name, structure label and axis labels.
 
     ``rows``/``cols`` are mathtext labels (without ``$``); empty means 1-based indices.
-    ``block`` is ``(m, n)`` of one sample when ``matrix`` is a block-diagonal batch Jacobian.
+    ``block`` is ``(m, n)`` of one sample when ``matrix`` is a block-diagonal batch Jacobian;
+    ``boxes`` the structure of one sample (:meth:`Operator.outline <jacobnet.core.operator.Operator.outline>`).
     """
 
     matrix: Array
@@ -73,6 +74,7 @@ class Panel:
     rows: Sequence[str] = ()
     cols: Sequence[str] = ()
     block: tuple[int, int] | None = None
+    boxes: Sequence[Box] = ()
 
     @classmethod
     def of(cls, J: object, sample: int | str = 0) -> Panel:
@@ -95,7 +97,8 @@ class Panel:
                 return cls(_real(block_diagonal(J), name), name, kind, block=J.shape)
             A = one_sample(J, sample if J.batch is not None else 0).dense()
             A = _real(A[0] if J.batch is not None else A, name)
-            return cls(A, name, kind, tex_labels(getattr(J, "row_labels", None)), tex_labels(getattr(J, "col_labels", None)))
+            rows, cols = tex_labels(getattr(J, "row_labels", None)), tex_labels(getattr(J, "col_labels", None))
+            return cls(A, name, kind, rows, cols, boxes=J.op.outline())
         A = _real(np.asarray(J), None)
         if A.ndim == 2:
             return cls(A)
