@@ -1,7 +1,7 @@
 """A layer and an activation defined outside the package — the README's "Adding a layer" — work everywhere.
 
 The two classes are the README's own code (executed from README.md, so the
-README cannot drift from what works): ``Affine`` (``y = a ⊙ x + c``, two
+README cannot drift from what works): ``Affine`` (``y = w ⊙ x + c``, two
 parameter arrays) and ``Swish`` (one new rule). Each is checked the way the
 built-in layers are: its Jacobians against central differences and the complex
 step, whole-network gradients in both modes against HIPS autograd of the same
@@ -21,7 +21,7 @@ from test_readme import README, blocks
 import jacobnet as jn
 from jacobnet import symbolic, viz
 from jacobnet.chain.orders import all_trees
-from jacobnet.check import check_jacobian, compare_gradients, rel_error
+from jacobnet.check import check_jacobian, check_layer, compare_gradients, rel_error
 
 GRAD_TOL = 1e-10
 
@@ -45,11 +45,11 @@ def network(readme: dict, loss: jn.Loss, seed: int = 0) -> jn.Network:
 
 
 def plain_loss(theta, x, y, loss: str):
-    """The same network written plainly: Dense, a ⊙ x + c, x σ(x), Dense, the loss (autograd's numpy)."""
+    """The same network written plainly: Dense, w ⊙ x + c, x σ(x), Dense, the loss (autograd's numpy)."""
     W1, b1 = theta[:12].reshape(4, 3), theta[12:16]
-    a, c = theta[16:20], theta[20:24]
+    w, c = theta[16:20], theta[20:24]
     W2, b2 = theta[24:32].reshape(2, 4), theta[32:34]
-    h = (x @ W1.T + b1) * a + c
+    h = (x @ W1.T + b1) * w + c
     z = (h / (1 + anp.exp(-h))) @ W2.T + b2
     if loss == "mse":
         per = anp.mean((z - y) ** 2, axis=-1)
@@ -76,14 +76,67 @@ def test_affine_jacobians_against_differences_and_complex_step(readme):
     layer.set_params(np.array([2.0, -1.0, 0.5, 0.1, 0.2, 0.3]))
     x = np.array([0.7, -1.3, 2.1])
     assert check_jacobian(layer.forward, x, layer.jacobian_input(x)).ok
-    assert check_jacobian(lambda v: layer.a * v + layer.c, x, layer.jacobian_input(x), method="complex-step").ok
+    assert check_jacobian(lambda v: layer.w * v + layer.c, x, layer.jacobian_input(x), method="complex-step").ok
 
-    def of_theta(t):  # the layer's output as a function of θ = [a, c] (complex-step: plain NumPy, no checks)
+    def of_theta(t):  # the layer's output as a function of θ = [w, c] (complex-step: plain NumPy, no checks)
         return t[:3] * x + t[3:]
 
     for method in ("central", "complex-step"):
         assert check_jacobian(of_theta, layer.get_params(), layer.jacobian_params(x), method=method).ok
     np.testing.assert_array_equal(layer.jacobian_params(x)[1], [0.0, -1.3, 0.0, 0.0, 1.0, 0.0])  # [diag(x) | I], row 2
+
+
+def test_check_layer_finds_a_wrong_jacobian(readme):
+    layer = readme["Affine"](3)
+    layer.set_params(np.array([2.0, -1.0, 0.5, 0.1, 0.2, 0.3]))
+    assert all(c.ok for c in check_layer(layer, np.array([0.7, -1.3, 2.1])))
+
+    class Wrong(readme["Affine"]):  # J_θ = [I | diag(x)]: the two blocks swapped
+        def jacobian_params_op(self, x):
+            return jn.HStack([jn.Diagonal(np.ones_like(x)), jn.Diagonal(x)])
+
+    wrong = Wrong(3)
+    theta = np.array([2.0, -1.0, 0.5, 0.1, 0.2, 0.3])
+    wrong.set_params(theta)
+    by_input, by_params = check_layer(wrong, np.array([0.7, -1.3, 2.1]))
+    assert by_input.ok and not by_params.ok and "w_{1}" in str(by_params)
+    np.testing.assert_array_equal(wrong.get_params(), theta)  # restored
+
+
+def test_what_the_math_returns_is_checked_and_named(readme):
+    class BadShape(readme["Affine"]):
+        def jacobian_input_op(self, x):
+            return jn.Matrix(np.ones((3, 4)))
+
+    class BadKind(readme["Affine"]):
+        def jacobian_input_op(self, x):
+            return np.diag(self.w)
+
+    class BadOutput(readme["Affine"]):
+        def apply(self, x):
+            return x[..., :2]
+
+    x = np.ones(3)
+    with pytest.raises(ValueError, match=r"BadShape: jacobian_input_op gave an operator of shape \(3, 4\); expected \(n_out, n_in\) = \(3, 3\)"):
+        BadShape(3).jacobian_input(x)
+    net = jn.Network([BadShape(3), jn.Dense(3, 2, seed=0)], jn.MSE())
+    with pytest.raises(ValueError, match=r"BadShape: jacobian_input_op gave an operator of shape \(3, 4\)"):
+        net.trace(np.ones((2, 3)), np.zeros((2, 2)))  # the trace goes on to ∂L/∂x, through J_x(BadShape 1)
+    with pytest.raises(TypeError, match="BadKind: jacobian_input_op must return a structured operator .*jn.Matrix"):
+        BadKind(3).jacobian_input(x)
+    with pytest.raises(ValueError, match=r"BadOutput: apply gave an output of shape \(2,\); expected \(3,\)"):
+        jn.Network([BadOutput(3), jn.Dense(3, 2, seed=0)], jn.MSE()).gradient(x, np.zeros(2))
+
+    class Unset(jn.Layer):
+        w = jn.Param(lambda self: (self.n_in,))
+
+        def __init__(self, n):
+            self.n_in = n
+
+    with pytest.raises(AttributeError, match="Unset: the parameter w was never assigned"):
+        jn.Network([Unset(3), jn.Dense(3, 2)], jn.MSE())
+    with pytest.raises(TypeError, match=r"Network\(layers, loss\): the loss is missing"):
+        jn.Network([jn.Dense(3, 2)])
 
 
 def test_swish_jacobian_against_differences_and_complex_step(readme):
@@ -96,12 +149,12 @@ def test_swish_jacobian_against_differences_and_complex_step(readme):
 
 def test_params_labels_and_batches(readme):
     layer = readme["Affine"](3)
-    assert layer.n_params == 6 and list(layer.param_labels(2))[:4] == ["a^{(2)}_{1}", "a^{(2)}_{2}", "a^{(2)}_{3}", "c^{(2)}_{1}"]
+    assert layer.n_params == 6 and list(layer.param_labels(2))[:4] == ["w^{(2)}_{1}", "w^{(2)}_{2}", "w^{(2)}_{3}", "c^{(2)}_{1}"]
     assert layer.jacobian_params(np.ones((4, 3))).shape == (4, 3, 6)
     with pytest.raises(ValueError, match="Affine expects input of shape"):
         layer.forward(np.ones(4))
-    with pytest.raises(ValueError, match=r"Affine: a must be a real array of shape \(3,\)"):
-        layer.a = np.ones(2)
+    with pytest.raises(ValueError, match=r"Affine: w must be a real array of shape \(3,\)"):
+        layer.w = np.ones(2)
 
 
 def test_trace_chain_orders_costs_and_heatmap(readme):
@@ -151,6 +204,9 @@ def test_symbolic_gradient_and_the_closed_form_proofs(readme):
     net = network(readme, jn.MSE(), seed=5)
     x, y = np.array([0.2, -0.4, 1.1]), np.array([0.3, -0.7])
     assert rel_error(net.gradient(x, y, method="symbolic"), net.gradient(x, y)) <= GRAD_TOL
+    shown = readme["net"]  # the README's own network, softmax-cross-entropy: admitted by the size guard
+    x3, y2 = np.array([0.5, -1.0, 2.0]), np.array([0.0, 1.0])
+    assert rel_error(shown.gradient(x3, y2, method="symbolic"), shown.gradient(x3, y2)) <= GRAD_TOL
     assert all(c.proved for c in symbolic.compare_closed_forms(readme["Affine"](3)))
     assert all(c.proved for c in symbolic.compare_closed_forms(readme["Swish"](), n=2))
     small = jn.Network([readme["Affine"](2), readme["Swish"](), jn.Dense(2, 1, seed=0)], jn.MSE())

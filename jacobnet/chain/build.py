@@ -50,7 +50,7 @@ def theta_factor(net: Stack, l: int, acts: list[Array]) -> Factor:
     >>> f.name, f.shape, f.row_labels, f.col_labels
     ('J_θ(Dense 2)', (2, 4), ['a^{(3)}_{1}', 'a^{(3)}_{2}'], ['W^{(2)}_{1,1}', 'W^{(2)}_{2,1}', 'b^{(2)}_{1}', 'b^{(2)}_{2}'])
     """
-    name, op = net.names[l - 1], net.layers[l - 1].jacobian_params_op(acts[l - 1])
+    name, op = net.names[l - 1], net.layers[l - 1].jacobian_op(acts[l - 1], "params")
     rows, cols = activation_labels(l, op.shape[0]), net.layer_param_labels(l - 1)
     return Factor(f"J_θ({name})", op, f"a{l}", f"θ({name})", rows, cols, layer=l, wrt_params=True)
 
@@ -67,7 +67,7 @@ def input_factor(net: Stack, l: int, acts: list[Array]) -> Factor:
     >>> f.shape, f.row_labels, f.col_labels
     ((2, 3), ['a^{(1)}_{1}', 'a^{(1)}_{2}'], ['x_{1}', 'x_{2}', 'x_{3}'])
     """
-    op = net.layers[l - 1].jacobian_input_op(acts[l - 1])
+    op = net.layers[l - 1].jacobian_op(acts[l - 1], "input")
     rows, cols = activation_labels(l, op.shape[0]), activation_labels(l - 1, op.shape[1])
     return Factor(f"J_x({net.names[l - 1]})", op, f"a{l}", f"a{l - 1}", rows, cols, layer=l)
 

@@ -1,6 +1,7 @@
 """Checks: a Jacobian against finite differences and the complex step, a gradient three ways, step sizes.
 
-* :mod:`~jacobnet.check.jacobian` — :func:`check_jacobian` names every wrong entry;
+* :mod:`~jacobnet.check.jacobian` — :func:`check_jacobian` names every wrong entry; :func:`check_layer`
+  checks a layer's two Jacobians;
 * :mod:`~jacobnet.check.entries` — which entries are wrong, and by how much;
 * :mod:`~jacobnet.check.report` — :func:`compare_gradients`: Jacobian product, SymPy and central differences;
 * :mod:`~jacobnet.check.stepsize` — a finite difference's error against its step.
@@ -11,7 +12,7 @@ everything above the core uses them; they are importable from here.
 """
 
 from jacobnet.check.entries import WrongEntry, entry_errors, entry_tolerance
-from jacobnet.check.jacobian import TOLERANCES, JacobianCheck, check_jacobian
+from jacobnet.check.jacobian import TOLERANCES, JacobianCheck, check_jacobian, check_layer
 from jacobnet.check.report import GradientReport, compare_gradients
 from jacobnet.check.stepsize import StepSweep, network_step_sweep, step_size_sweep
 from jacobnet.core.finite import (
@@ -27,7 +28,7 @@ from jacobnet.core.finite import (
 )
 
 __all__ = [
-    "check_jacobian", "JacobianCheck", "TOLERANCES", "WrongEntry", "entry_errors", "entry_tolerance",
+    "check_jacobian", "check_layer", "JacobianCheck", "TOLERANCES", "WrongEntry", "entry_errors", "entry_tolerance",
     "compare_gradients", "GradientReport", "StepSweep", "step_size_sweep", "network_step_sweep",
     "rel_error", "jacobian_fd", "jacobian_complex_step", "fd_gradient", "as_point", "EPS", "REL_STEP", "STEPS",
     "COMPLEX_STEP",

@@ -43,12 +43,12 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from jacobnet.core.labels import param_labels
+from jacobnet.core.operator import Operator
 from jacobnet.core.operators import Empty
 from jacobnet.core.validate import as_input, as_params, check_finite
 
 if TYPE_CHECKING:
-    from jacobnet.core.operator import Operator
-    from jacobnet.core.sizes import Entry
+    from jacobnet.core.sizes import Entry, Measured
 
 Array = np.ndarray
 
@@ -85,7 +85,13 @@ class Param:
             raise AttributeError(f"{type(layer).__name__}: the parameter {self.name} was never assigned (set it in __init__)") from None
 
     def __set__(self, layer: Layer, value: object) -> None:
-        shape, arr = self.shape(layer), np.asarray(value)
+        try:
+            shape = tuple(self.shape(layer))
+        except AttributeError as err:
+            raise AttributeError(f"{type(layer).__name__}: set the sizes the shape of {self.name} needs first ({err})") from None
+        if not all(isinstance(n, (int, np.integer)) for n in shape):
+            raise ValueError(f"{type(layer).__name__}: the shape of {self.name} is {shape}; set the sizes it needs (e.g. n_in) first")
+        arr = np.asarray(value)
         if arr.dtype.kind not in "iuf" or arr.shape != shape:
             raise ValueError(f"{layer.name}: {self.name} must be a real array of shape {shape}, got {arr.dtype} {arr.shape}")
         layer.__dict__[self.name] = check_finite(arr.astype(np.float64, copy=True), layer.name, self.name)
@@ -150,52 +156,88 @@ class Layer:
         """
         raise TypeError(f"no closed form for layer {self!r}: {type(self).__name__} defines no closed_form")
 
-    # The size of the symbolic expressions, estimated from the sizes alone (nothing is
-    # built; :mod:`jacobnet.core.sizes`). The defaults are deliberately pessimistic, for
-    # a layer that defines only sympy_forward: every output is taken to hold every
-    # input and to be differentiated by the quotient rule. A layer overrides them with
-    # the counts of what its own expression builds.
+    # The size of the symbolic expressions, estimated before anything is built
+    # (:mod:`jacobnet.core.sizes`). By default a layer is measured: its sympy_forward is
+    # built once at its size (up to MEASURE_MAX inputs) and counted; a layer whose
+    # expressions have a known shape (Dense, the elementwise rules) overrides these.
     def symbolic_entry(self, n_in: int, u: Entry) -> Entry:
         """The :class:`~jacobnet.core.sizes.Entry` of one output whose ``n_in`` inputs are each like ``u``.
 
-        Default: every output holds every input, and its own once more,
-        ``s ← (n_in + 1)(s + 2) + 2``, with ``k^{n_in}`` branches.
+        Default: :func:`~jacobnet.core.sizes.measured_entry`, the largest output's nodes
+        with ``u`` in place of each input it holds.
         """
-        from jacobnet.core.sizes import Entry, capped_power
+        from jacobnet.core.sizes import measured_entry
 
-        return Entry((n_in + 1) * (u.s + 2) + 2, (n_in + 1) * (u.q + 2) + 2, capped_power(u.k, n_in))
+        return measured_entry(self._measured(n_in), n_in, u)
 
     def symbolic_derivative(self, n_in: int, u: Entry, m: float, d: float) -> tuple[float, float]:
         """``(m, d)`` after this layer, for a parameter below it on which ``m`` inputs depend, ``d`` nodes each.
 
         Returns how many outputs depend on that parameter and the nodes of each
-        output's derivative by it. Default: every output, by the chain rule with
-        the output written twice (a quotient rule), ``2 s_out + m (s + d + 3)``.
+        output's derivative by it. Default: :func:`~jacobnet.core.sizes.measured_derivative`,
+        the chain rule ``Σ_j ∂a_i/∂x_j · dx_j`` over the measured slopes.
         """
-        return self.out_size(n_in), 2 * self.symbolic_entry(n_in, u).s + m * (u.s + d + 3)
+        from jacobnet.core.sizes import measured_derivative
+
+        return measured_derivative(self._measured(n_in), n_in, self.out_size(n_in), u, m, d)
 
     def symbolic_params(self, u: Entry) -> list[tuple[float, int]]:
         """``[(nodes of ∂a_i/∂θ_j, how many θ_j), …]`` for the layer's own parameters, at inputs like ``u``.
 
-        Each ``θ_j`` is counted as reaching one output ``a_i``. Default: the
-        derivative is as large as a whole output entry (:meth:`symbolic_entry`).
+        Each ``θ_j`` is counted as reaching one output ``a_i``. Default:
+        :func:`~jacobnet.core.sizes.measured_params`, the largest measured ``∂a_i/∂θ_j``.
         """
-        if not self.n_params:
-            return []
-        return [(self.symbolic_entry(self.n_in or 1, u).s, self.n_params)]
+        from jacobnet.core.sizes import measured_params
+
+        n_in = self.n_in or 1
+        return measured_params(self._measured(n_in), n_in, self.n_params, u)
+
+    def _measured(self, n_in: int) -> Measured | None:
+        """This layer's SymPy forward at ``n_in`` inputs, counted once (:func:`jacobnet.core.sizes.measure`)."""
+        from jacobnet.core.sizes import measure
+
+        return measure(self.sympy_forward, self.n_params, (type(self), self.key()), n_in)
 
     # --- the checked doors ---------------------------------------------------------
     def forward(self, x: object) -> Array:
         """The layer's output ``a = f(x; θ)``: ``(n_out,)`` or ``(B, n_out)``."""
-        return self.apply(self._x(x))
+        x = self._x(x)
+        return self.checked_output(self.apply(x), x)
+
+    def checked_output(self, a: object, x: Array) -> Array:
+        """``a = apply(x)`` if it has the shape it must, ``x.shape[:-1] + (out_size(n_in),)``; else a clear error."""
+        want = x.shape[:-1] + (self.out_size(x.shape[-1]),)
+        if getattr(a, "shape", None) != want:
+            raise ValueError(f"{self.name}: apply gave an output of shape {getattr(a, 'shape', type(a).__name__)}; expected {want}")
+        return a
 
     def jacobian_input(self, x: object) -> Array:
         """The input Jacobian ``∂a/∂x``: ``(n_out, n_in)``, or ``(B, n_out, n_in)``."""
-        return self.jacobian_input_op(self._x(x)).dense(what=f"J_x of {self.name}")
+        return self.jacobian_op(self._x(x), "input").dense(what=f"J_x of {self.name}")
 
     def jacobian_params(self, x: object) -> Array:
         """The parameter Jacobian ``∂a/∂θ``: ``(n_out, n_params)``, or ``(B, n_out, n_params)``."""
-        return self.jacobian_params_op(self._x(x)).dense(what=f"J_θ of {self.name}")
+        return self.jacobian_op(self._x(x), "params").dense(what=f"J_θ of {self.name}")
+
+    def jacobian_op(self, x: Array, wrt: str) -> Operator:
+        """``J_x`` (``wrt="input"``) or ``J_θ`` (``"params"``) at a validated ``x``, checked to be the operator it must be.
+
+        Per-sample shape ``(n_out, n_in)`` or ``(n_out, n_params)``, one batch size with
+        ``x``: what every product of :mod:`jacobnet.chain` relies on, so a layer's
+        mistake is named here rather than deep inside a product.
+        """
+        op = self.jacobian_input_op(x) if wrt == "input" else self.jacobian_params_op(x)
+        method = f"jacobian_{wrt}_op"
+        if not isinstance(op, Operator):
+            raise TypeError(f"{self.name}: {method} must return a structured operator (wrap an array in jn.Matrix), got {type(op).__name__}")
+        want = (self.out_size(x.shape[-1]), x.shape[-1] if wrt == "input" else self.n_params)
+        if op.shape != want:
+            cols = "n_in" if wrt == "input" else "n_params"
+            raise ValueError(f"{self.name}: {method} gave an operator of shape {op.shape}; expected (n_out, {cols}) = {want}")
+        batch = x.shape[0] if x.ndim == 2 else None
+        if op.batch not in (None, batch):
+            raise ValueError(f"{self.name}: {method} gave an operator for a batch of {op.batch}; the input has {batch or 'one sample'}")
+        return op
 
     def _x(self, x: object) -> Array:
         return as_input(x, self.name, self.n_in)
@@ -208,13 +250,13 @@ class Layer:
     @property
     def n_params(self) -> int:
         """The number of parameters: the sizes of the declared arrays."""
-        return sum(self.__dict__[n].size for n in self.param_names)
+        return sum(getattr(self, n).size for n in self.param_names)
 
     def get_params(self) -> Array:
         """A flat copy of the parameters, shape ``(n_params,)``: each array row-major, in declaration order."""
         if not self.param_names:
             return np.zeros(0)
-        return np.concatenate([self.__dict__[n].ravel() for n in self.param_names])
+        return np.concatenate([getattr(self, n).ravel() for n in self.param_names])
 
     def set_params(self, theta: object) -> None:
         """Set the parameters from a flat vector in ``get_params()`` order (checked, copied)."""

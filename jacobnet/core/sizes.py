@@ -148,3 +148,91 @@ def rule_derivative(rule: Rule, params: dict[str, float], u: Entry, m: float, d:
         return m, _put(shape[2:], u.s) + d + 1
     arms = (d if p.slope is None else 1 if p.value[1] == 0 else _put(p.slope, u.s) + d + 1 for p in shape)
     return m, 1 + sum(1 + arm + _condition(p, u) for arm, p in zip(arms, shape))
+
+
+MEASURE_MAX = 64
+"""A layer without size hooks of its own is measured (its SymPy forward built once at this many inputs or fewer)."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A layer's SymPy forward at ``n_in`` symbolic inputs, counted (nodes, and occurrences of any input).
+
+    ``outputs``: per output ``(nodes, occurrences, distinct inputs)``; ``slopes``:
+    per output, ``∂a_i/∂x_j`` counted for every input ``j`` it holds; ``fan_out``:
+    the most outputs one input reaches; ``params``: every nonzero ``∂a_i/∂θ_j``, counted.
+    """
+
+    outputs: tuple[tuple[int, int, int], ...]
+    slopes: tuple[tuple[tuple[int, int], ...], ...]
+    fan_out: int
+    params: tuple[tuple[int, int], ...]
+
+
+def _count_all(e: sp.Basic, xs: frozenset) -> tuple[int, int]:
+    """``(nodes, occurrences of any symbol of xs)`` of the expression tree ``e``."""
+    from sympy import preorder_traversal
+
+    nodes = list(preorder_traversal(e))
+    return len(nodes), sum(1 for a in nodes if a in xs)
+
+
+_MEASURED: dict[tuple, Measured | None] = {}
+
+
+def measure(forward: Callable, n_params: int, key: tuple, n_in: int) -> Measured | None:
+    """:class:`Measured` of a layer's SymPy ``forward(x, theta)`` at ``n_in`` inputs (cached by ``key`` and size),
+    or ``None`` above :data:`MEASURE_MAX` inputs, or when the layer has no SymPy forward (``TypeError``)."""
+    if n_in > MEASURE_MAX:
+        return None
+    if (key, n_in) not in _MEASURED:
+        import sympy as sp
+
+        x = [sp.Symbol(f"x_{i}", real=True) for i in range(n_in)]
+        theta = [sp.Symbol(f"t_{j}", real=True) for j in range(n_params)]
+        try:
+            out = forward(x, theta)
+        except TypeError:
+            return None
+        xs = frozenset(x)
+        outputs, slopes, params, reach = [], [], [], [0] * n_in
+        for e in out:
+            held = [j for j, xj in enumerate(x) if xj in e.free_symbols]
+            for j in held:
+                reach[j] += 1
+            outputs.append((*_count_all(e, xs), len(held)))
+            slopes.append(tuple(_count_all(sp.diff(e, x[j]), xs) for j in held))
+            params += [_count_all(sp.diff(e, t), xs) for t in theta if t in e.free_symbols]
+        _MEASURED[(key, n_in)] = Measured(tuple(outputs), tuple(slopes), max(reach, default=0), tuple(params))
+    return _MEASURED[(key, n_in)]
+
+
+def measured_entry(m: Measured | None, n_in: int, u: Entry) -> Entry:
+    """The :class:`Entry` of the largest measured output, its inputs each like ``u``; unmeasured (``None``):
+    every output holding every input, ``(n_in + 1)(s + 2) + 2``."""
+    if m is None:
+        return Entry((n_in + 1) * (u.s + 2) + 2, (n_in + 1) * (u.q + 2) + 2, capped_power(u.k, n_in))
+    s = max((_put(c[:2], u.s) for c in m.outputs), default=1.0)
+    q = max((_put(c[:2], u.q) for c in m.outputs), default=1.0)
+    return Entry(min(CAP, s), min(CAP, q), capped_power(u.k, max((c[2] for c in m.outputs), default=0)))
+
+
+def measured_derivative(meas: Measured | None, n_in: int, n_out: int, u: Entry, m: float, d: float) -> tuple[float, float]:
+    """``(m, d)`` after a layer of ``n_out`` outputs, by the chain rule ``Σ_j ∂a_i/∂x_j · dx_j`` over the ``m``
+    inputs that carry the parameter; unmeasured: every output, ``2 s_out + m (s + d + 3)``."""
+    if meas is None:
+        return n_out, 2 * measured_entry(None, n_in, u).s + m * (u.s + d + 3)
+    worst = 0.0
+    for slopes in meas.slopes:
+        terms = sorted((_put(c, u.s) + d + 1 for c in slopes), reverse=True)[: max(1, int(math.ceil(m)))]
+        worst = max(worst, sum(terms) + len(terms) - 1)
+    return min(len(meas.outputs), math.ceil(m) * max(meas.fan_out, 1)), min(CAP, worst)
+
+
+def measured_params(meas: Measured | None, n_in: int, n_params: int, u: Entry) -> list[tuple[float, int]]:
+    """``[(nodes of the largest ∂a_i/∂θ_j, n_params)]``; unmeasured: a whole output entry's nodes."""
+    if not n_params:
+        return []
+    if meas is None or not meas.params:
+        return [(measured_entry(meas, n_in, u).s, n_params)]
+    return [(min(CAP, max(_put(c, u.s) for c in meas.params)), n_params)]

@@ -57,8 +57,10 @@ class Stack:
     parameters (:meth:`param_layer_index`); ``a_l`` is the output of ``layers[l − 1]``.
     """
 
-    def __init__(self, layers: Sequence[Layer], loss: Loss):
+    def __init__(self, layers: Sequence[Layer], loss: Loss | None = None):
         self.layers = checked_layers(layers)
+        if loss is None:
+            raise TypeError(f"{type(self).__name__}(layers, loss): the loss is missing, e.g. jn.MSE() or jn.SoftmaxCrossEntropy()")
         self.loss_fn = checked_loss(loss)
         self.names = number_layers(self.layers)
         self._param_index = param_layer_indices([layer.n_params for layer in self.layers])
@@ -99,7 +101,7 @@ class Stack:
         """``[a_0 = x, a_1, …, a_L]``: the input and every layer's output."""
         acts = [self.check_input(x)]
         for layer in self.layers:
-            acts.append(layer.apply(acts[-1]))
+            acts.append(layer.checked_output(layer.apply(acts[-1]), acts[-1]))
         return acts
 
     def forward(self, x: Array) -> Array:

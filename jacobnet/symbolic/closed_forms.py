@@ -23,6 +23,8 @@ SoftmaxCE           ``(s − y)ᵀ``, ``s = softmax(z)``, when Σy = 1 (1, n)
 >>> check = compare_closed_forms(Sigmoid(), n=2)
 >>> [(c.name, c.shape, c.proved) for c in check]
 [('J_x', (2, 2), True), ('J_θ', (2, 0), True)]
+>>> print(check[0])
+✓ J_x (2, 2): the closed form equals SymPy's derivative (proved)
 """
 
 from __future__ import annotations
@@ -123,6 +125,13 @@ class FormCheck:
     @property
     def shape(self) -> tuple[int, int]:
         return self.closed.shape
+
+    def __str__(self) -> str:
+        """``✓ J_x (2, 2): the closed form equals SymPy's derivative (proved)``, or the entries not shown equal."""
+        if self.proved:
+            return f"✓ {self.name} {self.shape}: the closed form equals SymPy's derivative (proved)"
+        shown = ", ".join(f"({i + 1}, {j + 1})" for i, j in self.unproved[:8]) + (" …" if len(self.unproved) > 8 else "")
+        return f"✗ {self.name} {self.shape}: {len(self.unproved)} entries not shown equal to SymPy's derivative: {shown}"
 
 
 def _form_check(name: str, closed: sp.Matrix, derived: sp.Matrix, assume: dict | None = None) -> FormCheck:

@@ -71,14 +71,17 @@ def input_size(layer: Layer, n: int | None) -> int:
 def forward_expr(layer: Layer, x: Sequence[Expr], theta: Sequence[Expr] = ()) -> list[Expr]:
     """The layer's output ``a = f(x; θ)`` as a list of SymPy expressions, one per output: ``layer.sympy_forward``.
 
-    Dense: ``a_i = Σ_j W_{i,j} x_j + b_i``; elementwise: ``a_i = f(x_i)`` with ``f`` from
-    :data:`~jacobnet.core.rules.RULES`; Softmax: ``a_i = exp(x_i) / Σ_j exp(x_j)``.
+    The layer's own expression (a Dense layer's ``Σ_j W_{i,j} x_j + b_i``), checked
+    to give one expression per output.
 
     >>> from jacobnet import Dense
     >>> forward_expr(Dense(2, 1, seed=0), vector_symbols("x", 2), param_symbols(Dense(2, 1)))
     [W_{1,1}*x_1 + W_{1,2}*x_2 + b_{1}]
     """
-    return layer.sympy_forward(list(x), list(theta))
+    out = list(layer.sympy_forward(list(x), list(theta)))
+    if len(out) != layer.out_size(len(x)):
+        raise ValueError(f"{layer.name}: sympy_forward gave {len(out)} expressions for {layer.out_size(len(x))} outputs")
+    return out
 
 
 def loss_input_name(loss: Loss) -> str:
@@ -120,9 +123,7 @@ def layer_jacobians(
     check_layer_size(layer, n_in, max_size)
     x = vector_symbols("x", n_in)
     theta = param_symbols(layer, index)
-    a = sp.Matrix(layer.sympy_forward(x, theta))
-    if a.shape != (layer.out_size(n_in), 1):
-        raise ValueError(f"{layer.name}: sympy_forward gave {len(a)} expressions for {layer.out_size(n_in)} outputs")
+    a = sp.Matrix(forward_expr(layer, x, theta))
     J_theta = a.jacobian(theta) if theta else sp.zeros(len(a), 0)
     return a.jacobian(x), J_theta
 
