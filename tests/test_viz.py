@@ -391,8 +391,8 @@ def test_one_sample_of_a_big_batch_is_drawn_within_a_small_memory_budget():
         fig = chain_figure(chain, sample=5)
         np.testing.assert_allclose(panels(fig)[-1].images[0].get_array(), grad, rtol=1e-12)
         assert len(chain_step_figures(chain, sample=5)) == 3
-        with pytest.raises(JacobianMemoryError, match="block-diagonal"):
-            heatmap(theta, sample="block")  # the block-diagonal batch Jacobian does not
+        with pytest.raises(JacobianMemoryError, match="the stacked batch Jacobian of J_θ"):
+            heatmap(theta, sample="block")  # nor does the batch J_θ, stacked (25 MiB)
 
 
 # --- plots ---------------------------------------------------------------------------------
@@ -420,3 +420,15 @@ def test_order_cost_ratio_labels_cover_no_line():
                 assert not any(box.contains(x, y) for x, y in marks), (text.get_text(), line.get_label())
             assert box.x1 <= ax.get_window_extent().x1  # and stays inside its axes
     assert labels == 4
+
+
+def test_a_batch_jacobian_by_the_parameters_is_stacked_not_block_diagonal():
+    """θ is shared by every sample, so the batch J_θ is [J_θ,1; …; J_θ,B], (B·m, n_params)."""
+    net = jn.build_network("3,2", "tanh", "mse", seed=0)
+    X, Y = np.arange(12.0).reshape(4, 3) / 10, np.zeros((4, 2))
+    f = net.trace(X, Y).factor("J_θ(Dense 1)")
+    fig = heatmap(f, sample="block", structure=True)
+    ax = fig.axes[0]
+    assert ax.images[0].get_array().shape == (8, 8) and "stacked over a batch of 4" in fig.get_label() + ax.get_title()
+    assert rectangles(ax) == [(-0.5, 2.0 * b - 0.5, 8, 2) for b in range(4)]
+    np.testing.assert_array_equal(ax.images[0].get_array()[2:4], f.dense()[1])

@@ -129,6 +129,19 @@ def block_diagonal(factor: Factor) -> Array:
     return _batch_op(factor).dense(what=f"the block-diagonal batch Jacobian of {factor.name}")
 
 
+def stacked(factor: Factor) -> Array:
+    """The batch Jacobian ``[J_1; …; J_B]`` of a batched factor by shared parameters: ``(B·m, n)``, guarded.
+
+    >>> from jacobnet.core.operators import KronRows
+    >>> stacked(Factor("J_θ(Dense 1)", KronRows(np.array([[1.0, 2.0], [3.0, 4.0]]), m=1), wrt_params=True))
+    array([[1., 2., 1.],
+           [3., 4., 1.]])
+    """
+    if factor.batch is None:
+        raise ValueError(f"{factor.name} is a single-sample Jacobian; build the chain from a batch (B, n)")
+    return StackedRows(factor.op, factor.batch).dense(what=f"the stacked batch Jacobian of {factor.name}")
+
+
 def batch_chain(chain: Chain) -> Chain:
     """The derivative of the batch's mean loss as one product of batch Jacobians.
 

@@ -100,7 +100,7 @@ def product_figure(
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if structure:
-                    outline(ax, p.boxes, p.matrix.shape, p.block, names=False)
+                    outline(ax, p.boxes, p.matrix.shape, names=False)
                 ax.set_title(f"${tex_name(p.name)}$", fontsize=10, pad=5)
                 ax.set_xlabel(rf"${shapes[k][0]}\times {shapes[k][1]}$", fontsize=FONT_PT, labelpad=3)
                 x += slots[k]

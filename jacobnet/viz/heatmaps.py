@@ -129,18 +129,13 @@ def text_in(labels: Sequence[str], font_pt: float) -> float:
     return max((len(_TEX_CMD.sub("", t)) for t in labels), default=0) * font_pt * 0.62 / 72
 
 
-def outline(ax: Axes, boxes: Sequence[Box], shape: tuple[int, int], block: tuple[int, int] | None = None, names: bool = True) -> None:
-    """Outline the structure: the operator's :class:`~jacobnet.core.operator.Box` es (their labels above
-    the axes with ``names``), or the blocks of a block-diagonal batch Jacobian of per-sample ``block`` shape."""
+def outline(ax: Axes, boxes: Sequence[Box], shape: tuple[int, int], names: bool = True) -> None:
+    """Outline the structure: the :class:`~jacobnet.core.operator.Box` es of an operator or of a batch
+    Jacobian's samples, their labels above the axes with ``names``."""
     m, n = shape
     cell_pt = 72 * ax.get_position().width * ax.figure.get_figwidth() / max(n, 1)
     lw = float(np.clip(cell_pt / 20, 0.4, 1.4))
     box = dict(fill=False, edgecolor=EDGE, linewidth=lw, zorder=3, clip_on=False)
-    if block is not None:
-        bm, bn = block
-        for b in range(m // max(bm, 1)):
-            ax.add_patch(Rectangle((b * bn - 0.5, b * bm - 0.5), bn, bm, **box))
-        return
     for b in boxes:
         if b.style == "diagonal" and b.rows == b.cols:
             if b.rows > 40:
@@ -205,8 +200,9 @@ def heatmap(
             a structured operator, or an array ``(m, n)``; a batch ``(B, m, n)`` shows one
             ``sample`` (a factor's other samples are never materialised).
         name: override (or, for an array, supply) the title name.
-        sample: which sample of a batch to draw, or ``"block"`` for the block-diagonal
-            batch Jacobian ``(B·m, B·n)`` (its blocks outlined with ``structure=True``).
+        sample: which sample of a batch to draw, or ``"block"`` for the batch Jacobian:
+            block-diagonal ``(B·m, B·n)`` for ``J_x``, stacked ``(B·m, n_params)`` for ``J_θ``
+            (its samples' blocks outlined with ``structure=True``).
         structure: outline the structure (the diagonal; the blocks ``I ⊗ xᵀ`` and ``I``).
         spy: draw the sparsity pattern (nonzero / zero) instead of the values.
         values: write the values into the cells (default: when there are few cells).
@@ -226,7 +222,7 @@ def heatmap(
     (-2.0, 2.0)
     """
     p = Panel.of(J, sample)
-    A, name, block = p.matrix, name or p.name, p.block
+    A, name = p.matrix, name or p.name
     m, n = A.shape
     rows, cols = list(row_labels or p.rows) or _indices(m), list(col_labels or p.cols) or _indices(n)
     norm = centred_norm(A)
@@ -235,16 +231,16 @@ def heatmap(
     if spy:
         nnz = int(np.count_nonzero(A))
         title += f"\nnonzeros: {nnz} of {m * n} ({100 * nnz / max(m * n, 1):.0f}%)"
-    if block is not None:
-        title += f"\nblock-diagonal over a batch of {m // max(block[0], 1)}"
-    labelled = structure and block is None and any(b.label for b in p.boxes)
+    if p.note:
+        title += f"\n{p.note}"
+    labelled = structure and any(b.label for b in p.boxes)
     with styled():
         fig = figure_around((img_w, img_h), rows, cols, title, colorbar_room=not spy, top_extra=0.25 * labelled)
         ax = fig.axes[0]
         im = draw_matrix(ax, A, norm, spy=spy, cmap=cmap)
         set_ticks(ax, rows, cols, (img_w, img_h), FONT_PT)
         if structure:
-            outline(ax, p.boxes, (m, n), block)
+            outline(ax, p.boxes, (m, n))
         if values if values is not None else (m * n <= ANNOTATE_MAX_CELLS and img_w / max(n, 1) >= 0.35 and not spy):
             annotate(ax, A, norm, FONT_PT - 2)
         if not spy:

@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from jacobnet.chain.batch import block_diagonal
+from jacobnet.chain.batch import block_diagonal, stacked
 from jacobnet.chain.factor import Factor
 from jacobnet.core.operator import Box, Operator
 from jacobnet.core.operators import Matrix
@@ -64,8 +64,8 @@ class Panel:
     """One matrix to draw: its values ``(m, n)``, name, structure label and axis labels.
 
     ``rows``/``cols`` are mathtext labels (without ``$``); empty means 1-based indices.
-    ``block`` is ``(m, n)`` of one sample when ``matrix`` is a block-diagonal batch Jacobian;
-    ``boxes`` the structure of one sample (:meth:`Operator.outline <jacobnet.core.operator.Operator.outline>`).
+    ``boxes`` is the structure to outline (:meth:`Operator.outline <jacobnet.core.operator.Operator.outline>`,
+    or a batch Jacobian's per-sample blocks); ``note`` a line under the title.
     """
 
     matrix: Array
@@ -73,28 +73,29 @@ class Panel:
     kind: str | None = None
     rows: Sequence[str] = ()
     cols: Sequence[str] = ()
-    block: tuple[int, int] | None = None
     boxes: Sequence[Box] = ()
+    note: str = ""
 
     @classmethod
     def of(cls, J: object, sample: int | str = 0) -> Panel:
         """The panel of a chain factor, a structured operator or an array ``(m, n)`` / ``(B, m, n)``.
 
         A batch is drawn as one ``sample`` (a factor is sliced first, :func:`one_sample`: the
-        other samples are never materialised), or with ``sample="block"`` as the
-        block-diagonal batch Jacobian ``(B·m, B·n)``. A factor's labels are its
+        other samples are never materialised), or with ``sample="block"`` as the batch
+        Jacobian: block-diagonal ``(B·m, B·n)`` by the inputs, stacked ``(B·m, n)`` by the
+        parameters (every sample shares them). A factor's labels are its
         ``row_labels``/``col_labels``; an array gets none (indices).
 
         >>> p = Panel.of(np.ones((2, 1, 3)), sample="block")
-        >>> p.matrix.shape, p.block
-        ((2, 6), (1, 3))
+        >>> p.matrix.shape, [(b.row, b.col) for b in p.boxes], p.note
+        ((2, 6), [(0, 0), (1, 3)], 'block-diagonal over a batch of 2')
         """
         if isinstance(J, Operator):
             J = Factor("J", J)
         if isinstance(J, Factor):
             name, kind = J.name, J.kind
             if sample == "block" and J.batch is not None:  # built (and memory-guarded) by jacobnet.chain.batch
-                return cls(_real(block_diagonal(J), name), name, kind, block=J.shape)
+                return cls.of_batch(J)
             A = one_sample(J, sample if J.batch is not None else 0).dense()
             A = _real(A[0] if J.batch is not None else A, name)
             rows, cols = tex_labels(getattr(J, "row_labels", None)), tex_labels(getattr(J, "col_labels", None))
@@ -103,8 +104,18 @@ class Panel:
         if A.ndim == 2:
             return cls(A)
         if sample == "block":
-            return cls(block_diagonal(Factor("J", Matrix(A))), block=A.shape[1:])
+            return cls.of_batch(Factor("J", Matrix(A)))
         return cls(A[sample_index(sample, A.shape[0])])
+
+    @classmethod
+    def of_batch(cls, J: Factor) -> Panel:
+        """The batch Jacobian of a batched factor, its samples' blocks outlined (see :meth:`of`)."""
+        B, (m, n) = J.batch, J.shape
+        if J.wrt_params:
+            boxes, note = [Box(b * m, 0, m, n) for b in range(B)], f"stacked over a batch of {B}: θ is shared"
+            return cls(_real(stacked(J), J.name), J.name, J.kind, boxes=boxes, note=note)
+        boxes, note = [Box(b * m, b * n, m, n) for b in range(B)], f"block-diagonal over a batch of {B}"
+        return cls(_real(block_diagonal(J), J.name), J.name, J.kind, boxes=boxes, note=note)
 
 
 def _real(A: Array, name: str | None) -> Array:
