@@ -39,35 +39,46 @@ from jacobnet.chain.trace import Product, Trace
 from jacobnet.core.validate import check_mode
 
 if TYPE_CHECKING:
+    from jacobnet.core.operator import Operator
     from jacobnet.core.stack import Stack
 
 Array = np.ndarray
 
 
-def products(net: Stack, acts: list[Array], y: Array, mode: str, grad: Array, to_input: bool = True) -> Iterator[Product]:
+def products(
+    net: Stack, acts: list[Array], y: Array, mode: str, grad: Array, to_input: bool = True, record: bool = True
+) -> Iterator[Product]:
     """The backward pass, last layer first: yield each partial product as it is formed.
 
     ``acts`` are the activations ``[a_0 … a_L]`` and ``y`` the target, both
     validated; each ``Σ_b ∂L_b/∂θ_l`` is written into its slice of the flat
     ``grad`` (``(n_params,)``, layer order) as it is formed. ``to_input=False``
     stops after the first layer with parameters (a gradient needs no ``∂L/∂x``).
+    ``record=False`` runs the same loop and yields nothing; in structured mode it
+    then multiplies by the layers' bare operators, without naming them as factors.
     """
-    j_loss = loss_factor(net, acts, y)
-    g, L = j_loss.op.A, len(net.layers)  # the loss row is already dense: (1, n) or (B, 1, n)
-    yield Product(f"∂L/∂a{L}", "", j_loss, g)
-    first, end = first_param_layer(net) or 0, net.n_params
+    named = record or mode == "materialised"  # a materialised step builds its factor's dense matrix, by name
+    j_loss = loss_factor(net, acts, y) if named else None
+    g = j_loss.op.A if named else net.loss_fn.jacobian_op(acts[-1], y).A  # already dense: (1, n) or (B, 1, n)
+    L, first, slices = len(net.layers), first_param_layer(net) or 0, net.param_slices()
+    if record:
+        yield Product(f"∂L/∂a{L}", "", j_loss, g)
     for l in range(L, 0, -1):
-        left, n = f"∂L/∂a{l}", net.layers[l - 1].n_params
-        if n:
-            f_theta = theta_factor(net, l, acts)
-            value = _param_sum(g, f_theta, mode, grad[end - n : end])
-            yield Product(f"∂L/∂θ({net.names[l - 1]})", left, f_theta, value, left_value=g)
-            end -= n
+        layer, a, block = net.layers[l - 1], acts[l - 1], slices[l - 1]
+        if block.stop > block.start:
+            f_theta = theta_factor(net, l, acts) if named else layer.jacobian_op(a, "params")
+            value = _param_sum(g, f_theta, mode, grad[block])
+            if record:
+                yield Product(f"∂L/∂θ({net.names[l - 1]})", f"∂L/∂a{l}", f_theta, value, left_value=g)
         if l - 1 <= first and not to_input:
             return
+        if not named:
+            g = layer.jacobian_op(a, "input").vjp(g)
+            continue
         f_x = input_factor(net, l, acts)
         g = multiply(g, f_x, mode)
-        yield Product(f"∂L/∂a{l - 1}", left, f_x, g)
+        if record:
+            yield Product(f"∂L/∂a{l - 1}", f"∂L/∂a{l}", f_x, g)
 
 
 def backward(net: Stack, x: Array, y: Array, mode: str = "materialised", to_input: bool = True) -> Trace:
@@ -113,20 +124,21 @@ def gradient(net: Stack, x: Array, y: Array, mode: str = "structured") -> Array:
     check_mode(mode)
     acts, y = activations_and_target(net, x, y)
     grad = np.empty(net.n_params)
-    for _ in products(net, acts, y, mode, grad, to_input=False):
+    for _ in products(net, acts, y, mode, grad, to_input=False, record=False):
         pass
     return _mean(grad, _batch(acts))
 
 
-def _param_sum(g: Array, factor: Factor, mode: str, out: Array) -> Array | None:
+def _param_sum(g: Array, factor: Factor | Operator, mode: str, out: Array) -> Array | None:
     """Write ``Σ_b g_b · J_θ,b`` (a ``(1, n)`` row for a loss) into the flat ``out``.
 
-    Returns the per-sample products if they were formed (materialised mode);
-    structured mode sums in one contraction (``Operator.vjp_sum``) and leaves
-    them to :attr:`Product.value`, on demand.
+    Returns the per-sample products if they were formed (materialised mode, a
+    named factor); structured mode sums in one contraction (``Operator.vjp_sum``,
+    of a factor's operator or a bare one) and leaves them to :attr:`Product.value`, on demand.
     """
     if mode == "structured":
-        factor.op.vjp_sum(g, out=out.reshape(g.shape[-2], -1))
+        op = factor.op if isinstance(factor, Factor) else factor
+        op.vjp_sum(g, out=out.reshape(g.shape[-2], -1))
         return None
     value = multiply(g, factor, mode)
     np.add.reduce(value.reshape(-1, value.shape[-1]), axis=0, out=out)

@@ -95,6 +95,7 @@ class Param:
         if arr.dtype.kind not in "iuf" or arr.shape != shape:
             raise ValueError(f"{layer.name}: {self.name} must be a real array of shape {shape}, got {arr.dtype} {arr.shape}")
         layer.__dict__[self.name] = check_finite(arr.astype(np.float64, copy=True), layer.name, self.name)
+        layer.__dict__.pop("_n_params", None)
 
 
 class Layer:
@@ -250,7 +251,9 @@ class Layer:
     @property
     def n_params(self) -> int:
         """The number of parameters: the sizes of the declared arrays."""
-        return sum(getattr(self, n).size for n in self.param_names)
+        if "_n_params" not in self.__dict__:  # (cached; assigning a Param forgets it)
+            self.__dict__["_n_params"] = sum(getattr(self, n).size for n in self.param_names)
+        return self.__dict__["_n_params"]
 
     def get_params(self) -> Array:
         """A flat copy of the parameters, shape ``(n_params,)``: each array row-major, in declaration order."""

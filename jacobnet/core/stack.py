@@ -63,7 +63,10 @@ class Stack:
             raise TypeError(f"{type(self).__name__}(layers, loss): the loss is missing, e.g. jn.MSE() or jn.SoftmaxCrossEntropy()")
         self.loss_fn = checked_loss(loss)
         self.names = number_layers(self.layers)
-        self._param_index = param_layer_indices([layer.n_params for layer in self.layers])
+        counts = [layer.n_params for layer in self.layers]  # fixed: a Param's shape comes from the layer's sizes
+        self._param_index = param_layer_indices(counts)
+        ends = np.cumsum([0, *counts]).tolist()
+        self._slices = [slice(a, b) for a, b in zip(ends, ends[1:])]
         self.input_size, self.sizes = self._chain_sizes()
         self.loss_fn.check_fits(self.layers[-1], self.names[-1], self.sizes[-1])
         # who input errors name: the first layer with a fixed input size
@@ -116,15 +119,11 @@ class Stack:
     @property
     def n_params(self) -> int:
         """Total number of parameters."""
-        return sum(layer.n_params for layer in self.layers)
+        return self._slices[-1].stop
 
     def param_slices(self) -> list[slice]:
         """Where each layer's parameters sit in the flat vector (empty slices included)."""
-        out, start = [], 0
-        for layer in self.layers:
-            out.append(slice(start, start + layer.n_params))
-            start += layer.n_params
-        return out
+        return list(self._slices)
 
     def get_params(self) -> Array:
         """All parameters as one flat copy, in layer order: shape ``(n_params,)``."""
