@@ -127,6 +127,15 @@ def test_what_the_math_returns_is_checked_and_named(readme):
     with pytest.raises(ValueError, match=r"BadOutput: apply gave an output of shape \(2,\); expected \(3,\)"):
         jn.Network([BadOutput(3), jn.Dense(3, 2, seed=0)], jn.MSE()).gradient(x, np.zeros(2))
 
+    class Shared(readme["Affine"]):  # one diag(w) for a whole batch: the operator must say it is per sample
+        def jacobian_input_op(self, x):
+            return jn.Diagonal(self.w)
+
+    with pytest.raises(ValueError, match=r"Shared: jacobian_input_op gave an operator for one sample; the input is a batch of 2"):
+        Shared(3).jacobian_input(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"check_layer\(Affine\): x must be one sample of shape \(n_in,\), got shape \(2, 3\)"):
+        check_layer(readme["Affine"](3), np.ones((2, 3)))
+
     class Unset(jn.Layer):
         w = jn.Param(lambda self: (self.n_in,))
 

@@ -432,3 +432,11 @@ def test_a_batch_jacobian_by_the_parameters_is_stacked_not_block_diagonal():
     assert ax.images[0].get_array().shape == (8, 8) and "stacked over a batch of 4" in fig.get_label() + ax.get_title()
     assert rectangles(ax) == [(-0.5, 2.0 * b - 0.5, 8, 2) for b in range(4)]
     np.testing.assert_array_equal(ax.images[0].get_array()[2:4], f.dense()[1])
+
+
+def test_batch_jacobians_outline_their_samples_blocks():
+    from jacobnet.chain.batch import BlockDiagonal, StackedRows
+
+    op = Diagonal(np.arange(6.0).reshape(2, 3))  # two samples' diag, (3, 3) each
+    assert [(b.row, b.col, b.rows, b.cols) for b in BlockDiagonal(op, 2).outline()] == [(0, 0, 3, 3), (3, 3, 3, 3)]
+    assert [(b.row, b.col, b.rows, b.cols) for b in StackedRows(op, 2).outline()] == [(0, 0, 3, 3), (3, 0, 3, 3)]

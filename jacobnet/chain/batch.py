@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from jacobnet.chain.factor import Factor
-from jacobnet.core.operator import Operator
+from jacobnet.core.operator import Box, Operator
 from jacobnet.core.operators import Matrix
 
 if TYPE_CHECKING:
@@ -81,6 +81,11 @@ class BlockDiagonal(_OverBatch):
         idx = np.arange(B)
         out.reshape(B, m, B, n)[idx, :, idx, :] = np.broadcast_to(self.inner.dense(), (B, m, n))
 
+    def outline(self) -> list[Box]:
+        """The samples' blocks on the diagonal."""
+        m, n = self.inner.shape
+        return [Box(b * m, b * n, m, n) for b in range(self.B)]
+
     def vjp(self, G: Array) -> Array:
         k, (m, n) = G.shape[0], self.inner.shape
         per = self.inner.vjp(G.reshape(k, self.B, m).transpose(1, 0, 2))  # (B, k, n)
@@ -108,6 +113,11 @@ class StackedRows(_OverBatch):
             self.inner.dense(out=blocks)
         else:
             blocks[...] = self.inner.dense()
+
+    def outline(self) -> list[Box]:
+        """The samples' blocks, one under the other."""
+        m, n = self.inner.shape
+        return [Box(b * m, 0, m, n) for b in range(self.B)]
 
     def vjp(self, G: Array) -> Array:
         k, m = G.shape[0], self.inner.shape[0]
@@ -137,9 +147,7 @@ def stacked(factor: Factor) -> Array:
     array([[1., 2., 1.],
            [3., 4., 1.]])
     """
-    if factor.batch is None:
-        raise ValueError(f"{factor.name} is a single-sample Jacobian; build the chain from a batch (B, n)")
-    return StackedRows(factor.op, factor.batch).dense(what=f"the stacked batch Jacobian of {factor.name}")
+    return _stacked_op(factor).dense(what=f"the stacked batch Jacobian of {factor.name}")
 
 
 def batch_chain(chain: Chain) -> Chain:
@@ -183,6 +191,17 @@ def mean_of_products(chain: Chain, order: Order = "reverse", mode: str = "materi
     if chain.batch is None:
         raise ValueError(f"mean_of_products: {chain.target} is a single-sample chain; build it from a batch (B, n)")
     return chain.evaluate(order, mode).mean(axis=0)
+
+
+def batch_operator(factor: Factor) -> BlockDiagonal | StackedRows:
+    """The batch Jacobian of a batched factor as an operator: stacked for ``J_θ`` (shared θ), else block-diagonal."""
+    return _stacked_op(factor) if factor.wrt_params else _batch_op(factor)
+
+
+def _stacked_op(factor: Factor) -> StackedRows:
+    if factor.batch is None:
+        raise ValueError(f"{factor.name} is a single-sample Jacobian; build the chain from a batch (B, n)")
+    return StackedRows(factor.op, factor.batch)
 
 
 def _batch_op(factor: Factor) -> BlockDiagonal:

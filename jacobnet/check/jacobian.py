@@ -130,6 +130,8 @@ def check_layer(layer: Layer, x: object, rtol: float | None = None, atol: float 
     >>> [c.ok for c in check_layer(Dense(3, 2, seed=0), np.array([0.5, -1.0, 2.0]))]
     [True, True]
     """
+    if np.ndim(x) != 1:
+        raise ValueError(f"check_layer({layer.name}): x must be one sample of shape (n_in,), got shape {np.shape(x)}")
     x = as_point(x, f"check_layer({layer.name})")
     J_x, J_theta, theta = layer.jacobian_input(x), layer.jacobian_params(x), layer.get_params()
 

@@ -236,8 +236,10 @@ class Layer:
             cols = "n_in" if wrt == "input" else "n_params"
             raise ValueError(f"{self.name}: {method} gave an operator of shape {op.shape}; expected (n_out, {cols}) = {want}")
         batch = x.shape[0] if x.ndim == 2 else None
-        if op.batch not in (None, batch):
-            raise ValueError(f"{self.name}: {method} gave an operator for a batch of {op.batch}; the input has {batch or 'one sample'}")
+        if op.batch != batch:
+            got = "one sample" if op.batch is None else f"a batch of {op.batch}"
+            want = "one sample" if batch is None else f"a batch of {batch} (build it from x, e.g. np.broadcast_to(d, x.shape))"
+            raise ValueError(f"{self.name}: {method} gave an operator for {got}; the input is {want}")
         return op
 
     def _x(self, x: object) -> Array:

@@ -150,8 +150,10 @@ def rule_derivative(rule: Rule, params: dict[str, float], u: Entry, m: float, d:
     return m, 1 + sum(1 + arm + _condition(p, u) for arm, p in zip(arms, shape))
 
 
-MEASURE_MAX = 64
+MEASURE_MAX = 16
 """A layer without size hooks of its own is measured (its SymPy forward built once at this many inputs or fewer)."""
+MEASURE_PARAMS = 32
+"""At most this many ``∂a_i/∂θ_j`` are differentiated to measure a layer's parameters (the largest counts)."""
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,8 @@ def measure(forward: Callable, n_params: int, key: tuple, n_in: int) -> Measured
                 reach[j] += 1
             outputs.append((*_count_all(e, xs), len(held)))
             slopes.append(tuple(_count_all(sp.diff(e, x[j]), xs) for j in held))
-            params += [_count_all(sp.diff(e, t), xs) for t in theta if t in e.free_symbols]
+            room = MEASURE_PARAMS - len(params)
+            params += [_count_all(sp.diff(e, t), xs) for t in theta if t in e.free_symbols][: max(room, 0)]
         _MEASURED[(key, n_in)] = Measured(tuple(outputs), tuple(slopes), max(reach, default=0), tuple(params))
     return _MEASURED[(key, n_in)]
 

@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from jacobnet.chain.batch import block_diagonal, stacked
+from jacobnet.chain.batch import batch_operator, block_diagonal, stacked
 from jacobnet.chain.factor import Factor
 from jacobnet.core.operator import Box, Operator
 from jacobnet.core.operators import Matrix
@@ -82,8 +82,8 @@ class Panel:
 
         A batch is drawn as one ``sample`` (a factor is sliced first, :func:`one_sample`: the
         other samples are never materialised), or with ``sample="block"`` as the batch
-        Jacobian: block-diagonal ``(B·m, B·n)`` by the inputs, stacked ``(B·m, n)`` by the
-        parameters (every sample shares them). A factor's labels are its
+        Jacobian: block-diagonal ``(B·m, B·n)`` by the inputs, stacked ``(B·m, n)`` for a
+        factor by the parameters (every sample shares them; pass the factor, not its operator). A factor's labels are its
         ``row_labels``/``col_labels``; an array gets none (indices).
 
         >>> p = Panel.of(np.ones((2, 1, 3)), sample="block")
@@ -109,13 +109,15 @@ class Panel:
 
     @classmethod
     def of_batch(cls, J: Factor) -> Panel:
-        """The batch Jacobian of a batched factor, its samples' blocks outlined (see :meth:`of`)."""
-        B, (m, n) = J.batch, J.shape
-        if J.wrt_params:
-            boxes, note = [Box(b * m, 0, m, n) for b in range(B)], f"stacked over a batch of {B}: θ is shared"
-            return cls(_real(stacked(J), J.name), J.name, J.kind, boxes=boxes, note=note)
-        boxes, note = [Box(b * m, b * n, m, n) for b in range(B)], f"block-diagonal over a batch of {B}"
-        return cls(_real(block_diagonal(J), J.name), J.name, J.kind, boxes=boxes, note=note)
+        """The batch Jacobian of a batched factor, its samples' blocks outlined (see :meth:`of`).
+
+        A factor by the parameters (``wrt_params``) is stacked; any other factor, and
+        an operator or array given directly, is block-diagonal.
+        """
+        op = batch_operator(J)
+        how = "stacked over a batch of {}: θ is shared" if J.wrt_params else "block-diagonal over a batch of {}"
+        A = _real(stacked(J) if J.wrt_params else block_diagonal(J), J.name)
+        return cls(A, J.name, J.kind, boxes=op.outline(), note=how.format(J.batch))
 
 
 def _real(A: Array, name: str | None) -> Array:
