@@ -51,7 +51,7 @@ class _OverBatch(Operator):
 
     def __init__(self, inner: Operator, batch: int, shape: tuple[int, int], label: str):
         self.inner, self.B, self.shape, self.batch = inner, batch, shape, None
-        self.kind = f"{label} ({batch} × {inner.kind})"
+        self.label, self.kind = label, f"{label} ({batch} × {inner.kind})"
 
     @property
     def nbytes(self) -> int:
@@ -139,17 +139,6 @@ def block_diagonal(factor: Factor) -> Array:
     return _batch_op(factor).dense(what=f"the block-diagonal batch Jacobian of {factor.name}")
 
 
-def stacked(factor: Factor) -> Array:
-    """The batch Jacobian ``[J_1; …; J_B]`` of a batched factor by shared parameters: ``(B·m, n)``, guarded.
-
-    >>> from jacobnet.core.operators import KronRows
-    >>> stacked(Factor("J_θ(Dense 1)", KronRows(np.array([[1.0, 2.0], [3.0, 4.0]]), m=1), wrt_params=True))
-    array([[1., 2., 1.],
-           [3., 4., 1.]])
-    """
-    return _stacked_op(factor).dense(what=f"the stacked batch Jacobian of {factor.name}")
-
-
 def batch_chain(chain: Chain) -> Chain:
     """The derivative of the batch's mean loss as one product of batch Jacobians.
 
@@ -172,9 +161,8 @@ def batch_chain(chain: Chain) -> Chain:
     first, *rest = chain.factors
     row = np.broadcast_to(first.dense(), (B, *first.shape)).reshape(1, B * first.shape[1]) / B
     factors = [Factor(f"(1/B)·{first.name}", Matrix(row), first.out, first.wrt)]
-    for i, f in enumerate(rest, start=1):
-        op = StackedRows(f.op, B) if i == len(chain.factors) - 1 and f.wrt_params else _batch_op(f)
-        factors.append(Factor(f"{f.name}[1…{B}]", op, f.out, f.wrt, layer=f.layer, wrt_params=f.wrt_params))
+    for f in rest:
+        factors.append(Factor(f"{f.name}[1…{B}]", batch_operator(f), f.out, f.wrt, layer=f.layer, wrt_params=f.wrt_params))
     return Chain(f"{chain.target} (batch mean loss)", factors)
 
 
@@ -194,17 +182,22 @@ def mean_of_products(chain: Chain, order: Order = "reverse", mode: str = "materi
 
 
 def batch_operator(factor: Factor) -> BlockDiagonal | StackedRows:
-    """The batch Jacobian of a batched factor as an operator: stacked for ``J_θ`` (shared θ), else block-diagonal."""
-    return _stacked_op(factor) if factor.wrt_params else _batch_op(factor)
+    """The batch Jacobian of a batched factor as an operator: stacked for ``J_θ`` (θ is shared), else block-diagonal.
 
-
-def _stacked_op(factor: Factor) -> StackedRows:
-    if factor.batch is None:
-        raise ValueError(f"{factor.name} is a single-sample Jacobian; build the chain from a batch (B, n)")
-    return StackedRows(factor.op, factor.batch)
+    >>> from jacobnet.core.operators import KronRows
+    >>> op = batch_operator(Factor("J_θ(Dense 1)", KronRows(np.array([[1.0, 2.0], [3.0, 4.0]]), m=1), wrt_params=True))
+    >>> op.label, op.dense()
+    ('stacked', array([[1., 2., 1.],
+           [3., 4., 1.]]))
+    """
+    return StackedRows(factor.op, _batch(factor)) if factor.wrt_params else _batch_op(factor)
 
 
 def _batch_op(factor: Factor) -> BlockDiagonal:
+    return BlockDiagonal(factor.op, _batch(factor))
+
+
+def _batch(factor: Factor) -> int:
     if factor.batch is None:
         raise ValueError(f"{factor.name} is a single-sample Jacobian; build the chain from a batch (B, n)")
-    return BlockDiagonal(factor.op, factor.batch)
+    return factor.batch

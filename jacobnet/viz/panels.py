@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from jacobnet.chain.batch import batch_operator, block_diagonal, stacked
+from jacobnet.chain.batch import batch_operator
 from jacobnet.chain.factor import Factor
 from jacobnet.core.operator import Box, Operator
 from jacobnet.core.operators import Matrix
@@ -115,9 +115,9 @@ class Panel:
         an operator or array given directly, is block-diagonal.
         """
         op = batch_operator(J)
-        how = "stacked over a batch of {}: θ is shared" if J.wrt_params else "block-diagonal over a batch of {}"
-        A = _real(stacked(J) if J.wrt_params else block_diagonal(J), J.name)
-        return cls(A, J.name, J.kind, boxes=op.outline(), note=how.format(J.batch))
+        A = _real(op.dense(what=f"the {op.label} batch Jacobian of {J.name}"), J.name)
+        note = f"{op.label} over a batch of {op.B}" + (": θ is shared" if J.wrt_params else "")
+        return cls(A, J.name, J.kind, boxes=op.outline(), note=note)
 
 
 def _real(A: Array, name: str | None) -> Array:
