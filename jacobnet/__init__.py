@@ -23,13 +23,17 @@ load on first use, and so does a module named by its short name (``jn.memory``,
 from importlib import import_module
 from importlib.util import find_spec
 
-from jacobnet.chain import Chain, Factor, Trace
+from jacobnet.chain import Chain, Factor, PathSum, Trace
+from jacobnet.core.blocks import Block, Concat, Residual, Select, Sequential, Sum
+from jacobnet.core.compose import Composition, Identity, OperatorSum, RowBlock, VStack
 from jacobnet.core.layer import Layer, Param
 from jacobnet.core.layers import Dense, Elementwise, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from jacobnet.core.losses import MSE, CrossEntropy, Loss, SoftmaxCrossEntropy
 from jacobnet.core.memory import JacobianMemoryError, memory_budget, set_budget
 from jacobnet.core.operators import DiagMinusOuter, Diagonal, Empty, HStack, KronRows, Matrix
+from jacobnet.core.pool import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from jacobnet.core.rules import Rule
+from jacobnet.core.selection import Averaging, Selection
 from jacobnet.course.train import train
 from jacobnet.net import GRADIENT_METHODS, Network, build_network
 
@@ -40,6 +44,7 @@ _LAZY = {  # name → the module that defines it, imported on first use
 }
 _MODULES = {  # short names of the modules people reach for
     "memory": "core.memory", "rules": "core.rules", "operators": "core.operators", "layers": "core.layers",
+    "blocks": "core.blocks", "compose": "core.compose", "paths": "chain.paths",
     "losses": "core.losses", "report": "check.report", "spec": "net.spec", "data": "course.data",
     "exercises": "course.exercises", "widgets": "viz.widgets", "gallery": "viz.gallery",
 }
@@ -47,8 +52,10 @@ _MODULES = {  # short names of the modules people reach for
 __all__ = [
     "Layer", "Param", "Dense", "Elementwise", "Rule", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus", "Softmax",
     "Loss", "MSE", "CrossEntropy", "SoftmaxCrossEntropy",
+    "Block", "Residual", "Concat", "Sum", "Sequential", "Select", "MaxPool1d", "AvgPool1d", "MaxPool2d", "AvgPool2d",
     "Matrix", "Diagonal", "DiagMinusOuter", "KronRows", "HStack", "Empty",
-    "Network", "GRADIENT_METHODS", "build_network", "Chain", "Factor", "Trace",
+    "Identity", "Composition", "OperatorSum", "VStack", "RowBlock", "Selection", "Averaging",
+    "Network", "GRADIENT_METHODS", "build_network", "Chain", "PathSum", "Factor", "Trace",
     "JacobianMemoryError", "memory_budget", "set_budget", "train", *_LAZY,
 ]
 

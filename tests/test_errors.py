@@ -48,14 +48,11 @@ def test_a_layer_instead_of_a_list_and_classes_instead_of_instances_are_named() 
         jn.Network([jn.Dense(3, 4), jn.Tanh], jn.MSE())
 
 
-def test_the_same_layer_twice_is_refused_naming_both_positions() -> None:
-    """Weight tying would need the two positions' gradients summed; jacobnet refuses instead of being wrong."""
+def test_the_same_layer_twice_is_one_layer_with_two_uses() -> None:
+    """Weight tying: the object's parameters appear once; its second position gets its own name."""
     d = jn.Dense(3, 3, seed=0)
-    with pytest.raises(ValueError, match="layers 0 and 2 are the same Dense"):
-        jn.Network([d, jn.Tanh(), d], jn.MSE())
-    t = jn.Tanh()
-    with pytest.raises(ValueError, match="layers 1 and 3 are the same Tanh"):
-        jn.Network([jn.Dense(3, 3), t, jn.Dense(3, 3), t], jn.MSE())
+    net = jn.Network([d, jn.Tanh(), d], jn.MSE())
+    assert net.n_params == d.n_params and net.names == ["Dense 1", "Tanh 1", "Dense 1 (use 2)"]
 
 
 def test_softmax_twice_and_a_softmax_over_one_class_are_refused() -> None:

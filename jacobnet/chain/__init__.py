@@ -4,6 +4,7 @@
 * :mod:`~jacobnet.chain.build` — a network's factors, and the chain of one product;
 * :mod:`~jacobnet.chain.backward` — the one backward loop; :mod:`~jacobnet.chain.trace` — its record;
 * :mod:`~jacobnet.chain.product` — one product in any order, its steps and its costs;
+* :mod:`~jacobnet.chain.paths` — through blocks, a sum of path products;
 * :mod:`~jacobnet.chain.orders`, :mod:`~jacobnet.chain.kernels` — parenthesisations, and what each multiplication costs;
 * :mod:`~jacobnet.chain.batch` — batch Jacobians; :mod:`~jacobnet.chain.bridge` — VJPs as rows, JVPs as columns;
 * :mod:`~jacobnet.chain.timing` — orders timed.
@@ -14,11 +15,12 @@ from jacobnet.chain.batch import batch_chain, block_diagonal, mean_of_products
 from jacobnet.chain.bridge import jvp_as_columns, vjp_as_rows
 from jacobnet.chain.build import build_chain
 from jacobnet.chain.factor import Factor, find_factor, multiply
+from jacobnet.chain.paths import PathSum
 from jacobnet.chain.product import Chain, Order, Step, order_table
 from jacobnet.chain.trace import Product, Trace
 
 __all__ = [
-    "Chain", "Step", "Order", "Factor", "Product", "Trace", "gradient", "products", "build_chain",
+    "Chain", "PathSum", "Step", "Order", "Factor", "Product", "Trace", "gradient", "products", "build_chain",
     "multiply", "find_factor", "order_table", "batch_chain", "block_diagonal", "mean_of_products",
     "vjp_as_rows", "jvp_as_columns",
 ]

@@ -33,52 +33,136 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
-from jacobnet.chain.build import activations_and_target, first_param_layer, input_factor, loss_factor, theta_factor
+from jacobnet.chain.build import (
+    activations_and_target,
+    first_param_layer,
+    input_factor,
+    loss_factor,
+    placement_factor,
+    theta_factor,
+)
 from jacobnet.chain.factor import Factor, multiply
 from jacobnet.chain.trace import Product, Trace
 from jacobnet.core.validate import check_mode
 
 if TYPE_CHECKING:
+    from jacobnet.core.layer import Layer
     from jacobnet.core.operator import Operator
-    from jacobnet.core.stack import Stack
+    from jacobnet.core.stack import Position, Stack
 
 Array = np.ndarray
 
 
 def products(
-    net: Stack, acts: list[Array], y: Array, mode: str, grad: Array, to_input: bool = True, record: bool = True
+    net: Stack, acts: list[Array], inputs: list[Array], y: Array, mode: str, grad: Array, to_input: bool = True,
+    record: bool = True,
 ) -> Iterator[Product]:
     """The backward pass, last layer first: yield each partial product as it is formed.
 
-    ``acts`` are the activations ``[a_0 … a_L]`` and ``y`` the target, both
-    validated; each ``Σ_b ∂L_b/∂θ_l`` is written into its slice of the flat
-    ``grad`` (``(n_params,)``, layer order) as it is formed. ``to_input=False``
-    stops after the first layer with parameters (a gradient needs no ``∂L/∂x``).
-    ``record=False`` runs the same loop and yields nothing; in structured mode it
-    then multiplies by the layers' bare operators, without naming them as factors.
+    ``acts`` are the activations ``[a_0 … a_L]``, ``inputs`` every position's
+    input (:meth:`~jacobnet.core.stack.Stack.run`) and ``y`` the target, all
+    validated; each ``Σ_b ∂L_b/∂θ_l`` is written into its layer's slice of the flat
+    ``grad`` (``(n_params,)``) as it is formed — added, for the second and later
+    uses of a shared layer. Through a block the row goes down every branch and
+    the branches' rows are summed (a :class:`Product` with ``terms``).
+    ``to_input=False`` stops after the first layer with parameters (a gradient
+    needs no ``∂L/∂x``). ``record=False`` runs the same loop and yields nothing;
+    in structured mode it then multiplies by the layers' bare operators, without
+    naming them as factors.
     """
     named = record or mode == "materialised"  # a materialised step builds its factor's dense matrix, by name
     j_loss = loss_factor(net, acts, y) if named else None
     g = j_loss.op.A if named else net.loss_fn.jacobian_op(acts[-1], y).A  # already dense: (1, n) or (B, 1, n)
-    L, first, slices = len(net.layers), first_param_layer(net) or 0, net.param_slices()
+    first = first_param_layer(net) or 0
     if record:
-        yield Product(f"∂L/∂a{L}", "", j_loss, g)
-    for l in range(L, 0, -1):
-        layer, a, block = net.layers[l - 1], acts[l - 1], slices[l - 1]
-        if block.stop > block.start:
-            f_theta = theta_factor(net, l, acts) if named else layer.jacobian_op(a, "params")
-            value = _param_sum(g, f_theta, mode, grad[block])
-            if record:
-                yield Product(f"∂L/∂θ({net.names[l - 1]})", f"∂L/∂a{l}", f_theta, value, left_value=g)
-        if l - 1 <= first and not to_input:
-            return
-        if not named:
-            g = layer.jacobian_op(a, "input").vjp(g)
-            continue
-        f_x = input_factor(net, l, acts)
-        g = multiply(g, f_x, mode)
-        if record:
-            yield Product(f"∂L/∂a{l - 1}", f"∂L/∂a{l}", f_x, g)
+        yield Product(f"∂L/∂a{len(net.layers)}", "", j_loss, g)
+    written: dict[int, list[str]] = {}  # id(layer) → the names of its uses' products, so far
+    walk = _Walk(net, inputs, mode, grad, written, named, record)
+    for pos in reversed(net.positions):
+        g = yield from walk.through(pos, g, to_input or pos.top > first)
+        if pos.top <= first and not to_input:
+            break
+    if record:
+        yield from walk.totals()
+
+
+class _Walk:
+    """One backward pass through the positions: the state :func:`products` shares between blocks."""
+
+    def __init__(self, net: Stack, inputs: list[Array], mode: str, grad: Array, written: dict[int, list[str]],
+                 named: bool, record: bool):
+        self.net, self.inputs, self.mode, self.grad = net, inputs, mode, grad
+        self.written, self.named, self.record = written, named, record
+        self.shared = {id(layer) for layer in _shared(net)}
+
+    def through(self, pos: Position, g: Array, need_input: bool = True) -> Iterator[Product]:
+        """Yield the products of ``pos`` (its ``∂L/∂θ``; ``g · J_x``), return the row at its input."""
+        if pos.is_block:
+            return (yield from self._block(pos, g))
+        net, layer, a = self.net, pos.layer, self.inputs[pos.index]
+        if layer.n_params:
+            f_theta = theta_factor(net, pos, a) if self.named else layer.jacobian_op(a, "params")
+            uses = self.written.setdefault(id(layer), [])
+            value = _param_sum(g, f_theta, self.mode, self.grad[pos.params], add=bool(uses))
+            name = f"use {pos.use}: ∂L/∂θ({pos.name})" if id(layer) in self.shared else f"∂L/∂θ({pos.name})"
+            uses.append(name)
+            if self.record:
+                yield Product(name, f"∂L/∂{pos.out}", f_theta, value, left_value=g)
+        if not need_input:
+            return g
+        if not self.named:
+            return layer.jacobian_op(a, "input").vjp(g)
+        f_x = input_factor(net, pos, a)
+        g = multiply(g, f_x, self.mode)
+        if self.record:
+            yield Product(f"∂L/∂{pos.via}", f"∂L/∂{pos.out}", f_x, g)
+        return g
+
+    def _block(self, pos: Position, g: Array) -> Iterator[Product]:
+        """Down every branch of the block at ``pos``; return the sum of the rows the branches send back."""
+        block, a = pos.layer, self.inputs[pos.index]
+        sizes = block.branch_sizes(a.shape[-1])
+        total, terms = None, []
+        for b, branch in enumerate(pos.branches):
+            row, name = block.branch_row(g, b, sizes), f"∂L/∂{pos.out}"
+            if block.concatenates and self.named:
+                f_e = placement_factor(pos, b, a)
+                row, name = multiply(g, f_e, self.mode), f"∂L/∂{pos.branch_out(b)}"
+                if self.record:
+                    yield Product(name, f"∂L/∂{pos.out}", f_e, row)
+            for p in reversed(branch):
+                row = yield from self.through(p, row)
+            terms.append(f"∂L/∂{branch[0].via}" if branch else name)
+            total = row if total is None else total + row
+        if self.record:
+            yield Product(f"∂L/∂{pos.via}", "", None, total, terms=terms, note=_paths_note(pos))
+        return total
+
+    def totals(self) -> Iterator[Product]:
+        """For each shared layer, its gradient: the sum of its uses' products."""
+        for layer in _shared(self.net):
+            uses = self.written.get(id(layer), [])
+            if len(uses) > 1:
+                name = self.net.param_names()[self.net.param_layers.index(layer)]
+                yield Product(f"∂L/∂θ({name.split(' › ')[-1]}) total", "", None, None, terms=list(reversed(uses)), params=True)
+
+
+def _shared(net: Stack) -> list[Layer]:
+    """The layers with parameters that sit at more than one position."""
+    if not net.shared:
+        return []
+    counts: dict[int, int] = {}
+    for p in net.all_positions:
+        counts[id(p.layer)] = counts.get(id(p.layer), 0) + 1
+    return [layer for layer in net.param_layers if counts[id(layer)] > 1]
+
+
+def _paths_note(pos: Position) -> str:
+    """``skip + inner``, ``branch 1 + branch 2``: what the rows of a block's sum came down."""
+    parts = []
+    for b, branch in enumerate(pos.branches):
+        parts.append("skip" if not branch else ("inner" if len(pos.branches) == 2 and not pos.branches[0] else f"branch {b + 1}"))
+    return f"{pos.name}: " + " + ".join(parts)
 
 
 def backward(net: Stack, x: Array, y: Array, mode: str = "materialised", to_input: bool = True) -> Trace:
@@ -99,10 +183,12 @@ def backward(net: Stack, x: Array, y: Array, mode: str = "materialised", to_inpu
     [('∂L/∂a2', (1, 2)), ('∂L/∂a1', (1, 2)), ('∂L/∂θ(Dense 1)', (1, 8)), ('∂L/∂a0', (1, 3))]
     """
     check_mode(mode)
-    acts, y = activations_and_target(net, x, y)
+    acts, inputs, y = activations_and_target(net, x, y)
     trace = Trace(net, mode, _batch(acts), acts[-1], y)
-    grad = np.empty(net.n_params)
-    trace.products = list(products(net, acts, y, mode, grad, to_input))
+    grad = np.zeros(net.n_params)
+    trace.products = list(products(net, acts, inputs, y, mode, grad, to_input))
+    for p in trace.products:
+        p._trace = trace
     trace.gradient = _mean(grad, trace.batch)
     return trace
 
@@ -122,15 +208,15 @@ def gradient(net: Stack, x: Array, y: Array, mode: str = "structured") -> Array:
     ((26,), True)
     """
     check_mode(mode)
-    acts, y = activations_and_target(net, x, y)
-    grad = np.empty(net.n_params)
-    for _ in products(net, acts, y, mode, grad, to_input=False, record=False):
+    acts, inputs, y = activations_and_target(net, x, y)
+    grad = np.empty(net.n_params) if not net.shared else np.zeros(net.n_params)
+    for _ in products(net, acts, inputs, y, mode, grad, to_input=False, record=False):
         pass
     return _mean(grad, _batch(acts))
 
 
-def _param_sum(g: Array, factor: Factor | Operator, mode: str, out: Array) -> Array | None:
-    """Write ``Σ_b g_b · J_θ,b`` (a ``(1, n)`` row for a loss) into the flat ``out``.
+def _param_sum(g: Array, factor: Factor | Operator, mode: str, out: Array, add: bool = False) -> Array | None:
+    """Write ``Σ_b g_b · J_θ,b`` (a ``(1, n)`` row for a loss) into the flat ``out`` (``add``: add it to ``out``).
 
     Returns the per-sample products if they were formed (materialised mode, a
     named factor); structured mode sums in one contraction (``Operator.vjp_sum``,
@@ -138,10 +224,17 @@ def _param_sum(g: Array, factor: Factor | Operator, mode: str, out: Array) -> Ar
     """
     if mode == "structured":
         op = factor.op if isinstance(factor, Factor) else factor
-        op.vjp_sum(g, out=out.reshape(g.shape[-2], -1))
+        if add:
+            out += op.vjp_sum(g).reshape(-1)
+        else:
+            op.vjp_sum(g, out=out.reshape(g.shape[-2], -1))
         return None
     value = multiply(g, factor, mode)
-    np.add.reduce(value.reshape(-1, value.shape[-1]), axis=0, out=out)
+    total = np.add.reduce(value.reshape(-1, value.shape[-1]), axis=0)
+    if add:
+        out += total
+    else:
+        out[...] = total
     return value
 
 

@@ -1,10 +1,13 @@
-"""The factors of a network's backward pass, named and labelled, and the chain of one product.
+"""The factors of a network's backward pass, named and labelled, and the chains of one gradient block.
 
-``J_loss`` (:func:`loss_factor`), ``J_θ(f_l)`` (:func:`theta_factor`) and
-``J_x(f_l)`` (:func:`input_factor`) at the activations of a forward pass, each a
-:class:`~jacobnet.chain.factor.Factor` whose rows and columns are named in the
-notation of :mod:`jacobnet.core.labels`; :func:`build_chain` lines them up as the
-:class:`~jacobnet.chain.product.Chain` of ``dL/dθ_l`` (or ``dL/dx``).
+``J_loss`` (:func:`loss_factor`), ``J_θ`` (:func:`theta_factor`) and ``J_x``
+(:func:`input_factor`) of the layer at a :class:`~jacobnet.core.stack.Position`,
+at the activations of a forward pass, each a :class:`~jacobnet.chain.factor.Factor`
+whose rows and columns are named in the notation of :mod:`jacobnet.core.labels`;
+``E_b(Concat 1)`` (:func:`placement_factor`), where a branch's output sits in a
+concatenation. :func:`build_chain` lines them up as the
+:class:`~jacobnet.chain.product.Chain` of ``dL/dθ_l`` (or ``dL/dx``) — or, through
+blocks, as the :class:`~jacobnet.chain.paths.PathSum` of every path's product.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from jacobnet.chain.factor import Factor
+from jacobnet.chain.paths import MAX_PATHS, PathSum, Step, count_paths, paths_above, paths_through
 from jacobnet.chain.product import Chain
 from jacobnet.core.labels import activation_labels
 
 if TYPE_CHECKING:
-    from jacobnet.core.stack import Stack
+    from jacobnet.core.stack import Position, Stack
 
 Array = np.ndarray
 
@@ -38,56 +42,70 @@ def loss_factor(net: Stack, acts: list[Array], y: Array) -> Factor:
     return Factor("J_loss", net.loss_fn.jacobian_op(yhat, y), out="L", wrt=f"a{L}", row_labels=["L"], col_labels=labels)
 
 
-def theta_factor(net: Stack, l: int, acts: list[Array]) -> Factor:
-    """``J_θ(f_l)`` of layer ``l`` (1-based) at its input ``a_{l−1}``: ``(n_l, n_params_l)``.
+def theta_factor(net: Stack, pos: Position, a: Array) -> Factor:
+    """``J_θ`` of the layer at ``pos`` at its input ``a``: ``(n_out, n_params)``.
 
-    Rows ``a^{(l)}_{i}``; columns exactly layer ``l``'s slice of ``net.param_labels()``.
+    Rows the position's output entries; columns exactly its layer's slice of ``net.param_labels()``.
 
     >>> import numpy as np
     >>> from jacobnet import build_network
     >>> net = build_network("3,1,2", "tanh", "mse")
-    >>> f = theta_factor(net, 3, net.activations(np.ones(3)))
+    >>> f = theta_factor(net, net.positions[2], net.activations(np.ones(3))[2])
     >>> f.name, f.shape, f.row_labels, f.col_labels
     ('J_θ(Dense 2)', (2, 4), ['a^{(3)}_{1}', 'a^{(3)}_{2}'], ['W^{(2)}_{1,1}', 'W^{(2)}_{2,1}', 'b^{(2)}_{1}', 'b^{(2)}_{2}'])
     """
-    name, op = net.names[l - 1], net.layers[l - 1].jacobian_op(acts[l - 1], "params")
-    rows, cols = activation_labels(l, op.shape[0]), net.layer_param_labels(l - 1)
-    return Factor(f"J_θ({name})", op, f"a{l}", f"θ({name})", rows, cols, layer=l, wrt_params=True)
+    op = pos.layer.jacobian_op(a, "params")
+    rows, cols = activation_labels(pos.out, op.shape[0]), net.position_param_labels(pos)
+    return Factor(f"J_θ({pos.name})", op, pos.out, f"θ({pos.name})", rows, cols, layer=pos.top + 1, wrt_params=True)
 
 
-def input_factor(net: Stack, l: int, acts: list[Array]) -> Factor:
-    """``J_x(f_l)`` of layer ``l`` (1-based) at its input ``a_{l−1}``: ``(n_l, n_{l−1})``.
+def input_factor(net: Stack, pos: Position, a: Array) -> Factor:
+    """``J_x`` of the layer at ``pos`` at its input ``a``: ``(n_out, n_in)``.
 
-    Rows ``a^{(l)}_{i}``; columns the layer's input, ``x_{j}`` for the first layer, else ``a^{(l−1)}_{j}``.
+    Rows the position's output entries; columns its input's, ``x_{j}`` for the network's input.
 
     >>> import numpy as np
     >>> from jacobnet import build_network
     >>> net = build_network("3,2", "tanh", "mse")
-    >>> f = input_factor(net, 1, net.activations(np.ones(3)))
+    >>> f = input_factor(net, net.positions[0], np.ones(3))
     >>> f.shape, f.row_labels, f.col_labels
     ((2, 3), ['a^{(1)}_{1}', 'a^{(1)}_{2}'], ['x_{1}', 'x_{2}', 'x_{3}'])
     """
-    op = net.layers[l - 1].jacobian_op(acts[l - 1], "input")
-    rows, cols = activation_labels(l, op.shape[0]), activation_labels(l - 1, op.shape[1])
-    return Factor(f"J_x({net.names[l - 1]})", op, f"a{l}", f"a{l - 1}", rows, cols, layer=l)
+    op = pos.layer.jacobian_op(a, "input")
+    rows, cols = activation_labels(pos.out, op.shape[0]), activation_labels(pos.inp, op.shape[1])
+    return Factor(f"J_x({pos.name})", op, pos.out, pos.via, rows, cols, layer=pos.top + 1)
 
 
-def activations_and_target(net: Stack, x: Array, y: Array) -> tuple[list[Array], Array]:
-    """The activations ``[a_0 … a_L]`` (validated once) and the validated target."""
-    acts = net.activations(x)
+def placement_factor(pos: Position, b: int, a: Array) -> Factor:
+    """``E_b`` of the concatenation at ``pos`` (input ``a``): where branch ``b``'s output sits, ``[0; I; 0]``."""
+    block = pos.layer
+    sizes = block.branch_sizes(a.shape[-1])
+    op = block.placement(b, sizes, a.shape[0] if a.ndim == 2 else None)
+    out = pos.branch_out(b)
+    rows, cols = activation_labels(pos.out, op.shape[0]), activation_labels(out, op.shape[1])
+    return Factor(f"E_{b + 1}({pos.name})", op, pos.out, out, rows, cols, layer=pos.top + 1)
+
+
+def activations_and_target(net: Stack, x: Array, y: Array) -> tuple[list[Array], list[Array], Array]:
+    """The activations ``[a_0 … a_L]`` (validated once), every position's input, and the validated target."""
+    acts, inputs = net.run(x)
     _, y = net.loss_fn.checked_target(acts[-1], y)
-    return acts, y
+    return acts, inputs, y
 
 
 def first_param_layer(net: Stack) -> int | None:
-    """The 0-based index of the first layer with parameters, ``None`` if no layer has any."""
+    """The 0-based index in ``net.layers`` of the first layer (or block) with parameters, ``None`` if none has any."""
     return next((i for i, layer in enumerate(net.layers) if layer.n_params), None)
 
 
-def build_chain(net: Stack, x: Array, y: Array, layer: int | None = None, wrt: str = "params") -> Chain:
-    """The factors of ``dL/dθ`` of ``net.layers[layer]`` (or of ``dL/dx`` with ``wrt="input"``).
+def build_chain(net: Stack, x: Array, y: Array, layer: int | str | None = None, wrt: str = "params") -> Chain | PathSum:
+    """The factors of ``dL/dθ`` of the layer at ``layer`` (or of ``dL/dx`` with ``wrt="input"``).
 
-    ``layer`` defaults to the first layer with parameters (the longest chain).
+    ``layer``: an index into ``net.layers``, or the name of any position
+    (``"Residual 1 › Dense 2"``); default: the first layer with parameters (the
+    longest chain). Through blocks there is a product per path (a residual
+    block's skip and inner path; a concatenation's branches): the result is then
+    a :class:`~jacobnet.chain.paths.PathSum`, whose ``paths()`` are the chains.
 
     >>> import numpy as np
     >>> from jacobnet import Network, Dense, Tanh, MSE
@@ -99,23 +117,52 @@ def build_chain(net: Stack, x: Array, y: Array, layer: int | None = None, wrt: s
     """
     if wrt not in ("params", "input"):
         raise ValueError(f"wrt must be 'params' or 'input', got {wrt!r}")
-    stop = 0 if wrt == "input" else _target_layer(net, layer) + 1
-    acts, y = activations_and_target(net, x, y)
-    factors = [loss_factor(net, acts, y)]
-    factors += [input_factor(net, l, acts) for l in range(len(net.layers), stop, -1)]
-    if wrt == "input":
-        return Chain("∂L/∂x", factors)
-    factors.append(theta_factor(net, stop, acts))
-    return Chain(f"∂L/∂θ({net.names[stop - 1]})", factors)
+    target = None if wrt == "input" else _target_position(net, layer)
+    n = count_paths(net, target)
+    if n > MAX_PATHS:
+        raise ValueError(
+            f"the chain of {'dL/dx' if target is None else f'dL/dθ({target.name})'} has {n:,} paths, over the "
+            f"{MAX_PATHS:,} it lists (jacobnet.chain.paths.MAX_PATHS); net.trace and net.gradient sum them at each junction instead"
+        )
+    acts, inputs, y = activations_and_target(net, x, y)
+    j_loss = loss_factor(net, acts, y)
+    routes = paths_through(net.positions) if target is None else paths_above(net, target)
+    made: dict[tuple, Factor] = {}
+
+    def factor(step: Step) -> Factor:
+        if step not in made:
+            kind, pos, b = step
+            a = inputs[pos.index]
+            made[step] = input_factor(net, pos, a) if kind == "x" else placement_factor(pos, b, a)
+        return made[step]
+
+    name = "∂L/∂x" if target is None else f"∂L/∂θ({target.name})"
+    tail = [] if target is None else [theta_factor(net, target, inputs[target.index])]
+    chains = [Chain(name, [j_loss, *(factor(s) for s in route if s[0] != "via"), *tail], route=describe_route(route)) for route in routes]
+    return chains[0] if len(chains) == 1 else PathSum(name, chains)
 
 
-def _target_layer(net: Stack, layer: int | str | None) -> int:
-    """The 0-based index of the layer whose parameters the chain differentiates by (validated)."""
+def describe_route(route: list[Step]) -> str:
+    """A path in words: the blocks it passes and how (``Residual 1: skip``, ``Concat 1: branch 2``)."""
+    return " · ".join(f"{pos.name}: {'skip' if not pos.branches[b] else f'branch {b + 1}'}" for kind, pos, b in route if kind == "via")
+
+
+def _target_position(net: Stack, layer: int | str | None) -> Position:
+    """The position of the layer whose parameters the chain differentiates by (validated)."""
     if layer is None:
-        layer = first_param_layer(net)
-        if layer is None:
+        first = next((p for p in net.all_positions if p.k is not None), None)
+        if first is None:
             raise ValueError("this network has no parameters; use wrt='input'")
-    i = net.layer_index(layer)
-    if not net.layers[i].n_params:
-        raise ValueError(f"{net.names[i]} has no parameters; choose a layer with parameters or wrt='input'")
-    return i
+        return first
+    pos = net.position(layer)
+    if pos.is_block:
+        inner = [p for p in pos.walk() if p.k is not None]
+        if not inner:
+            raise ValueError(f"{pos.name} has no parameters; choose a layer with parameters or wrt='input'")
+        if len(inner) > 1:
+            names = ", ".join(repr(p.name) for p in inner)
+            raise ValueError(f"{pos.name} is a block; choose one of its layers with parameters: {names}")
+        return inner[0]
+    if not pos.layer.n_params:
+        raise ValueError(f"{pos.name} has no parameters; choose a layer with parameters or wrt='input'")
+    return pos

@@ -97,6 +97,8 @@ class Chain:
 
     target: str
     factors: list[Factor]
+    route: str = ""
+    """Through blocks: which branch of each block this path takes (``Residual 1: skip``); empty for a straight chain."""
 
     def __post_init__(self) -> None:
         if not self.factors:
@@ -104,6 +106,14 @@ class Chain:
         for a, b in zip(self.factors, self.factors[1:]):
             if a.shape[1] != b.shape[0]:
                 raise ValueError(f"chain {self.target}: {a.name} {a.shape} cannot multiply {b.name} {b.shape}")
+
+    def paths(self) -> list[Chain]:
+        """The one path of a straight chain (a chain through blocks is a :class:`~jacobnet.chain.paths.PathSum`)."""
+        return [self]
+
+    @property
+    def n_paths(self) -> int:
+        return 1
 
     @classmethod
     def from_matrices(cls, matrices: Sequence[Array], names: Sequence[str] | None = None, target: str = "P") -> Chain:

@@ -22,30 +22,52 @@ Array = np.ndarray
 
 
 class Product:
-    """One partial product of a backward pass, ``name = left · factor``.
+    """One partial product of a backward pass, ``name = left · factor`` — or a sum, ``name = Σ terms``.
 
     ``value`` is ``(1, n)``, or ``(B, 1, n)`` per sample; a structured-mode
-    parameter product computes it on first access.
+    parameter product computes it on first access. A sum (``factor is None``)
+    adds the rows of the products named in ``terms``: at a block's input, what
+    its branches send back (``note``: ``Residual 1: skip + inner``); with
+    ``params=True``, a shared layer's gradient, the sum of its uses'.
     """
 
-    def __init__(self, name: str, left: str, factor: Factor, value: Array | None, left_value: Array | None = None):
+    def __init__(self, name: str, left: str, factor: Factor | None, value: Array | None, left_value: Array | None = None,
+                 terms: list[str] | None = None, note: str = "", params: bool = False):
         self.name, self.left, self.factor = name, left, factor
         self._value, self._left_value = value, left_value
+        self.terms, self.note, self.params = terms or [], note, params
+        self._trace: Trace | None = None
+
+    @property
+    def is_sum(self) -> bool:
+        return self.factor is None and bool(self.terms)
 
     @property
     def value(self) -> Array:
         """The product: ``(1, n)`` or ``(B, 1, n)``."""
         if self._value is None:
-            self._value = self.factor.op.vjp(self._left_value)
+            if self.factor is None:  # a shared layer's total: the sum of its uses' products
+                assert self._trace is not None
+                by_name = self._trace.products_by_name
+                self._value = sum(by_name[t].value for t in self.terms)
+            else:
+                self._value = self.factor.op.vjp(self._left_value)
         return self._value
 
     @property
     def shape(self) -> tuple[int, int]:
         """The per-sample shape of the product, e.g. ``(1, 10)``."""
+        if self.factor is None:
+            if self._value is None:
+                assert self._trace is not None
+                return self._trace.products_by_name[self.terms[0]].shape
+            return self._value.shape[-2:]
         rows = (self._value if self._value is not None else self._left_value).shape[-2]
         return (rows, self.factor.shape[1])
 
     def __repr__(self) -> str:
+        if self.factor is None:
+            return f"Product({self.name!r} = {' + '.join(self.terms)}, shape={self.shape})"
         return f"Product({self.name!r} = {self.left or '·'} · {self.factor.name}, shape={self.shape})"
 
 
@@ -73,7 +95,7 @@ class Trace:
     @property
     def factors(self) -> list[Factor]:
         """The factors in the order they are multiplied in."""
-        return [p.factor for p in self.products]
+        return [p.factor for p in self.products if p.factor is not None]
 
     def factor(self, name: str) -> Factor:
         """The factor called ``name``, e.g. ``"J_θ(Dense 1)"``; ``KeyError`` listing the names if unknown."""
@@ -89,6 +111,11 @@ class Trace:
         out, shapes = [], {p.name: p.shape for p in self.products}
         for i, p in enumerate(self.products):
             f = p.factor
+            if f is None:
+                where = " + ".join(str(shapes[t]) for t in p.terms) + f" → {p.shape}"
+                what = p.note or "the sum of its uses"
+                out.append({"step": str(i), "product": p.name, "left": " + ".join(p.terms), "factor": "", "structure": what, "shapes": where})
+                continue
             where = f"{shapes[p.left]} · {f.shape} → {p.shape}" if p.left else f"{p.shape}"
             row = {"step": str(i), "product": p.name, "left": p.left, "factor": f.name, "structure": f.kind}
             out.append({**row, "shapes": where})
@@ -96,7 +123,8 @@ class Trace:
 
     def table(self) -> Table:
         """The trace as a :class:`~jacobnet.core.table.Table`."""
-        rows = [{**r, "product": r["product"] + " =", "left": r["left"] and r["left"] + " ·"} for r in self.rows()]
+        rows = [{**r, "product": r["product"] + " =", "left": r["left"] and r["left"] + (" ·" if r["factor"] else "")}
+                for r in self.rows()]
         blocks = [f"{p.name} {p.shape[1]}" for p in self._param_products()]
         footer = f"gradient: ({self.gradient.size},) = [" + " | ".join(blocks) + "]"
         return Table(self._header(), ["step", "product", "left", "factor", "structure", "shapes"], rows, footer=footer)
@@ -105,7 +133,7 @@ class Trace:
         """Who, how, the loss; then what each ``a_l`` is (entry labels: :mod:`jacobnet.core.labels`)."""
         net = self.network
         who = "one sample" if self.batch is None else f"a batch of {self.batch} (per-sample shapes; gradient = mean)"
-        acts = "; ".join(f"a{l} = output of {name}" for l, name in enumerate(net.names, start=1))
+        acts = "; ".join(f"{p.out} = output of {p.name}" for p in net.all_positions)
         return (
             f"Backward pass of {net!r}: {who}, {self.mode}, loss = {self.loss:.6g}\n"
             f"where a0 = x; {acts} = {net.loss_fn.input_name}"
@@ -121,5 +149,15 @@ class Trace:
         return self.table()._repr_html_()
 
     def _param_products(self) -> list[Product]:
-        """The ``∂L/∂θ`` products, in layer order."""
-        return [p for p in reversed(self.products) if p.factor.wrt_params]
+        """The blocks of the gradient, in ``θ`` order: each layer's ``∂L/∂θ`` (a shared layer's total)."""
+        used = {t for p in self.products if p.params for t in p.terms}
+        blocks = [p for p in self.products if (p.params or (p.factor is not None and p.factor.wrt_params)) and p.name not in used]
+        return sorted(blocks, key=self._theta_start)
+
+    def _theta_start(self, p: Product) -> int:
+        net = self.network
+        if p.params:
+            p = self.products_by_name[p.terms[0]]
+        name = p.factor.name[len("J_θ(") : -1]
+        pos = next(q for q in net.all_positions if q.name == name)
+        return pos.params.start

@@ -10,6 +10,7 @@ other subpackage builds on it. One concept per module:
 * :mod:`~jacobnet.core.operator`, :mod:`~jacobnet.core.operators` — Jacobians that know their structure;
 * :mod:`~jacobnet.core.layer` (the protocol), :mod:`~jacobnet.core.layers`,
   :mod:`~jacobnet.core.losses` — every form of every layer and loss;
+* :mod:`~jacobnet.core.compose`, :mod:`~jacobnet.core.blocks` — layers made of layers, and their Jacobians;
 * :mod:`~jacobnet.core.stack` — layers and a loss, composed;
 * :mod:`~jacobnet.core.finite` — finite differences and the relative error;
 * :mod:`~jacobnet.core.sizes` — the size of a layer's symbolic expressions, estimated.

@@ -115,9 +115,17 @@ def entry_labels(base: str, n: int) -> Labels:
     return Labels(n, lambda j: f"{base}_{{{j + 1}}}")
 
 
-def activation_labels(l: int, n: int) -> Labels:
-    """The ``n`` entries of ``a_l``: ``x_{j}`` for ``l = 0``, else ``a^{(l)}_{j}``."""
-    return entry_labels("x" if l == 0 else f"a^{{({l})}}", n)
+def activation_labels(l: int | str, n: int) -> Labels:
+    """The ``n`` entries of ``a_l``: ``x_{j}`` for ``l = 0``, else ``a^{(l)}_{j}``.
+
+    ``l`` may be a variable's name: ``"a0"`` is ``x``, ``"a2.1"`` (inside a block) ``a^{(2.1)}``.
+
+    >>> activation_labels("a2.1", 2)
+    ['a^{(2.1)}_{1}', 'a^{(2.1)}_{2}']
+    """
+    if isinstance(l, str):
+        l = l[1:] if l.startswith("a") else l
+    return entry_labels("x" if l in (0, "0") else f"a^{{({l})}}", n)
 
 
 def param_labels(shapes: Sequence[tuple[str, tuple[int, ...]]], k: int | None = None) -> Labels:

@@ -9,11 +9,15 @@ the loss. :class:`jacobnet.net.Network` is a ``Stack`` with doors into the
 backward pass (:mod:`jacobnet.chain`), SymPy (:mod:`jacobnet.symbolic`) and
 finite differences.
 
+Blocks (:mod:`jacobnet.core.blocks`) are walked into: every layer inside one
+has a :class:`Position` with a unique name (``Residual 1 › Dense 2``), its
+input and output variables, and its slice of ``θ``; one layer object may sit at
+several positions (shared weights), its parameters once in ``θ``.
+
 A stack refuses what it cannot be built from, with errors that say why: a
-list of distinct :class:`~jacobnet.core.layer.Layer` instances (not one layer,
-not a class, not the same object twice: shared weights would need the two
-positions' gradients summed) and a :class:`~jacobnet.core.losses.Loss` instance
-that fits the output (:meth:`~jacobnet.core.losses.Loss.check_fits`).
+list of :class:`~jacobnet.core.layer.Layer` instances (not one layer, not a
+class) and a :class:`~jacobnet.core.losses.Loss` instance that fits the output
+(:meth:`~jacobnet.core.losses.Loss.check_fits`).
 
 >>> from jacobnet.core.layers import Dense, Tanh
 >>> from jacobnet.core.losses import MSE
@@ -25,11 +29,12 @@ that fits the output (:meth:`~jacobnet.core.losses.Loss.check_fits`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Iterator, Sequence
 
 import numpy as np
 
-from jacobnet.core.labels import number_layers, param_layer_indices
+from jacobnet.core.blocks import Block, chain_sizes, concat_labels, kind_of
 from jacobnet.core.layer import Layer
 from jacobnet.core.losses import Loss
 from jacobnet.core.validate import as_input, as_params
@@ -37,24 +42,80 @@ from jacobnet.core.validate import as_input, as_params
 Array = np.ndarray
 
 
+@dataclass(eq=False)
+class Position:
+    """One use of a layer in a network: where it sits, what it is called, what it reads and writes.
+
+    Attributes:
+        layer: the layer (the same object may sit at several positions: shared weights).
+        name: unique and readable, ``Dense 2``, ``Residual 1 › Dense 2``, ``Dense 1 (use 2)``.
+        out: its output variable, ``a3`` at the top, ``a2.1`` inside block ``a2`` (``a2.b.j``
+            for branch ``b`` of a block with several).
+        inp: its input variable (``a0`` = ``x``); a branch's first layer reads the block's input.
+        index: its place in the order the forward pass runs (and the activations are stored).
+        k: ``k`` of ``W^{(k)}`` of its layer (1-based among the distinct layers with parameters), or ``None``.
+        params: its layer's slice of ``θ`` (empty without parameters; ``None`` for a block).
+        use: ``1`` for the first use of its layer, ``2`` for the second, …
+        branches: for a block, its branches' positions; ``None`` for a layer.
+        top: the 0-based index in ``net.layers`` of the top-level layer it belongs to.
+    """
+
+    layer: Layer
+    name: str
+    out: str
+    inp: str
+    index: int
+    k: int | None = None
+    params: slice | None = None
+    use: int = 1
+    branches: list[list[Position]] | None = None
+    top: int = 0
+    via: str = ""
+    parent: Position | None = None
+    branch: int = 0
+    slot: int = 0
+    stems: list[str] | None = None
+
+    @property
+    def is_block(self) -> bool:
+        return self.branches is not None
+
+    def branch_out(self, b: int) -> str:
+        """The variable of branch ``b``'s output (``a2.1.0``, the block's input, for an empty branch)."""
+        assert self.branches is not None and self.stems is not None
+        return f"{self.stems[b]}.{len(self.branches[b])}"
+
+    def walk(self) -> Iterator[Position]:
+        """This position and every position inside it, in the order the forward pass runs them."""
+        yield self
+        for branch in self.branches or ():
+            for p in branch:
+                yield from p.walk()
+
+
 class Stack:
     """A stack of layers followed by a loss.
 
     Args:
-        layers: the layers ``f_1 … f_L``, applied in order.
+        layers: the layers ``f_1 … f_L``, applied in order (blocks among them:
+            :mod:`jacobnet.core.blocks`).
         loss: the loss applied to the last layer's output.
 
     Raises:
         TypeError: ``layers`` is not a list of :class:`Layer` instances (a single
             layer, a class instead of an instance), or the loss not a :class:`Loss` instance.
         ValueError: consecutive sizes do not chain (names both layers and both
-            sizes); one layer object sits at two positions (names both: shared
-            weights would need their gradients summed, which jacobnet does not do);
-            a softmax twice (``Softmax`` then ``SoftmaxCrossEntropy``) or over one class.
+            sizes); a softmax twice (``Softmax`` then ``SoftmaxCrossEntropy``) or over one class.
 
     Names (:mod:`jacobnet.core.labels`): ``names`` numbers the layers per type
-    (``Dense 1, Tanh 1, Dense 2``); parameter labels number the layers with
-    parameters (:meth:`param_layer_index`); ``a_l`` is the output of ``layers[l − 1]``.
+    (``Dense 1, Tanh 1, Dense 2``), counting the layers inside blocks too; a
+    layer inside a block is named by its path (``Residual 1 › Dense 2``).
+    Parameter labels number the distinct layers with parameters
+    (:meth:`param_layer_index`); ``a_l`` is the output of ``layers[l − 1]``.
+
+    Shared weights: one layer object may sit at several positions (in the list
+    or inside blocks). Its parameters appear once in ``θ``, at its first use;
+    its gradient is the sum of its uses' contributions.
     """
 
     def __init__(self, layers: Sequence[Layer], loss: Loss | None = None):
@@ -62,50 +123,88 @@ class Stack:
         if loss is None:
             raise TypeError(f"{type(self).__name__}(layers, loss): the loss is missing, e.g. jn.MSE() or jn.SoftmaxCrossEntropy()")
         self.loss_fn = checked_loss(loss)
-        self.names = number_layers(self.layers)
-        counts = [layer.n_params for layer in self.layers]  # fixed: a Param's shape comes from the layer's sizes
-        self._param_index = param_layer_indices(counts)
-        ends = np.cumsum([0, *counts]).tolist()
-        self._slices = [slice(a, b) for a, b in zip(ends, ends[1:])]
-        self.input_size, self.sizes = self._chain_sizes()
+        self._plan()
+        self.input_size, self.sizes = chain_sizes(self.layers, self.names, None, "the input")
         self.loss_fn.check_fits(self.layers[-1], self.names[-1], self.sizes[-1])
         # who input errors name: the first layer with a fixed input size
         self._input_name = next((n for n, l in zip(self.names, self.layers) if l.n_in is not None), self.names[0])
 
-    def _chain_sizes(self) -> tuple[int | None, list[int | None]]:
-        """Input size and each layer's output size; raise where they do not chain."""
-        size: int | None = None
-        source = "the input"
-        input_size: int | None = None
-        sizes: list[int | None] = []
-        for name, layer in zip(self.names, self.layers):
-            if layer.n_in is not None:
-                if size is None:
-                    input_size = layer.n_in
-                elif size != layer.n_in:
-                    raise ValueError(
-                        f"sizes do not chain: {source} outputs {size} features "
-                        f"but {name} ({layer!r}) expects {layer.n_in} inputs"
-                    )
-                size = layer.n_in
-            if size is not None:
-                size = layer.out_size(size)
-                if layer.n_in is not None:
-                    source = f"{name} ({layer!r})"
-            sizes.append(size)
-        return input_size, sizes
+    def _plan(self) -> None:
+        """Name every position, number the distinct layers, lay out ``θ`` (each layer once, at its first use)."""
+        numbers: dict[int, str] = {}  # id(layer) → "Dense 2"
+        counts: dict[str, int] = {}
+        uses: dict[int, int] = {}
+        self.param_layers: list[Layer] = []
+        """The distinct layers with parameters, in the order of ``θ`` (first use)."""
+        ks: dict[int, int] = {}  # id(layer) → k, while planning
+        order: list[Position] = []
+        taken: set[str] = set()
+
+        def position(layer: Layer, prefix: str, out: str, inp: str, top: int, via: str) -> Position:
+            if id(layer) not in numbers:
+                if isinstance(layer, Block) and layer.title is not None:
+                    numbers[id(layer)] = layer.title
+                else:
+                    kind = type(layer).__name__
+                    counts[kind] = counts.get(kind, 0) + 1
+                    numbers[id(layer)] = f"{kind} {counts[kind]}"
+            uses[id(layer)] = use = uses.get(id(layer), 0) + 1
+            name = prefix + numbers[id(layer)]
+            if name in taken:
+                name = f"{name} (use {use})"
+            taken.add(name)
+            pos = Position(layer, name, out, inp, len(order), use=use, top=top, via=via)
+            order.append(pos)
+            if isinstance(layer, Block):
+                several = sum(1 for b in layer.branches if b) > 1 or layer.concatenates
+                pos.branches, pos.stems = [], []
+                for b, branch in enumerate(layer.branches, start=1):
+                    stem, source, seq = f"{out}.{b}" if several else out, inp, []
+                    pos.stems.append(stem)
+                    for j, inner in enumerate(branch, start=1):
+                        seq.append(position(inner, f"{name} › ", f"{stem}.{j}", source, top, f"{stem}.{j - 1}" if j > 1 else f"{stem}.0"))
+                        seq[-1].parent, seq[-1].branch, seq[-1].slot = pos, b - 1, j - 1
+                        source = seq[-1].out
+                    pos.branches.append(seq)
+            elif layer.n_params:
+                if id(layer) not in ks:
+                    self.param_layers.append(layer)
+                    ks[id(layer)] = len(self.param_layers)
+                pos.k = ks[id(layer)]
+            else:
+                pos.k = None
+            return pos
+
+        self.positions = [position(layer, "", f"a{l}", f"a{l - 1}", l - 1, f"a{l - 1}") for l, layer in enumerate(self.layers, start=1)]
+        for j, pos in enumerate(self.positions):
+            pos.slot = j
+        self.all_positions = order
+        self.names = [p.name for p in self.positions]
+        ends = np.cumsum([0, *(layer.n_params for layer in self.param_layers)]).tolist()
+        self._slices = [slice(a, b) for a, b in zip(ends, ends[1:])]  # (by place in param_layers: ids change on a copy)
+        for p in order:
+            if not p.is_block:
+                p.params = self._slices[p.k - 1] if p.k else slice(0, 0)
+        self._n_params = ends[-1]
+        self.shared = any(p.use > 1 for p in order)
+        """Whether some layer sits at more than one position."""
 
     # --- values -----------------------------------------------------------
     def check_input(self, x: object) -> Array:
         """``x`` as float64 ``(n_in,)`` or ``(B, n_in)``; errors name the first sized layer."""
         return as_input(x, self._input_name, self.input_size)
 
+    def run(self, x: object) -> tuple[list[Array], list[Array]]:
+        """The forward pass: ``[a_0 = x, a_1, …, a_L]`` and every position's input (by ``Position.index``)."""
+        inputs: list[Array] = [None] * len(self.all_positions)  # type: ignore[list-item]
+        acts = [self.check_input(x)]
+        for pos in self.positions:
+            acts.append(_run(pos, acts[-1], inputs))
+        return acts, inputs
+
     def activations(self, x: Array) -> list[Array]:
         """``[a_0 = x, a_1, …, a_L]``: the input and every layer's output."""
-        acts = [self.check_input(x)]
-        for layer in self.layers:
-            acts.append(layer.checked_output(layer.apply(acts[-1]), acts[-1]))
-        return acts
+        return self.run(x)[0]
 
     def forward(self, x: Array) -> Array:
         """The network's output ``a_L``: ``(n_out,)`` or ``(B, n_out)``."""
@@ -118,38 +217,70 @@ class Stack:
     # --- parameters -------------------------------------------------------
     @property
     def n_params(self) -> int:
-        """Total number of parameters."""
-        return self._slices[-1].stop
+        """Total number of parameters (a shared layer's once)."""
+        return self._n_params
 
     def param_slices(self) -> list[slice]:
-        """Where each layer's parameters sit in the flat vector (empty slices included)."""
-        return list(self._slices)
+        """For each of ``layers``, the parameters first used there (its own; a block's inner ones), as a slice of ``θ``."""
+        out, start = [], 0
+        for pos in self.positions:
+            stop = max((p.params.stop for p in pos.walk() if not p.is_block and p.k and p.use == 1), default=start)
+            out.append(slice(start, max(start, stop)))
+            start = max(start, stop)
+        return out
+
+    def _leaf(self, layer: Layer) -> int:
+        """The place of ``layer`` in :attr:`param_layers` (by identity)."""
+        return next(i for i, l in enumerate(self.param_layers) if l is layer)
+
+    def layer_slice(self, layer: Layer) -> slice:
+        """Where ``layer``'s parameters sit in ``θ``."""
+        return self._slices[self._leaf(layer)]
 
     def get_params(self) -> Array:
-        """All parameters as one flat copy, in layer order: shape ``(n_params,)``."""
-        return np.concatenate([layer.get_params() for layer in self.layers])
+        """All parameters as one flat copy, each layer once: shape ``(n_params,)``."""
+        if not self.param_layers:
+            return np.zeros(0)
+        return np.concatenate([layer.get_params() for layer in self.param_layers])
 
     def set_params(self, theta: Array) -> None:
         """Set all parameters from a flat vector in ``get_params()`` order."""
         theta = as_params(theta, "Network", self.n_params)
-        for layer, s in zip(self.layers, self.param_slices()):
-            layer.set_params(theta[s])
+        for layer, block in zip(self.param_layers, self._slices):
+            layer.set_params(theta[block])
 
     def param_layer_index(self, i: int) -> int | None:
         """``k`` of ``W^{(k)}`` for ``layers[i]``: 1-based among the layers with parameters, else ``None``.
 
-        The one numbering of parameter labels (:func:`jacobnet.core.labels.param_layer_indices`).
+        The one numbering of parameter labels (counting the distinct layers inside blocks too).
 
         >>> from jacobnet import Dense, Tanh, MSE
         >>> net = Stack([Dense(3, 4), Tanh(), Dense(4, 2)], MSE())
         >>> [net.param_layer_index(i) for i in range(3)]
         [1, None, 2]
         """
-        return self._param_index[i]
+        pos = self.positions[i]
+        if pos.is_block:
+            ks = [p.k for p in pos.walk() if p.k is not None]
+            return min(ks) if ks else None
+        return pos.k
+
+    def theta_index(self, i: int) -> Array:
+        """The entries of ``θ`` that ``layers[i].get_params()`` holds, in its order (a block's layers, each once)."""
+        layer = self.layers[i]
+        inner = layer.param_layers() if isinstance(layer, Block) else ([layer] if layer.n_params else [])
+        parts = [np.arange(self.layer_slice(l).start, self.layer_slice(l).stop) for l in inner]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     def layer_param_labels(self, i: int) -> Sequence[str]:
-        """The labels of ``layers[i]``'s parameters: its slice of :meth:`param_labels` (made on demand)."""
-        return self.layers[i].param_labels(self._param_index[i])
+        """The labels of ``layers[i]``'s parameters, in its ``get_params()`` order (made on demand)."""
+        layer = self.layers[i]
+        inner = layer.param_layers() if isinstance(layer, Block) else ([layer] if layer.n_params else [])
+        return concat_labels([l.param_labels(self._leaf(l) + 1) for l in inner])
+
+    def position_param_labels(self, pos: Position) -> Sequence[str]:
+        """The labels of the parameters of the layer at ``pos``."""
+        return pos.layer.param_labels(pos.k)
 
     def param_labels(self) -> list[str]:
         """A readable name per parameter, e.g. ``W^{(1)}_{2,3}``; Dense layers numbered from 1.
@@ -158,7 +289,15 @@ class Stack:
         >>> Stack([Dense(3, 1), Tanh(), Dense(1, 2)], MSE()).param_labels()[2:]
         ['W^{(1)}_{1,3}', 'b^{(1)}_{1}', 'W^{(2)}_{1,1}', 'W^{(2)}_{2,1}', 'b^{(2)}_{1}', 'b^{(2)}_{2}']
         """
-        return [label for i in range(len(self.layers)) for label in self.layer_param_labels(i)]
+        return [label for k, layer in enumerate(self.param_layers, start=1) for label in layer.param_labels(k)]
+
+    def param_names(self) -> list[str]:
+        """The name of each distinct layer with parameters (its first position's), in ``θ`` order."""
+        first: dict[int, str] = {}
+        for p in self.all_positions:
+            if p.k is not None:
+                first.setdefault(p.k, p.name)
+        return [first[k] for k in range(1, len(self.param_layers) + 1)]
 
     def layer_index(self, layer: int | str) -> int:
         """The 0-based position in ``layers`` of ``layer``: an index (negative counts from the end) or a name.
@@ -179,42 +318,51 @@ class Stack:
             )
         return int(layer) % L
 
+    def position(self, layer: int | str) -> Position:
+        """The position of ``layer``: an index into ``layers`` or any position's name (``"Residual 1 › Dense 2"``)."""
+        if isinstance(layer, str):
+            for p in self.all_positions:
+                if p.name == layer:
+                    return p
+            raise ValueError(f"no layer named {layer!r}; the layers are {', '.join(p.name for p in self.all_positions)}")
+        return self.positions[self.layer_index(layer)]
+
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return f"{type(self).__name__}([{inner}], {self.loss_fn!r})"
 
 
+def _run(pos: Position, x: Array, inputs: list[Array]) -> Array:
+    """``pos``'s output at input ``x``, storing every position's input on the way."""
+    inputs[pos.index] = x
+    if pos.branches is None:
+        return pos.layer.checked_output(pos.layer.apply(x), x)
+    outs = []
+    for branch in pos.branches:
+        a = x
+        for p in branch:
+            a = _run(p, a, inputs)
+        outs.append(a)
+    return pos.layer.checked_output(pos.layer.combine(outs), x)
+
+
 def checked_layers(layers: object) -> list[Layer]:
-    """``layers`` as a list of distinct :class:`Layer` instances, or a clear error.
+    """``layers`` as a list of :class:`Layer` instances, or a clear error (one object may sit at several positions).
 
     >>> from jacobnet.core.layers import Dense, Tanh
     >>> checked_layers(Dense(3, 2))
     Traceback (most recent call last):
     ...
     TypeError: Network: layers must be a list of Layer objects, got a Dense
-    >>> d = Dense(3, 3)
-    >>> checked_layers([d, Tanh(), d])
-    Traceback (most recent call last):
-    ...
-    ValueError: Network: layers 0 and 2 are the same Dense(3, 3) object; each position needs its own layer (shared weights are not supported: the gradient would be wrong), e.g. build a second one
     """
     if isinstance(layers, (Layer, type, str)) or not isinstance(layers, Iterable):
-        what = _kind(layers)
-        raise TypeError(f"Network: layers must be a list of Layer objects, got {what}")
+        raise TypeError(f"Network: layers must be a list of Layer objects, got {kind_of(layers)}")
     layers = list(layers)
     if not layers:
         raise ValueError("Network needs at least one layer")
-    seen: dict[int, int] = {}
     for i, layer in enumerate(layers):
         if not isinstance(layer, Layer):
-            raise TypeError(f"Network: layer {i} must be a jacobnet Layer, got {_kind(layer)}")
-        if id(layer) in seen:
-            raise ValueError(
-                f"Network: layers {seen[id(layer)]} and {i} are the same {layer!r} object; "
-                "each position needs its own layer (shared weights are not supported: the "
-                "gradient would be wrong), e.g. build a second one"
-            )
-        seen[id(layer)] = i
+            raise TypeError(f"Network: layer {i} must be a jacobnet Layer, got {kind_of(layer)}")
     return layers
 
 
@@ -223,12 +371,5 @@ def checked_loss(loss: object) -> Loss:
     if isinstance(loss, type) and issubclass(loss, Loss):
         raise TypeError(f"Network: loss must be a Loss instance; pass an instance: {loss.__name__}()")
     if not isinstance(loss, Loss):
-        raise TypeError(f"Network: loss must be a jacobnet Loss, got {_kind(loss)}")
+        raise TypeError(f"Network: loss must be a jacobnet Loss, got {kind_of(loss)}")
     return loss
-
-
-def _kind(obj: object) -> str:
-    """``"a Dense"``, ``"the class Tanh (pass an instance: Tanh())"``, ``"a str"``: for error messages."""
-    if isinstance(obj, type):
-        return f"the class {obj.__name__} (pass an instance: {obj.__name__}())"
-    return f"a {type(obj).__name__}"
