@@ -95,10 +95,14 @@ class _Walk:
         self.written, self.named, self.record = written, named, record
         self.shared = {id(layer) for layer in _shared(net)}
 
-    def through(self, pos: Position, g: Array, need_input: bool = True) -> Iterator[Product]:
-        """Yield the products of ``pos`` (its ``∂L/∂θ``; ``g · J_x``), return the row at its input."""
+    def through(self, pos: Position, g: Array, need_input: bool = True, left: str = "") -> Iterator[Product]:
+        """Yield the products of ``pos`` (its ``∂L/∂θ``; ``g · J_x``), return the row at its input.
+
+        ``left`` names the row ``g`` (default ``∂L/∂`` of the position's output).
+        """
+        left = left or f"∂L/∂{pos.out}"
         if pos.is_block:
-            return (yield from self._block(pos, g))
+            return (yield from self._block(pos, g, left))
         net, layer, a = self.net, pos.layer, self.inputs[pos.index]
         if layer.n_params:
             f_theta = theta_factor(net, pos, a) if self.named else layer.jacobian_op(a, "params")
@@ -107,7 +111,7 @@ class _Walk:
             name = f"use {pos.use}: ∂L/∂θ({pos.name})" if id(layer) in self.shared else f"∂L/∂θ({pos.name})"
             uses.append(name)
             if self.record:
-                yield Product(name, f"∂L/∂{pos.out}", f_theta, value, left_value=g)
+                yield Product(name, left, f_theta, value, left_value=g)
         if not need_input:
             return g
         if not self.named:
@@ -115,23 +119,23 @@ class _Walk:
         f_x = input_factor(net, pos, a)
         g = multiply(g, f_x, self.mode)
         if self.record:
-            yield Product(f"∂L/∂{pos.via}", f"∂L/∂{pos.out}", f_x, g)
+            yield Product(f"∂L/∂{pos.via}", left, f_x, g)
         return g
 
-    def _block(self, pos: Position, g: Array) -> Iterator[Product]:
+    def _block(self, pos: Position, g: Array, left: str) -> Iterator[Product]:
         """Down every branch of the block at ``pos``; return the sum of the rows the branches send back."""
         block, a = pos.layer, self.inputs[pos.index]
         sizes = block.branch_sizes(a.shape[-1])
         total, terms = None, []
         for b, branch in enumerate(pos.branches):
-            row, name = block.branch_row(g, b, sizes), f"∂L/∂{pos.out}"
+            row, name = block.branch_row(g, b, sizes), left
             if block.concatenates and self.named:
                 f_e = placement_factor(pos, b, a)
                 row, name = multiply(g, f_e, self.mode), f"∂L/∂{pos.branch_out(b)}"
                 if self.record:
-                    yield Product(name, f"∂L/∂{pos.out}", f_e, row)
-            for p in reversed(branch):
-                row = yield from self.through(p, row)
+                    yield Product(name, left, f_e, row)
+            for i, p in enumerate(reversed(branch)):
+                row = yield from self.through(p, row, left=name if i == 0 else "")
             terms.append(f"∂L/∂{branch[0].via}" if branch else name)
             total = row if total is None else total + row
         if self.record:
@@ -158,11 +162,8 @@ def _shared(net: Stack) -> list[Layer]:
 
 
 def _paths_note(pos: Position) -> str:
-    """``skip + inner``, ``branch 1 + branch 2``: what the rows of a block's sum came down."""
-    parts = []
-    for b, branch in enumerate(pos.branches):
-        parts.append("skip" if not branch else ("inner" if len(pos.branches) == 2 and not pos.branches[0] else f"branch {b + 1}"))
-    return f"{pos.name}: " + " + ".join(parts)
+    """``Residual 1: skip + inner``, ``Concat 1: branch 1 + branch 2``: what the rows of a block's sum came down."""
+    return f"{pos.name}: " + " + ".join(pos.layer.branch_name(b) for b in range(len(pos.branches)))
 
 
 def backward(net: Stack, x: Array, y: Array, mode: str = "materialised", to_input: bool = True) -> Trace:

@@ -144,7 +144,7 @@ def build_chain(net: Stack, x: Array, y: Array, layer: int | str | None = None, 
 
 def describe_route(route: list[Step]) -> str:
     """A path in words: the blocks it passes and how (``Residual 1: skip``, ``Concat 1: branch 2``)."""
-    return " · ".join(f"{pos.name}: {'skip' if not pos.branches[b] else f'branch {b + 1}'}" for kind, pos, b in route if kind == "via")
+    return " · ".join(f"{pos.name}: {pos.layer.branch_name(b)}" for kind, pos, b in route if kind == "via")
 
 
 def _target_position(net: Stack, layer: int | str | None) -> Position:

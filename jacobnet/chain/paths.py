@@ -20,7 +20,7 @@ listing (the count can be exponential: an unrolled RNN has ``3^T``).
 >>> net = Network([Dense(3, 4, seed=0), Residual([Dense(4, 4, seed=1), Tanh()]), Residual([Dense(4, 4, seed=2)]), Dense(4, 2, seed=3)], MSE())
 >>> chain = net.chain(np.ones(3), np.zeros(2), layer="Dense 1")
 >>> chain.n_paths, [p.route for p in chain.paths()][:2]
-(4, ['Residual 2: skip · Residual 1: skip', 'Residual 2: skip · Residual 1: branch 2'])
+(4, ['Residual 2: skip · Residual 1: skip', 'Residual 2: skip · Residual 1: inner'])
 >>> bool(np.allclose(chain.evaluate(), sum(p.evaluate() for p in chain.paths()), rtol=1e-14, atol=0))
 True
 >>> chain.path_lengths()
@@ -173,6 +173,8 @@ class PathSum:
                 values = [p[i][key] for p in per_path]
                 if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
                     total[key] = sum(values)
+                elif len(set(map(str, values))) > 1:
+                    total[key] = "(each path its own)"
             rows.append(total)
         cols = list(rows[0])
         return Table(f"{self.target}: a sum of {self.n_paths} path products", cols, rows)

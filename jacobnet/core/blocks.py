@@ -191,6 +191,10 @@ class Block(Layer):
             return None
         return RowBlock(sizes[b], sum(sizes[:b]), sum(sizes), batch)
 
+    def branch_name(self, b: int) -> str:
+        """How a path through branch ``b`` (0-based) is called: ``skip`` (an empty branch), else ``branch b + 1``."""
+        return "skip" if not self.branches[b] else f"branch {b + 1}"
+
     def branch_activations(self, x: Array) -> list[list[Array]]:
         """For each branch, ``[x, a_1, …, a_k]``: its input and each of its layers' outputs."""
         out = []
@@ -405,6 +409,10 @@ class Residual(Block):
     def __init__(self, layers: Sequence[Layer], *, name: str | None = None):
         self.layers = layer_list(layers, name or "Residual", "layers")
         super().__init__([[], self.layers], name=name)
+
+    def branch_name(self, b: int) -> str:
+        """``skip`` (the identity) or ``inner`` (``g``)."""
+        return "inner" if b else "skip"
 
     def check_sizes(self, n_in: int, sizes: list[int]) -> None:
         if sizes[1] != n_in:

@@ -27,6 +27,7 @@ see :mod:`jacobnet.core.sizes`).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -38,6 +39,7 @@ from jacobnet.core.operator import Operator
 from jacobnet.core.operators import DiagMinusOuter, Diagonal, KronRows, Matrix
 from jacobnet.core.rules import Rule, get_rule
 from jacobnet.core.sizes import Entry, capped_power, rule_derivative, rule_entry
+from jacobnet.core.tokens import TokenKronRows, TokenMatrix
 from jacobnet.core.validate import positive_int, seed_value
 
 Array = np.ndarray
@@ -50,6 +52,16 @@ class Dense(Layer):
     (row-major), ``J_θ = [I_{n_out} ⊗ xᵀ | I_{n_out}]`` — shape
     ``(n_out, n_out·n_in + n_out)``. Weights start as ``N(0, 1/n_in)``, biases at 0.
 
+    With ``tokens=T`` the same ``W`` and ``b`` apply to each of ``T`` tokens: the
+    input is ``(T, n_in)`` flattened row-major (a sample of ``T·n_in``), the output
+    ``(T, n_out)`` flattened, ``y_t = W x_t + b``. Then ``J_x = I_T ⊗ W`` — shape
+    ``(T·n_out, T·n_in)`` (:class:`~jacobnet.core.tokens.TokenMatrix`) — and ``J_θ``
+    stacks the tokens' ``[I ⊗ x_tᵀ | I]`` — shape ``(T·n_out, n_out·n_in + n_out)``
+    (:class:`~jacobnet.core.tokens.TokenKronRows`): the tokens' contributions to the
+    shared ``W`` and ``b`` add up in the gradient. The layer's ``n_in`` and ``n_out``
+    are then the flattened sizes, ``T·n_in`` and ``T·n_out``; ``features_in`` and
+    ``features_out`` are a token's.
+
     >>> import numpy as np
     >>> d = Dense(3, 2, seed=0)
     >>> d.set_params(np.arange(8.0))            # W = [[0,1,2],[3,4,5]], b = [6,7]
@@ -58,76 +70,115 @@ class Dense(Layer):
     >>> d.jacobian_params(np.array([1.0, 0.0, -1.0]))
     array([[ 1.,  0., -1.,  0.,  0.,  0.,  1.,  0.],
            [ 0.,  0.,  0.,  1.,  0., -1.,  0.,  1.]])
+    >>> t = Dense(3, 2, tokens=2, seed=0)       # two tokens of 3 features → two of 2
+    >>> t.set_params(np.arange(8.0))
+    >>> t, t.n_in, t.n_out, t.forward(np.array([1.0, 0.0, -1.0, 0.0, 1.0, 0.0]))
+    (Dense(3, 2, tokens=2), 6, 4, array([ 4.,  5.,  7., 11.]))
+    >>> t.jacobian_input(np.zeros(6)).shape, t.jacobian_params(np.zeros(6)).shape
+    ((4, 6), (4, 8))
     """
 
-    W = Param(lambda self: (self.n_out, self.n_in))
-    """The weights, ``(n_out, n_in)``."""
-    b = Param(lambda self: (self.n_out,))
+    W = Param(lambda self: (self.features_out, self.features_in))
+    """The weights, ``(n_out, n_in)`` (a token's sizes)."""
+    b = Param(lambda self: (self.features_out,))
     """The biases, ``(n_out,)``."""
 
-    def __init__(self, n_in: int, n_out: int, *, seed: int | None = None):
-        self.n_in, self.n_out = positive_int(n_in, "Dense: n_in"), positive_int(n_out, "Dense: n_out")
-        check_budget(F8 * self.n_out * (self.n_in + 1), f"the weights of Dense({n_in}, {n_out})", "use smaller layers")
+    def __init__(self, n_in: int, n_out: int, *, tokens: int = 1, seed: int | None = None):
+        self.features_in, self.features_out = positive_int(n_in, "Dense: n_in"), positive_int(n_out, "Dense: n_out")
+        self.tokens = positive_int(tokens, "Dense: tokens")
+        self.n_in, self.n_out = self.tokens * self.features_in, self.tokens * self.features_out
+        check_budget(F8 * self.features_out * (self.features_in + 1), f"the weights of Dense({n_in}, {n_out})", "use smaller layers")
         rng = np.random.default_rng(seed_value(seed, "Dense: seed"))
-        self.W = rng.normal(0.0, 1.0 / np.sqrt(self.n_in), size=(self.n_out, self.n_in))
-        self.b = np.zeros(self.n_out)
+        self.W = rng.normal(0.0, 1.0 / np.sqrt(self.features_in), size=(self.features_out, self.features_in))
+        self.b = np.zeros(self.features_out)
 
     @property
     def name(self) -> str:
-        return f"Dense({self.n_in}→{self.n_out})"
+        """``Dense(3→2)``; with tokens, ``Dense(4×3→4×2)``."""
+        if self.tokens == 1:
+            return f"Dense({self.n_in}→{self.n_out})"
+        return f"Dense({self.tokens}×{self.features_in}→{self.tokens}×{self.features_out})"
+
+    def hyperparameters(self) -> dict[str, object]:
+        """The constructor's sizes: a token's ``n_in`` and ``n_out``, and ``tokens``."""
+        return {"n_in": self.features_in, "n_out": self.features_out, "tokens": self.tokens}
 
     def out_size(self, n_in: int) -> int:
         return self.n_out
 
     def apply(self, x: Array) -> Array:
-        return x @ self.W.T + self.b
+        if self.tokens == 1:
+            return x @ self.W.T + self.b
+        y = x.reshape(-1, self.features_in) @ self.W.T + self.b  # every (sample, token) in one GEMM
+        return y.reshape(x.shape[:-1] + (self.n_out,))
 
     def jacobian_input_op(self, x: Array) -> Operator:
-        return Matrix(self.W, batch=x.shape[0] if x.ndim == 2 else None)
+        batch = x.shape[0] if x.ndim == 2 else None
+        return Matrix(self.W, batch=batch) if self.tokens == 1 else TokenMatrix(self.W, self.tokens, batch=batch)
 
     def jacobian_params_op(self, x: Array) -> Operator:
-        return KronRows(x, self.n_out)
+        return KronRows(x, self.n_out) if self.tokens == 1 else TokenKronRows(x, self.features_out, self.tokens)
 
     def sympy_forward(self, x: Sequence[Any], theta: Sequence[Any]) -> list[Any]:
-        """``a_i = Σ_j W_{i,j} x_j + b_i`` with ``θ = [vec_r(W), b]``: ``n_out`` expressions.
+        """``a_i = Σ_j W_{i,j} x_j + b_i`` with ``θ = [vec_r(W), b]``: ``n_out`` expressions (per token, ``T·n_out``).
 
         >>> import sympy as sp
         >>> Dense(2, 1).sympy_forward(sp.symbols("x1 x2"), sp.symbols("w1 w2 b"))
         [b + w1*x1 + w2*x2]
+        >>> Dense(1, 1, tokens=2).sympy_forward(sp.symbols("x1 x2"), sp.symbols("w b"))
+        [b + w*x1, b + w*x2]
         """
         import sympy as sp
 
-        m, n = self.n_out, self.n_in
-        return [sp.Add(*(theta[i * n + j] * x[j] for j in range(n)), theta[m * n + i]) for i in range(m)]
+        m, n = self.features_out, self.features_in
+        return [
+            sp.Add(*(theta[i * n + j] * x[t * n + j] for j in range(n)), theta[m * n + i]) for t in range(self.tokens) for i in range(m)
+        ]
 
     def closed_form(self, x: Sequence[Any], theta: Sequence[Any]) -> tuple[Any, Any]:
         """``J_x = W`` — ``(n_out, n_in)``; ``J_θ = [I_{n_out} ⊗ xᵀ | I_{n_out}]`` — ``(n_out, n_out·(n_in + 1))``.
+
+        With tokens: ``J_x = I_T ⊗ W`` and ``J_θ`` the tokens' ``[I ⊗ x_tᵀ | I]`` one under the other.
 
         >>> import sympy as sp
         >>> J_x, J_theta = Dense(2, 1).closed_form(sp.symbols("x1 x2"), sp.symbols("w1 w2 b"))
         >>> J_x, J_theta
         (Matrix([[w1, w2]]), Matrix([[x1, x2, 1]]))
+        >>> Dense(1, 1, tokens=2).closed_form(sp.symbols("x1 x2"), sp.symbols("w b"))
+        (Matrix([
+        [w, 0],
+        [0, w]]), Matrix([
+        [x1, 1],
+        [x2, 1]]))
         """
         import sympy as sp
 
-        m, n = self.n_out, self.n_in
+        m, n, T = self.features_out, self.features_in, self.tokens
         W = sp.Matrix(m, n, list(theta[: m * n]))
-        return W, sp.Matrix.hstack(sp.kronecker_product(sp.eye(m), sp.Matrix([list(x)])), sp.eye(m))
+        rows = [sp.Matrix.hstack(sp.kronecker_product(sp.eye(m), sp.Matrix([list(x[t * n : (t + 1) * n])])), sp.eye(m)) for t in range(T)]
+        return sp.kronecker_product(sp.eye(T), W), sp.Matrix.vstack(*rows)
 
     def symbolic_entry(self, n_in: int, u: Entry) -> Entry:
-        """``Σ_j W_{i,j} u_j + b_i``: ``s ← n_in (s + 2) + 2`` nodes, ``k ← k^{n_in}`` branches."""
-        return Entry(n_in * (u.s + 2) + 2, n_in * (u.q + 2) + 2, capped_power(u.k, n_in))
+        """``Σ_j W_{i,j} u_j + b_i`` over a token's ``n_in`` inputs: ``s ← n_in (s + 2) + 2`` nodes, ``k ← k^{n_in}`` branches."""
+        n = self.features_in
+        return Entry(n * (u.s + 2) + 2, n * (u.q + 2) + 2, capped_power(u.k, n))
 
     def symbolic_derivative(self, n_in: int, u: Entry, m: float, d: float) -> tuple[float, float]:
-        """``Σ_j W_{i,j} du_j``: every output depends, ``m (d + 2) + 1`` nodes (no ``Add`` for one term)."""
-        return self.n_out, m * (d + 2) + (m > 1)
+        """``Σ_j W_{i,j} du_j``: every output of a token that holds one of the ``m`` inputs depends;
+        ``m' (d + 2) + 1`` nodes, ``m' = min(m, n_in)`` of them in a token (no ``Add`` for one term)."""
+        per_token = min(m, self.features_in)
+        return min(math.ceil(m), self.tokens) * self.features_out, per_token * (d + 2) + (per_token > 1)
 
     def symbolic_params(self, u: Entry) -> list[tuple[float, int]]:
-        """``∂a_i/∂W_{i,j} = u_j`` (``s`` nodes, ``n_out·n_in`` of them), ``∂a_i/∂b_i = 1`` (``n_out``)."""
-        return [(u.s, self.n_out * self.n_in), (1.0, self.n_out)]
+        """``∂a_i/∂W_{i,j} = u_j`` (``s`` nodes, ``n_out·n_in`` of them), ``∂a_i/∂b_i = 1`` (``n_out``);
+        each shared by the ``T`` tokens, so counted ``T`` times (once per output it reaches)."""
+        T = self.tokens
+        return [(u.s, T * self.features_out * self.features_in), (1.0, T * self.features_out)]
 
     def __repr__(self) -> str:
-        return f"Dense({self.n_in}, {self.n_out})"
+        """``Dense(3, 2)``; with tokens, ``Dense(3, 2, tokens=4)``."""
+        tokens = "" if self.tokens == 1 else f", tokens={self.tokens}"
+        return f"Dense({self.features_in}, {self.features_out}{tokens})"
 
 
 class Elementwise(Layer):

@@ -192,7 +192,9 @@ def architecture_key(net: Stack, n_in: int) -> tuple:
     >>> key(0.1, 0) == key(0.1, 1), key(0.1, 0) == key(0.2, 0)
     (True, False)
     """
-    return (n_in, tuple(_key(l) for l in net.layers), _key(net.loss_fn))
+    first: dict[int, int] = {}
+    sharing = tuple(first.setdefault(id(p.layer), i) for i, p in enumerate(net.all_positions))  # which positions share a layer
+    return (n_in, tuple(_key(l) for l in net.layers), sharing, _key(net.loss_fn))
 
 
 def compiled_gradient(net: Stack, n_in: int | None = None, max_size: float | None = None) -> CompiledGradient:

@@ -68,11 +68,17 @@ class SymbolicGradient:
 def _forward_exprs(net: Stack, n_in: int) -> tuple[list[list[sp.Expr]], list[list[sp.Symbol]]]:
     """The symbolic activations ``[x, a_1, …, a_L]`` and each layer's parameter symbols."""
     acts: list[list[sp.Expr]] = [list(vector_symbols("x", n_in))]
+    theta = network_symbols(net)
     thetas = []
     for i, layer in enumerate(net.layers):
-        thetas.append(param_symbols(layer, net.param_layer_index(i)))
+        thetas.append([theta[j] for j in net.theta_index(i)])
         acts.append(forward_expr(layer, acts[-1], thetas[-1]))
     return acts, thetas
+
+
+def network_symbols(net: Stack) -> list[sp.Symbol]:
+    """``θ`` as real symbols named by ``net.param_labels()`` (a shared layer's once)."""
+    return [sp.Symbol(label, real=True) for label in net.param_labels()]
 
 
 def network_input_size(net: Stack, n_in: int | None) -> int:
@@ -90,7 +96,7 @@ def direct_gradient(net: Stack, n_in: int | None = None, max_size: float | None 
     acts, thetas = _forward_exprs(net, n_in)
     y = vector_symbols("y", len(acts[-1]))
     loss = loss_expr(net.loss_fn, acts[-1], y)
-    theta = [t for block in thetas for t in block]
+    theta = network_symbols(net)
     direct = sp.Matrix([loss]).jacobian(theta) if theta else sp.zeros(1, 0)
     return SymbolicGradient(acts[0], y, theta, loss, direct)
 
@@ -112,15 +118,20 @@ def network_gradient(net: Stack, n_in: int | None = None, max_size: float | None
     acts, _ = _forward_exprs(net, len(grad.x))
     at_output = dict(zip(vector_symbols(loss_input_name(net.loss_fn), len(acts[-1])), acts[-1]))
     g = loss_jacobian(net.loss_fn, len(acts[-1])).xreplace(at_output)
-    blocks = []
+    chain = sp.zeros(1, net.n_params)
     for l in range(len(net.layers), 0, -1):
         layer, a_in = net.layers[l - 1], acts[l - 1]
-        J_x, J_theta = layer_jacobians(layer, len(a_in), net.param_layer_index(l - 1), max_size=math.inf)
+        k = net.param_layer_index(l - 1)
+        J_x, J_theta = layer_jacobians(layer, len(a_in), k, max_size=math.inf)
         at_input = dict(zip(vector_symbols("x", len(a_in)), a_in))
+        columns = net.theta_index(l - 1).tolist()
+        at_input.update(zip(param_symbols(layer, k), (grad.theta[j] for j in columns)))  # its symbols → θ's (shared layers)
         if layer.n_params:
-            blocks.append(g * J_theta.xreplace(at_input))
+            part = g * J_theta.xreplace(at_input)
+            for c, j in enumerate(columns):
+                chain[0, j] += part[0, c]
         g = g * J_x.xreplace(at_input)
-    grad.chain = sp.Matrix.hstack(*reversed(blocks)) if blocks else sp.zeros(1, 0)
+    grad.chain = chain
     return grad
 
 
