@@ -138,7 +138,7 @@ class _Walk:
                 row = yield from self.through(p, row, left=name if i == 0 else "")
             terms.append(f"∂L/∂{branch[0].via}" if branch else name)
             total = row if total is None else total + row
-        if self.record:
+        if self.record and len(terms) > 1:
             yield Product(f"∂L/∂{pos.via}", "", None, total, terms=terms, note=_paths_note(pos))
         return total
 

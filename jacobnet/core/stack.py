@@ -162,7 +162,9 @@ class Stack:
                     stem, source, seq = f"{out}.{b}" if several else out, inp, []
                     pos.stems.append(stem)
                     for j, inner in enumerate(branch, start=1):
-                        seq.append(position(inner, f"{name} › ", f"{stem}.{j}", source, top, f"{stem}.{j - 1}" if j > 1 else f"{stem}.0"))
+                        # (one branch, nothing to add: its first layer's input row is the block's own)
+                        entry = via if len(layer.branches) == 1 and j == 1 else f"{stem}.{j - 1}"
+                        seq.append(position(inner, f"{name} › ", f"{stem}.{j}", source, top, entry))
                         seq[-1].parent, seq[-1].branch, seq[-1].slot = pos, b - 1, j - 1
                         source = seq[-1].out
                     pos.branches.append(seq)

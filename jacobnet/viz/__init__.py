@@ -16,13 +16,14 @@ Every function returns a :class:`matplotlib.figure.Figure` and never shows it.
 ``import jacobnet.viz`` loads matplotlib; ``import jacobnet`` does not.
 """
 
-from jacobnet.viz.chains import chain_figure, chain_step_figures, product_figure
+from jacobnet.viz.chains import chain_figure, chain_step_figures, path_figures, product_figure
+from jacobnet.viz.conv import kernel_figure
 from jacobnet.viz.heatmaps import heatmap
 from jacobnet.viz.panels import Panel
 from jacobnet.viz.plots import comparison_figure, order_cost_figure, step_sweep_figure
 from jacobnet.viz.trainplots import decision_boundary_figure, loss_curve_figure
 
 __all__ = [
-    "heatmap", "Panel", "product_figure", "chain_figure", "chain_step_figures", "comparison_figure",
+    "heatmap", "Panel", "product_figure", "chain_figure", "chain_step_figures", "path_figures", "kernel_figure", "comparison_figure",
     "order_cost_figure", "step_sweep_figure", "loss_curve_figure", "decision_boundary_figure",
 ]

@@ -25,6 +25,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from jacobnet.chain.orders import tree_text
+from jacobnet.chain.paths import PathSum
 from jacobnet.core.memory import format_bytes
 from jacobnet.viz.figstyle import FONT_PT, JFigure, styled, tex_name
 from jacobnet.viz.heatmaps import EDGE, centred_norm, draw_matrix, outline, text_in
@@ -51,7 +52,8 @@ NOTES = {
 
 
 def product_figure(
-    operands: Sequence[Panel], result: Panel, title: str = "", *, structure: bool = True, scale: str = "panel"
+    operands: Sequence[Panel], result: Panel, title: str = "", *, structure: bool = True, scale: str = "panel",
+    sign: str = r"\times",
 ) -> Figure:
     r"""``A · B · … = R`` as heatmaps with equal cells, each labelled with its shape.
 
@@ -60,6 +62,7 @@ def product_figure(
     per cell wraps onto the next row, like a line of text. Colours are centred at
     zero (red > 0, blue < 0): ``scale="panel"`` gives each matrix its own scale and
     a colour bar below it; ``scale="shared"`` one scale and one bar for all.
+    ``sign`` (mathtext) goes between the operands: ``+`` draws a sum.
 
     >>> A, B = np.array([[1.0, -1.0]]), np.arange(6.0).reshape(2, 3)
     >>> fig = product_figure([Panel(A, "A"), Panel(B, "B")], Panel(A @ B, "C"))
@@ -105,8 +108,8 @@ def product_figure(
                 ax.set_xlabel(rf"${shapes[k][0]}\times {shapes[k][1]}$", fontsize=FONT_PT, labelpad=3)
                 x += slots[k]
                 if k < len(operands):
-                    sign = "=" if k == len(operands) - 1 else r"\times"
-                    fig.text((x + SEP_IN / 2) / W, mid / H, f"${sign}$", ha="center", va="center", fontsize=16, color=EDGE)
+                    between = "=" if k == len(operands) - 1 else sign
+                    fig.text((x + SEP_IN / 2) / W, mid / H, f"${between}$", ha="center", va="center", fontsize=16, color=EDGE)
                     x += SEP_IN
             y_top -= height
         if scale == "panel":
@@ -118,7 +121,8 @@ def product_figure(
         if title:
             fig.text(0.5, 1 - 0.12 / H, title, ha="center", va="top", fontsize=11)
         fig.text(0.5, 0.08 / H, NOTES[scale], ha="center", va="bottom", fontsize=7.5, color="#666666")
-        fig.set_label(" = ".join([result.name, " · ".join(p.name for p in operands)]))
+        joiner = " + " if sign == "+" else " · "
+        fig.set_label(" = ".join([result.name, joiner.join(p.name for p in operands)]))
     return fig
 
 
@@ -184,7 +188,7 @@ def _order_name(order: Order) -> str:
 
 
 def chain_figure(
-    chain: Chain, order: Order = "reverse", *, mode: str = "materialised", sample: int = 0, scale: str = "panel"
+    chain: Chain | PathSum, order: Order = "reverse", *, mode: str = "materialised", sample: int = 0, scale: str = "panel"
 ) -> Figure:
     r"""The whole product ``target = F_1 · F_2 ⋯ F_k`` as heatmaps, ``×`` and ``=`` between.
 
@@ -197,11 +201,17 @@ def chain_figure(
     batch, one ``sample`` is drawn, and only it is materialised. ``scale``: see
     :func:`product_figure`.
 
+    A chain through blocks (a :class:`~jacobnet.chain.paths.PathSum`) is drawn as
+    the sum it is, each path's product ``+`` the next ``=`` the gradient block
+    (:func:`path_figures` draws each path's own product).
+
     >>> from jacobnet import build_network
     >>> c = build_network("3,4,2", "tanh", "mse").chain(np.ones(3), np.zeros(2))
     >>> [ax.get_xlabel() for ax in chain_figure(c, "forward").axes if ax.images]
     ['$1\\times 2$', '$2\\times 4$', '$4\\times 4$', '$4\\times 16$', '$1\\times 16$']
     """
+    if isinstance(chain, PathSum):
+        return _sum_figure(chain, order, mode, sample, scale)
     tree = chain.tree(order, mode)
     one = _one_sample_chain(chain, sample)
     panels = [Panel.of(f) for f in one.factors]
@@ -215,6 +225,42 @@ def chain_figure(
         f"{chain.flops(tree):,} multiply-adds dense, {chain.flops(tree, 'structured'):,} through the structure{who}"
     )
     return product_figure(panels, result, title, scale=scale)
+
+
+def _sum_figure(chain: PathSum, order: Order, mode: str, sample: int, scale: str) -> Figure:
+    """``target = path 1 + path 2 + …``: each path's product (its route under it), and their sum."""
+    panels, total = [], None
+    for i, c in enumerate(chain.paths(), start=1):
+        one = _one_sample_chain(c, sample)
+        value = np.asarray(one.evaluate(order, mode))
+        value = value[0] if value.ndim == 3 else value
+        total = value if total is None else total + value
+        first, last = Panel.of(one.factors[0]), Panel.of(one.factors[-1])
+        panels.append(Panel(value, f"path {i}", rows=first.rows, cols=last.cols))  # (mathtext: "path 1")
+    result = Panel(total, chain.target, rows=panels[0].rows, cols=panels[0].cols)
+    who = "" if chain.batch is None else f" (sample {sample} of {chain.batch})"
+    title = f"{chain.target}: the sum of its {chain.n_paths} path products{who}; {chain.flops(order, mode):,} multiply-adds in all"
+    return product_figure(panels, result, title, scale=scale, sign="+")
+
+
+def path_figures(
+    chain: Chain | PathSum, order: Order = "reverse", *, mode: str = "materialised", sample: int = 0, scale: str = "panel"
+) -> list[Figure]:
+    """One :func:`chain_figure` per path of ``chain`` (one for a straight chain), titled with its route.
+
+    >>> import numpy as np
+    >>> from jacobnet import Network, Dense, Residual, Tanh, MSE
+    >>> net = Network([Dense(2, 3, seed=0), Residual([Dense(3, 3, seed=1), Tanh()]), Dense(3, 1, seed=2)], MSE())
+    >>> [f.get_label().split(" = ")[1] for f in path_figures(net.chain(np.ones(2), np.zeros(1)))]
+    ['J_loss · J_x(Dense 3) · J_θ(Dense 1)', 'J_loss · J_x(Dense 3) · J_x(Residual 1 › Tanh 1) · J_x(Residual 1 › Dense 2) · J_θ(Dense 1)']
+    """
+    figs = []
+    for i, c in enumerate(chain.paths(), start=1):
+        fig = chain_figure(c, order, mode=mode, sample=sample, scale=scale)
+        if chain.n_paths > 1:
+            fig.suptitle(f"path {i} of {chain.n_paths}: {c.route}", fontsize=9, y=1.0, va="top", color="#444444")
+        figs.append(fig)
+    return figs
 
 
 def chain_step_figures(

@@ -50,7 +50,7 @@ _SYMBOLS = {"⊗": r"\otimes ", "ᵀ": "^{T}", "θ": r"\theta ", "−": "-", "ŷ
 _PLAIN_MATH = re.compile(r"[A-Za-z0-9 ⊗ᵀθ−+()]+")  # names drawn as math; anything else as upright text
 _SPECIAL = re.compile(r"([\\{}_^$%#&~])")
 _NAME = re.compile(
-    r"(?:J_(?P<j>[^\W\d_]+)|∂(?P<out>[^\W\d_]+)(?P<oidx>\d*)/∂(?P<wrt>[^\W\d_]+)(?P<idx>\d*))(?:\((?P<inner>.+)\))?"
+    r"(?:(?P<head>[JE])_(?P<j>[^\W_]+)|∂(?P<out>[^\W\d_]+)(?P<oidx>[\d.]*)/∂(?P<wrt>[^\W\d_]+)(?P<idx>[\d.]*))(?:\((?P<inner>.+)\))?"
 )
 
 
@@ -88,7 +88,7 @@ def save_png(fig: Figure, target: str | os.PathLike | io.BytesIO) -> None:
 
 def _math(text: str) -> str:
     """``I ⊗ xᵀ`` → ``I \\otimes x^{T}``: symbols to mathtext, words upright."""
-    text = re.sub(r"[A-Za-z]{2,}", lambda w: rf"\mathrm{{{w[0]}}}", text)
+    text = re.sub(r"[A-Za-z]{2,}(?: \d+)?", lambda w: rf"\mathrm{{{w[0].replace(' ', chr(92) + ' ')}}}", text)
     for symbol, tex in _SYMBOLS.items():
         text = text.replace(symbol, tex)
     return text
@@ -105,6 +105,8 @@ def tex_name(name: str) -> str:
     ('J_{\\\\mathrm{loss}}', '\\\\partial L/\\\\partial a_{3}', '\\\\partial L/\\\\partial \\\\theta(\\\\mathrm{Dense\\\\ 2})')
     >>> tex_name("I ⊗ xᵀ"), tex_name("A0"), tex_name("my #1")
     ('I \\\\otimes  x^{T}', 'A0', '\\\\mathrm{my\\\\ \\\\#1}')
+    >>> tex_name("E_2(Concat 1)"), tex_name("∂L/∂a2.1"), tex_name("path 3")
+    ('E_{2}(\\\\mathrm{Concat\\\\ 1})', '\\\\partial L/\\\\partial a_{2.1}', '\\\\mathrm{path\\\\ 3}')
     """
     if "·" in name:
         return r" \cdot ".join(tex_name(part.strip()) for part in name.split("·"))
@@ -113,8 +115,8 @@ def tex_name(name: str) -> str:
         return _math(name) if _PLAIN_MATH.fullmatch(name) else rf"\mathrm{{{_escape(name)}}}"
     if m["j"]:
         sub = m["j"]
-        sub = r"\theta" if sub == "θ" else sub if len(sub) == 1 else r"\mathrm{" + sub + "}"
-        head = "J_{" + sub + "}"
+        sub = r"\theta" if sub == "θ" else sub if len(sub) == 1 or sub.isdigit() else r"\mathrm{" + sub + "}"
+        head = m["head"] + "_{" + sub + "}"
     else:
         head = rf"\partial {_var(m['out'], m['oidx'])}/\partial {_var(m['wrt'], m['idx'])}"
     return head + (rf"(\mathrm{{{_escape(m['inner'])}}})" if m["inner"] else "")

@@ -96,10 +96,10 @@ class Panel:
             name, kind = J.name, J.kind
             if sample == "block" and J.batch is not None:  # built (and memory-guarded) by jacobnet.chain.batch
                 return cls.of_batch(J)
-            A = one_sample(J, sample if J.batch is not None else 0).dense()
-            A = _real(A[0] if J.batch is not None else A, name)
+            one = one_sample(J, sample if J.batch is not None else 0)
+            A = _real(one.dense()[0] if J.batch is not None else one.dense(), name)
             rows, cols = tex_labels(getattr(J, "row_labels", None)), tex_labels(getattr(J, "col_labels", None))
-            return cls(A, name, kind, rows, cols, boxes=J.op.outline())
+            return cls(A, name, kind, rows, cols, boxes=one.op.outline())  # (the drawn sample's structure)
         A = _real(np.asarray(J), None)
         if A.ndim == 2:
             return cls(A)
