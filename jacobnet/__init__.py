@@ -24,6 +24,7 @@ from importlib import import_module
 from importlib.util import find_spec
 
 from jacobnet.chain import Chain, Factor, PathSum, Trace
+from jacobnet.core.attention import SelfAttention
 from jacobnet.core.blocks import Block, Concat, Residual, Select, Sequential, Sum
 from jacobnet.core.compose import Composition, Identity, OperatorSum, RowBlock, VStack
 from jacobnet.core.conv import BlockToeplitz, Conv1d, Conv2d, PatchRows
@@ -54,7 +55,7 @@ _MODULES = {  # short names of the modules people reach for
 __all__ = [
     "Layer", "Param", "Dense", "Elementwise", "Rule", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus", "Softmax",
     "Loss", "MSE", "CrossEntropy", "SoftmaxCrossEntropy",
-    "Block", "Residual", "Concat", "Sum", "Sequential", "Select", "RNN", "Conv1d", "Conv2d", "MaxPool1d", "AvgPool1d", "MaxPool2d", "AvgPool2d",
+    "Block", "Residual", "Concat", "Sum", "Sequential", "Select", "RNN", "Conv1d", "Conv2d", "SelfAttention", "MaxPool1d", "AvgPool1d", "MaxPool2d", "AvgPool2d",
     "Matrix", "Diagonal", "DiagMinusOuter", "KronRows", "HStack", "Empty",
     "Identity", "Composition", "OperatorSum", "VStack", "RowBlock", "Selection", "Averaging", "BlockToeplitz", "PatchRows",
     "Network", "GRADIENT_METHODS", "build_network", "Chain", "PathSum", "Factor", "Trace",
