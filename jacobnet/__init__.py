@@ -32,11 +32,13 @@ from jacobnet.core.layer import Layer, Param
 from jacobnet.core.layers import Dense, Elementwise, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from jacobnet.core.losses import MSE, CrossEntropy, Loss, SoftmaxCrossEntropy
 from jacobnet.core.memory import JacobianMemoryError, memory_budget, set_budget
+from jacobnet.core.norm import LayerNorm, LayerNormJacobian
 from jacobnet.core.operators import DiagMinusOuter, Diagonal, Empty, HStack, KronRows, Matrix
 from jacobnet.core.pool import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from jacobnet.core.rnn import RNN
 from jacobnet.core.rules import Rule
 from jacobnet.core.selection import Averaging, Selection
+from jacobnet.core.tokens import TokenDiagRows, TokenKronRows, TokenMatrix
 from jacobnet.course.train import train
 from jacobnet.net import GRADIENT_METHODS, Network, build_network
 
@@ -55,9 +57,9 @@ _MODULES = {  # short names of the modules people reach for
 __all__ = [
     "Layer", "Param", "Dense", "Elementwise", "Rule", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus", "Softmax",
     "Loss", "MSE", "CrossEntropy", "SoftmaxCrossEntropy",
-    "Block", "Residual", "Concat", "Sum", "Sequential", "Select", "RNN", "Conv1d", "Conv2d", "SelfAttention", "MaxPool1d", "AvgPool1d", "MaxPool2d", "AvgPool2d",
+    "Block", "Residual", "Concat", "Sum", "Sequential", "Select", "RNN", "Conv1d", "Conv2d", "SelfAttention", "LayerNorm", "MaxPool1d", "AvgPool1d", "MaxPool2d", "AvgPool2d",
     "Matrix", "Diagonal", "DiagMinusOuter", "KronRows", "HStack", "Empty",
-    "Identity", "Composition", "OperatorSum", "VStack", "RowBlock", "Selection", "Averaging", "BlockToeplitz", "PatchRows",
+    "Identity", "Composition", "OperatorSum", "VStack", "RowBlock", "Selection", "Averaging", "BlockToeplitz", "PatchRows", "LayerNormJacobian", "TokenMatrix", "TokenKronRows", "TokenDiagRows",
     "Network", "GRADIENT_METHODS", "build_network", "Chain", "PathSum", "Factor", "Trace",
     "JacobianMemoryError", "memory_budget", "set_budget", "train", *_LAZY,
 ]

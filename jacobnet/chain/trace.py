@@ -133,7 +133,13 @@ class Trace:
         """Who, how, the loss; then what each ``a_l`` is (entry labels: :mod:`jacobnet.core.labels`)."""
         net = self.network
         who = "one sample" if self.batch is None else f"a batch of {self.batch} (per-sample shapes; gradient = mean)"
-        acts = "; ".join(f"{p.out} = output of {p.name}" for p in net.all_positions)
+        parts = []
+        for p in net.all_positions:
+            parts.append(f"{p.out} = output of {p.name}")
+            for b, branch in enumerate(p.branches or ()):
+                if branch and branch[0].via != p.via:  # a branch's entry: the block's input, down that branch
+                    parts.append(f"{branch[0].via} = {p.inp} as {p.name}'s {p.layer.branch_name(b)} reads it")
+        acts = "; ".join(parts)
         return (
             f"Backward pass of {net!r}: {who}, {self.mode}, loss = {self.loss:.6g}\n"
             f"where a0 = x; {acts} = {net.loss_fn.input_name}"

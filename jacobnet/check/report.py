@@ -159,8 +159,8 @@ def value(v: float) -> str:
 
 
 def network_blocks(net: Network) -> list[Block]:
-    """One :class:`Block` per layer with parameters, named as ``net.names``."""
-    return [Block(n, s) for n, s, l in zip(net.names, net.param_slices(), net.layers) if l.n_params]
+    """One :class:`Block` per layer with parameters (a shared one once), named by its first position."""
+    return [Block(n, net.layer_slice(l)) for n, l in zip(net.param_names(), net.param_layers)]
 
 
 def compare_gradients(net: Network, x: Array, y: Array, methods: Sequence[str] = METHODS,

@@ -22,7 +22,7 @@ from jacobnet.symbolic.derive import layer_jacobians
 
 _SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-_WORDS = {r"\theta": "θ", r"\hat{y}": "ŷ", "yhat": "ŷ", r"\sigma": "σ", r"\partial ": "∂", r"\partial": "∂"}
+_WORDS = {r"\theta": "θ", r"\hat{y}": "ŷ", "yhat": "ŷ", r"\sigma": "σ", r"\gamma": "γ", r"\beta": "β", r"\partial ": "∂", r"\partial": "∂"}
 
 
 def _script(table: dict, mark: str, text: str) -> str:
