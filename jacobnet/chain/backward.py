@@ -106,12 +106,16 @@ class _Walk:
         net, layer, a = self.net, pos.layer, self.inputs[pos.index]
         if layer.n_params:
             f_theta = theta_factor(net, pos, a) if self.named else layer.jacobian_op(a, "params")
-            uses = self.written.setdefault(id(layer), [])
-            value = _param_sum(g, f_theta, self.mode, self.grad[pos.params], add=bool(uses))
-            name = f"use {pos.use}: ∂L/∂θ({pos.name})" if id(layer) in self.shared else f"∂L/∂θ({pos.name})"
-            uses.append(name)
-            if self.record:
-                yield Product(name, left, f_theta, value, left_value=g)
+            if id(layer) not in self.shared:  # its one use: write its block of the gradient
+                value = _param_sum(g, f_theta, self.mode, self.grad[pos.params])
+                if self.record:
+                    yield Product(f"∂L/∂θ({pos.name})", left, f_theta, value, left_value=g)
+            else:  # one use of a shared layer: add its contribution
+                uses = self.written.setdefault(id(layer), [])
+                value = _param_sum(g, f_theta, self.mode, self.grad[pos.params], add=bool(uses))
+                uses.append(f"use {pos.use}: ∂L/∂θ({pos.name})")
+                if self.record:
+                    yield Product(uses[-1], left, f_theta, value, left_value=g)
         if not need_input:
             return g
         if not self.named:
