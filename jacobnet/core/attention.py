@@ -369,17 +369,8 @@ class SelfAttention(Layer):
     def out_size(self, n_in: int) -> int:
         return self.tokens * self.d_head
 
-    def _x(self, x: object) -> Array:
-        """The input, validated; one of the wrong length is named in tokens × d_model."""
-        try:
-            shape = np.shape(x)
-        except ValueError:  # ragged: the base class says so
-            shape = ()
-        if len(shape) in (1, 2) and shape[-1] != self.n_in:
-            raise ValueError(
-                f"{self.name}: the input has {shape[-1]} features, but tokens={self.tokens} × d_model={self.d_model} = {self.n_in}"
-            )
-        return super()._x(x)
+    def input_makeup(self) -> str:
+        return f"tokens={self.tokens} × d_model={self.d_model}"
 
     # --- the math ---------------------------------------------------------------------
     def state(self, x: Array) -> AttentionState:

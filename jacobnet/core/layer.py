@@ -131,6 +131,23 @@ class Layer:
             raise NotImplementedError(f"{self.name} has parameters but does not define jacobian_params_op(x)")
         return Empty(self.out_size(x.shape[-1]), x.shape[0] if x.ndim == 2 else None)
 
+    def vjp_tangent(self, x: Array, g: Array, dx: Array, dtheta: Array) -> tuple[Array, Array]:
+        """The backward products' derivative along ``(dx, dθ)``: ``(g · R{J_x}, Σ_b g · R{J_θ})`` (optional; for Hessians).
+
+        ``R{J} = d/dε J(x + ε dx; θ + ε dθ)`` at ``ε = 0``, for the row ``g = ∂L/∂a`` at
+        the output held fixed: the second-order terms of Pearlmutter's R-operator that
+        :mod:`jacobnet.chain.curvature` adds to the backward pass. Shapes: ``x`` ``(n_in,)``
+        or ``(B, n_in)``; ``g`` ``(n_out,)`` or ``(B, n_out)``; ``p`` directions at once,
+        ``dx`` ``(p, n_in)`` or ``(B, p, n_in)``, ``dθ`` ``(p, n_params)`` (one for the batch).
+        Returns ``g · R{J_x}`` — ``(p, n_in)`` or ``(B, p, n_in)`` — and ``g · R{J_θ}``
+        summed over the batch — ``(p, n_params)``. A layer linear in ``x`` and ``θ``
+        jointly has both zero; Dense has ``R{J_x} = dW`` and ``R{J_θ} = [I ⊗ dxᵀ | 0]``.
+        """
+        raise NotImplementedError(
+            f"hessian: {self.name} does not define vjp_tangent(x, g, dx, dtheta), the derivative of its backward "
+            "products that second-order methods (hessian, hvp) need; use gauss_newton, or add it to the layer"
+        )
+
     def out_size(self, n_in: int) -> int:
         """The output size for an input of size ``n_in`` (by default it keeps it)."""
         return n_in
@@ -243,7 +260,11 @@ class Layer:
         return op
 
     def _x(self, x: object) -> Array:
-        return as_input(x, self.name, self.n_in)
+        return as_input(x, self.name, self.n_in, makeup=self.input_makeup())
+
+    def input_makeup(self) -> str | None:
+        """What the input size is made of, for the message when it is wrong (``"tokens=3 × d_model=4"``); ``None``: just ``n_in``."""
+        return None
 
     # --- parameters, from the declared Params --------------------------------------
     def param_shapes(self) -> list[tuple[str, tuple[int, ...]]]:

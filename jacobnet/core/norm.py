@@ -176,15 +176,8 @@ class LayerNorm(Layer):
         r"""``\gamma^{(k)}_{i}`` then ``\beta^{(k)}_{i}``, ``i = 1 … n`` (mathtext: ``γ``, ``β``)."""
         return param_labels([(r"\gamma", (self.n,)), (r"\beta", (self.n,))], layer_index)
 
-    def _x(self, x: object) -> Array:
-        """The checked input; a wrong size is named with ``tokens`` and ``n``."""
-        try:
-            shape = np.shape(x)
-        except ValueError:  # ragged: the base check names it
-            shape = ()
-        if len(shape) in (1, 2) and shape[-1] != self.n_in:
-            raise ValueError(f"{self.name}: the input has {shape[-1]} features, but tokens={self.tokens} × n={self.n} = {self.n_in}")
-        return super()._x(x)
+    def input_makeup(self) -> str:
+        return f"tokens={self.tokens} × n={self.n}"
 
     def _normalised(self, x: Array) -> tuple[Array, Array]:
         """``(x̂, 1/σ̂)`` of every token: ``(…, T, n)`` and ``(…, T)``, for ``x`` ``(…, T·n)``."""

@@ -84,6 +84,9 @@ class RNN(Layer):
     def out_size(self, n_in: int) -> int:
         return self.hidden_size * (self.steps if self.output == "all" else 1)
 
+    def input_makeup(self) -> str:
+        return f"steps={self.steps} × input_size={self.input_size}"
+
     def hyperparameters(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in ("input_size", "hidden_size", "steps", "nonlinearity", "output")}
 

@@ -126,8 +126,9 @@ class Stack:
         self._plan()
         self.input_size, self.sizes = chain_sizes(self.layers, self.names, None, "the input")
         self.loss_fn.check_fits(self.layers[-1], self.names[-1], self.sizes[-1])
-        # who input errors name: the first layer with a fixed input size
-        self._input_name = next((n for n, l in zip(self.names, self.layers) if l.n_in is not None), self.names[0])
+        # who input errors name: the first layer with a fixed input size (and what that size is made of)
+        first = next((i for i, l in enumerate(self.layers) if l.n_in is not None), 0)
+        self._input_name, self._input_makeup = self.names[first], self.layers[first].input_makeup()
 
     def _plan(self) -> None:
         """Name every position, number the distinct layers, lay out ``θ`` (each layer once, at its first use)."""
@@ -194,7 +195,7 @@ class Stack:
     # --- values -----------------------------------------------------------
     def check_input(self, x: object) -> Array:
         """``x`` as float64 ``(n_in,)`` or ``(B, n_in)``; errors name the first sized layer."""
-        return as_input(x, self._input_name, self.input_size)
+        return as_input(x, self._input_name, self.input_size, makeup=self._input_makeup)
 
     def run(self, x: object) -> tuple[list[Array], list[Array]]:
         """The forward pass: ``[a_0 = x, a_1, …, a_L]`` and every position's input (by ``Position.index``)."""

@@ -29,12 +29,20 @@ def _asarray(x: object, expects: str) -> Array:
         raise ValueError(f"{expects}, got a ragged sequence (rows of different lengths)") from None
 
 
-def as_input(x: object, who: str, size: int | None = None, what: str = "input") -> Array:
+def as_input(x: object, who: str, size: int | None = None, what: str = "input", makeup: str | None = None) -> Array:
     """Return ``x`` as a float64 array of shape ``(size,)`` or ``(B, size)``, or raise.
+
+    ``makeup`` says what ``size`` is made of (``"tokens=3 × d_model=4"``), for the
+    message when the feature size is wrong.
 
     Raises:
         TypeError: ``x`` is not real-numeric (strings, objects, booleans, complex).
         ValueError: wrong number of dimensions, wrong feature size, NaN or inf.
+
+    >>> as_input(np.ones(10), "SelfAttention", 12, makeup="tokens=3 × d_model=4")
+    Traceback (most recent call last):
+    ...
+    ValueError: SelfAttention: the input has 10 features, but tokens=3 × d_model=4 = 12
     """
     arr = x if type(x) is np.ndarray else _asarray(x, f"{who} expects {what} of shape {_shape_text(size)}")
     if arr.dtype.kind not in "iuf":  # signed/unsigned integers and floats; not bool, complex, str, object
@@ -42,6 +50,8 @@ def as_input(x: object, who: str, size: int | None = None, what: str = "input") 
             f"{who} expects a real-valued numeric {what} of shape {_shape_text(size)}, "
             f"got dtype {arr.dtype} with shape {arr.shape}"
         )
+    if makeup and arr.ndim in (1, 2) and size is not None and arr.shape[-1] != size:
+        raise ValueError(f"{who}: the {what} has {arr.shape[-1]} features, but {makeup} = {size}")
     if arr.ndim not in (1, 2) or (size is not None and arr.shape[-1] != size):
         raise ValueError(f"{who} expects {what} of shape {_shape_text(size)}, got shape {arr.shape}")
     if arr.shape[-1] == 0 or (arr.ndim == 2 and arr.shape[0] == 0):
