@@ -99,8 +99,9 @@ class RNN(Layer):
         """The inputs ``X`` (``(…, T, n_x)``), the states ``[h_0 … h_T]`` (``(…, T + 1, n_h)``), the slopes ``f′(z_t)`` (``(…, T, n_h)``)."""
         rule = get_rule(self.nonlinearity)
         X = x.reshape(x.shape[:-1] + (self.steps, self.input_size))
-        H = np.zeros(x.shape[:-1] + (self.steps + 1, self.hidden_size))
-        D = np.empty(x.shape[:-1] + (self.steps, self.hidden_size))
+        dtype = np.result_type(x, self.W_ih)  # (complex for the complex step)
+        H = np.zeros(x.shape[:-1] + (self.steps + 1, self.hidden_size), dtype)
+        D = np.empty(x.shape[:-1] + (self.steps, self.hidden_size), dtype)
         U = X @ self.W_ih.T + (self.b_ih + self.b_hh)  # every step's input part at once
         for t in range(self.steps):
             z = U[..., t, :] + H[..., t, :] @ self.W_hh.T
@@ -257,8 +258,8 @@ class ThroughTime(Operator):
         labels = ["W_{ih}", "W_{hh}", "b_{ih}", "b_{hh}"]
         return [Box(0, e0, m, e1 - e0, "box", lab) for e0, e1, lab in zip(edges, edges[1:], labels)]
 
-    def _backward(self, G: Array, summed: bool = False) -> Array:
-        """Backpropagation through time of the rows ``G`` (``(…, k, m)``); ``summed``: add the batch's weight gradients."""
+    def _backward(self, G: Array) -> Array:
+        """Backpropagation through time of the rows ``G`` (``(…, k, m)``): ``G J``, ``(…, k, n)``."""
         r = self.rnn
         T, n_h, n_x = r.steps, r.hidden_size, r.input_size
         lead = np.broadcast_shapes(G.shape[:-2], self.X.shape[:-2])
@@ -284,18 +285,10 @@ class ThroughTime(Operator):
             delta = dz @ r.W_hh
         if self.wrt == "input":
             return out.reshape(lead + (k, T * n_x))
-        out = np.concatenate([dW_ih.reshape(lead + (k, -1)), dW_hh.reshape(lead + (k, -1)), db, db], axis=-1)
-        return out.sum(axis=0) if summed and out.ndim == 3 else out
+        return np.concatenate([dW_ih.reshape(lead + (k, -1)), dW_hh.reshape(lead + (k, -1)), db, db], axis=-1)
 
     def vjp(self, G: Array) -> Array:
         return self._backward(G)
-
-    def vjp_sum(self, G: Array, out: Array | None = None) -> Array:
-        r = self._backward(G, summed=True)
-        if out is None:
-            return r
-        out[...] = r
-        return out
 
     def jvp(self, Hd: Array) -> Array:
         r = self.rnn
