@@ -27,7 +27,7 @@ from jacobnet.chain import Chain, Factor, PathSum, Trace
 from jacobnet.core.attention import SelfAttention
 from jacobnet.core.blocks import Block, Concat, Residual, Select, Sequential, Sum
 from jacobnet.core.compose import Composition, Identity, OperatorSum, RowBlock, VStack
-from jacobnet.core.conv import BlockToeplitz, Conv1d, Conv2d, PatchRows
+from jacobnet.core.conv import Conv1d, Conv2d
 from jacobnet.core.layer import Layer, Param
 from jacobnet.core.layers import Dense, Elementwise, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from jacobnet.core.losses import MSE, CrossEntropy, Loss, SoftmaxCrossEntropy
@@ -38,6 +38,7 @@ from jacobnet.core.pool import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from jacobnet.core.rnn import RNN
 from jacobnet.core.rules import Rule
 from jacobnet.core.selection import Averaging, Selection
+from jacobnet.core.toeplitz import BlockToeplitz, PatchRows
 from jacobnet.core.tokens import TokenDiagRows, TokenKronRows, TokenMatrix
 from jacobnet.course.train import train
 from jacobnet.net import GRADIENT_METHODS, Network, build_network

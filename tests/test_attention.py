@@ -22,7 +22,8 @@ import sympy as sp
 import jacobnet as jn
 from jacobnet import symbolic
 from jacobnet.check import check_jacobian, check_layer, jacobian_fd, rel_error
-from jacobnet.core.attention import SelfAttention, attention_weights
+from jacobnet.core.attention import SelfAttention
+from jacobnet.core.attention_jacobians import attention_weights
 from jacobnet.core.finite import jacobian_complex_step
 from jacobnet.core.sizes import Entry
 from jacobnet.symbolic import network as symbolic_network

@@ -25,10 +25,11 @@ from strategies import FAST
 import jacobnet as jn
 from jacobnet import symbolic
 from jacobnet.check import check_layer, jacobian_fd, rel_error
-from jacobnet.core.conv import BlockToeplitz, Conv1d, Conv2d, PatchRows
+from jacobnet.core.conv import Conv1d, Conv2d
 from jacobnet.core.finite import jacobian_complex_step
 from jacobnet.core.memory import JacobianMemoryError, memory_budget
 from jacobnet.core.sizes import Entry
+from jacobnet.core.toeplitz import BlockToeplitz, PatchRows
 
 FD_TOL = 1e-7
 AD_TOL = 1e-12
