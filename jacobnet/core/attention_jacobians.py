@@ -62,6 +62,7 @@ class AttentionState:
     :meth:`cotangent` is the attention backward from ``∂L/∂Y`` to ``[∂L/∂Q | ∂L/∂K | ∂L/∂V]``;
     :meth:`tangent` its forward-mode analogue, from ``[dQ | dK | dV]`` to ``dY``.
 
+    >>> from jacobnet.core.attention import SelfAttention
     >>> s = SelfAttention(2, 3, 1, causal=True, seed=0).state(np.arange(6.0) / 6)
     >>> s.A[0], s.sizes, s.cotangent(np.ones((4, 2))).shape     # 4 rows of G → 4 × [dQ | dK | dV]
     (array([1., 0.]), (2, 3, 1), (4, 2, 3))
@@ -163,6 +164,7 @@ class AttentionInputJacobian(_AttentionOperator):
     ``G @ J``: the attention backward to ``[dQ | dK | dV]``, then ``dX = [dQ | dK | dV] [W_q; W_k; W_v]``.
     ``J @ H``: ``[dQ | dK | dV] = H_X [W_q; W_k; W_v]ᵀ``, then the forward mode.
 
+    >>> from jacobnet.core.attention import SelfAttention
     >>> J = SelfAttention(2, 3, 1, seed=0).jacobian_input_op(np.arange(6.0) / 6)
     >>> J.shape, J.kind
     ((2, 6), 'attention (2×2 token blocks)')
@@ -227,6 +229,7 @@ class AttentionParamsJacobian(_AttentionOperator):
     ``G @ J``: the attention backward to ``dQKV = [dQ | dK | dV]``, then ``[dW_q; dW_k; dW_v] = dQKVᵀ X``;
     its batch sum is one contraction over samples and tokens. ``J @ H``: ``dQKV = X [H_q; H_k; H_v]ᵀ``, then the forward mode.
 
+    >>> from jacobnet.core.attention import SelfAttention
     >>> J = SelfAttention(2, 3, 1, seed=0).jacobian_params_op(np.arange(12.0).reshape(2, 6) / 12)   # a batch of 2
     >>> J.shape, J.batch, J.kind
     ((2, 9), 2, 'attention [W^q | W^k | W^v]')
