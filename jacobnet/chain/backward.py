@@ -109,13 +109,13 @@ class _Walk:
             if id(layer) not in self.shared:  # its one use: write its block of the gradient
                 value = _param_sum(g, f_theta, self.mode, self.grad[pos.params])
                 if self.record:
-                    yield Product(f"∂L/∂θ({pos.name})", left, f_theta, value, left_value=g)
+                    yield Product(f"∂L/∂θ({pos.name})", left, f_theta, value, left_value=g, theta_start=pos.params.start)
             else:  # one use of a shared layer: add its contribution
                 uses = self.written.setdefault(id(layer), [])
                 value = _param_sum(g, f_theta, self.mode, self.grad[pos.params], add=bool(uses))
                 uses.append(f"use {pos.use}: ∂L/∂θ({pos.name})")
                 if self.record:
-                    yield Product(uses[-1], left, f_theta, value, left_value=g)
+                    yield Product(uses[-1], left, f_theta, value, left_value=g, theta_start=pos.params.start)
         if not need_input:
             return g
         if not self.named:
@@ -143,7 +143,7 @@ class _Walk:
             terms.append(f"∂L/∂{branch[0].via}" if branch else name)
             total = row if total is None else total + row
         if self.record and len(terms) > 1:
-            yield Product(f"∂L/∂{pos.via}", "", None, total, terms=terms, note=_paths_note(pos))
+            yield Product(f"∂L/∂{pos.via}", "", None, total, terms=terms, note=_paths_note(pos), block=input_factor(self.net, pos, a))
         return total
 
     def totals(self) -> Iterator[Product]:

@@ -104,8 +104,9 @@ def build_chain(net: Stack, x: Array, y: Array, layer: int | str | None = None, 
     ``layer``: an index into ``net.layers``, or the name of any position
     (``"Residual 1 › Dense 2"``); default: the first layer with parameters (the
     longest chain). Through blocks there is a product per path (a residual
-    block's skip and inner path; a concatenation's branches): the result is then
-    a :class:`~jacobnet.chain.paths.PathSum`, whose ``paths()`` are the chains.
+    block's skip and inner path; a concatenation's branches), and a layer used at
+    several positions (shared weights) has the paths of every use: the result is
+    then a :class:`~jacobnet.chain.paths.PathSum`, whose ``paths()`` are the chains.
 
     >>> import numpy as np
     >>> from jacobnet import Network, Dense, Tanh, MSE
@@ -118,15 +119,16 @@ def build_chain(net: Stack, x: Array, y: Array, layer: int | str | None = None, 
     if wrt not in ("params", "input"):
         raise ValueError(f"wrt must be 'params' or 'input', got {wrt!r}")
     target = None if wrt == "input" else _target_position(net, layer)
-    n = count_paths(net, target)
+    uses = [None] if target is None else [p for p in net.all_positions if p.k == target.k]  # a shared layer: every use
+    name = "∂L/∂x" if target is None else f"∂L/∂θ({net.param_names()[target.k - 1]})"
+    n = sum(count_paths(net, use) for use in uses)
     if n > MAX_PATHS:
         raise ValueError(
-            f"the chain of {'dL/dx' if target is None else f'dL/dθ({target.name})'} has {n:,} paths, over the "
-            f"{MAX_PATHS:,} it lists (jacobnet.chain.paths.MAX_PATHS); net.trace and net.gradient sum them at each junction instead"
+            f"the chain of {name} has {n:,} paths, over the {MAX_PATHS:,} it lists (jacobnet.chain.paths.MAX_PATHS); "
+            "net.trace and net.gradient sum them at each junction instead"
         )
     acts, inputs, y = activations_and_target(net, x, y)
     j_loss = loss_factor(net, acts, y)
-    routes = paths_through(net.positions) if target is None else paths_above(net, target)
     made: dict[tuple, Factor] = {}
 
     def factor(step: Step) -> Factor:
@@ -136,9 +138,15 @@ def build_chain(net: Stack, x: Array, y: Array, layer: int | str | None = None, 
             made[step] = input_factor(net, pos, a) if kind == "x" else placement_factor(pos, b, a)
         return made[step]
 
-    name = "∂L/∂x" if target is None else f"∂L/∂θ({target.name})"
-    tail = [] if target is None else [theta_factor(net, target, inputs[target.index])]
-    chains = [Chain(name, [j_loss, *(factor(s) for s in route if s[0] != "via"), *tail], route=describe_route(route)) for route in routes]
+    chains = []
+    for use in uses:
+        routes = paths_through(net.positions) if use is None else paths_above(net, use)
+        tail = [] if use is None else [theta_factor(net, use, inputs[use.index])]
+        for route in routes:
+            words = describe_route(route)
+            if len(uses) > 1:
+                words = f"use {use.use} ({use.name})" + (f" · {words}" if words else "")
+            chains.append(Chain(name, [j_loss, *(factor(s) for s in route if s[0] != "via"), *tail], route=words))
     return chains[0] if len(chains) == 1 else PathSum(name, chains)
 
 

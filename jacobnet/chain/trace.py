@@ -32,10 +32,14 @@ class Product:
     """
 
     def __init__(self, name: str, left: str, factor: Factor | None, value: Array | None, left_value: Array | None = None,
-                 terms: list[str] | None = None, note: str = "", params: bool = False):
+                 terms: list[str] | None = None, note: str = "", params: bool = False, block: Factor | None = None,
+                 theta_start: int = 0):
         self.name, self.left, self.factor = name, left, factor
         self._value, self._left_value = value, left_value
         self.terms, self.note, self.params = terms or [], note, params
+        self.block = block
+        """At a block's junction, the block's own ``J_x`` (``J_x(Residual 1) = I + J_g``), which the terms multiply out."""
+        self.theta_start = theta_start  # (where a ∂L/∂θ block sits in θ: the table's footer orders by it)
         self._trace: Trace | None = None
 
     @property
@@ -97,14 +101,21 @@ class Trace:
         """The factors in the order they are multiplied in."""
         return [p.factor for p in self.products if p.factor is not None]
 
+    @property
+    def block_factors(self) -> list[Factor]:
+        """Each block's own ``J_x`` (``I + J_g``, ``[J_{g_1}; J_{g_2}]``), at its junction: the sum its paths multiply out."""
+        return [p.block for p in self.products if p.block is not None]
+
     def factor(self, name: str) -> Factor:
-        """The factor called ``name``, e.g. ``"J_θ(Dense 1)"``; ``KeyError`` listing the names if unknown."""
-        return find_factor(self.factors, name, "this trace")
+        """The factor called ``name``, e.g. ``"J_θ(Dense 1)"`` or a block's ``"J_x(Residual 1)"``; ``KeyError`` listing the names."""
+        return find_factor(self.factors + self.block_factors, name, "this trace")
 
     @property
     def products_by_name(self) -> dict[str, Product]:
         """The partial products, by name."""
-        return {p.name: p for p in self.products}
+        if getattr(self, "_by_name", (None, -1))[1] != len(self.products):
+            self._by_name = ({p.name: p for p in self.products}, len(self.products))
+        return self._by_name[0]
 
     def rows(self) -> list[dict[str, str]]:
         """The table as data: one dict per multiplication."""
@@ -139,6 +150,8 @@ class Trace:
             for b, branch in enumerate(p.branches or ()):
                 if branch and branch[0].via != p.via:  # a branch's entry: the block's input, down that branch
                     parts.append(f"{branch[0].via} = {p.inp} as {p.name}'s {p.layer.branch_name(b)} reads it")
+                elif not branch and p.layer.concatenates:  # an empty branch of a concatenation: its output is the input
+                    parts.append(f"{p.branch_out(b)} = {p.inp}, {p.name}'s {p.layer.branch_name(b)}")
         acts = "; ".join(parts)
         return (
             f"Backward pass of {net!r}: {who}, {self.mode}, loss = {self.loss:.6g}\n"
@@ -161,9 +174,4 @@ class Trace:
         return sorted(blocks, key=self._theta_start)
 
     def _theta_start(self, p: Product) -> int:
-        net = self.network
-        if p.params:
-            p = self.products_by_name[p.terms[0]]
-        name = p.factor.name[len("J_θ(") : -1]
-        pos = next(q for q in net.all_positions if q.name == name)
-        return pos.params.start
+        return self.products_by_name[p.terms[0]].theta_start if p.params else p.theta_start

@@ -69,16 +69,22 @@ def chain_sizes(layers: Sequence[Layer], names: Sequence[str], n: int | None, so
     """The input size the layers need and each one's output size, starting from ``n`` (``None``: any).
 
     Raises a ``ValueError`` naming both layers (and ``who``, the block) where the sizes do not chain.
+    After a size-free layer that changes the size (a concatenation of elementwise branches)
+    the input size is not inferred: ``None``, checked when the layers run.
 
     >>> from jacobnet.core.layers import Dense, Tanh
     >>> chain_sizes([Tanh(), Dense(3, 2)], ["Tanh 1", "Dense 1"], None, "the input")
     (3, [None, 2])
+    >>> chain_sizes([Concat([[Tanh()], []]), Dense(6, 2)], ["Concat 1", "Dense 1"], None, "the input")
+    (None, [None, 2])
     """
-    input_size, sizes, size = None, [], n
+    input_size, sizes, size, known = None, [], n, True
     for name, layer in zip(names, layers):
+        if size is None and layer.n_in is None and any(layer.out_size(k) != k for k in (1, 2, 3)):
+            known = False  # a size-free layer that changes the size: what comes before it is unknown until run
         if layer.n_in is not None:
             if size is None:
-                input_size = layer.n_in
+                input_size = layer.n_in if known else None
             elif size != layer.n_in:
                 raise ValueError(f"{who}sizes do not chain: {source} outputs {size} features but {name} ({layer!r}) expects {layer.n_in} inputs")
             size = layer.n_in
@@ -101,6 +107,13 @@ def layer_list(obj: object, who: str, what: str) -> list[Layer]:
         if not isinstance(item, Layer):
             raise TypeError(f"{who}: {what}, item {i + 1}, must be a jacobnet Layer, got {kind_of(item)}")
     return items
+
+
+def branch_lists(branches: object, who: str) -> list[list[Layer]]:
+    """``branches`` (each a layer or a list of layers) as lists of layers, or a ``TypeError`` naming ``who``."""
+    if isinstance(branches, (Layer, str, bytes)) or not isinstance(branches, Iterable):
+        raise TypeError(f"{who}: branches must be a list of branches (each a layer or a list of layers), got {kind_of(branches)}")
+    return [layer_list(b, who, f"branch {i}") for i, b in enumerate(branches, start=1)]
 
 
 class Block(Layer):
@@ -137,7 +150,7 @@ class Block(Layer):
         """The input size the branches need (one for all), or ``None`` if none fixes it."""
         found: list[tuple[int, int]] = []
         for b, branch in enumerate(self.branches, start=1):
-            n, _ = chain_sizes(branch, self._item_names(branch), None, "the block's input", f"{self.name}, branch {b}: ")
+            n, _ = chain_sizes(branch, self._item_names(branch), None, "the block's input", self._who(b - 1))
             if n is not None:
                 found.append((b, n))
         if len({n for _, n in found}) > 1:
@@ -149,7 +162,7 @@ class Block(Layer):
         """Each branch's output size for an input of size ``n_in``."""
         out = []
         for b, branch in enumerate(self.branches, start=1):
-            _, sizes = chain_sizes(branch, self._item_names(branch), n_in, "the block's input", f"{self.name}, branch {b}: ")
+            _, sizes = chain_sizes(branch, self._item_names(branch), n_in, "the block's input", self._who(b - 1))
             out.append(sizes[-1] if sizes else n_in)
         return out
 
@@ -166,11 +179,28 @@ class Block(Layer):
 
     @staticmethod
     def _item_names(branch: Sequence[Layer]) -> list[str]:
-        return [f"{layer.name} (layer {j})" for j, layer in enumerate(branch, start=1)]
+        return [f"layer {j}" for j in range(1, len(branch) + 1)]
+
+    def _who(self, b: int) -> str:
+        return f"{self.name} ({self.branch_name(b)}): " if len(self.branches) > 1 else f"{self.name}: "
+
+    @property
+    def outputs_probabilities(self) -> bool:  # type: ignore[override]
+        """A block of one branch outputs what its last layer outputs (a ``Softmax``: probabilities)."""
+        return len(self.branches) == 1 and bool(self.branches[0]) and self.branches[0][-1].outputs_probabilities
+
+    def input_makeup(self) -> str | None:
+        """What its first layer with a fixed input size says its input is made of."""
+        for branch in self.branches:
+            for layer in branch:
+                if layer.n_in is not None:
+                    return layer.input_makeup()
+        return None
 
     # --- values -----------------------------------------------------------------------
-    def combine(self, outputs: Sequence[Array]) -> Array:
-        """The block's output from its branches' outputs: their sum, or their concatenation along the features."""
+    def combine(self, outputs: Sequence[Array], n_in: int) -> Array:
+        """The block's output from its branches' outputs (input size ``n_in``): their sum, or their concatenation."""
+        self.check_sizes(n_in, [o.shape[-1] for o in outputs])
         if self.concatenates:
             return np.concatenate(outputs, axis=-1)
         out = outputs[0].copy() if len(outputs) > 1 else outputs[0]
@@ -206,7 +236,7 @@ class Block(Layer):
         return out
 
     def apply(self, x: Array) -> Array:
-        return self.combine([acts[-1] for acts in self.branch_activations(x)])
+        return self.combine([acts[-1] for acts in self.branch_activations(x)], x.shape[-1])
 
     # --- Jacobians ----------------------------------------------------------------------
     def jacobian_input_op(self, x: Array) -> Operator:
@@ -255,7 +285,7 @@ class Block(Layer):
         seen: dict[int, Layer] = {}
         for branch in self.branches:
             for layer in branch:
-                for leaf in layer.param_layers() if isinstance(layer, Block) else ([layer] if layer.n_params else []):
+                for leaf in layer.param_layers():
                     seen.setdefault(id(leaf), leaf)
         return list(seen.values())
 
@@ -391,7 +421,20 @@ def concat_labels(parts: Sequence[Sequence[str]]) -> Sequence[str]:
     return Labels(starts[-1], label)
 
 
-class Residual(Block):
+class _OneList(Block):
+    """A block built from one list of layers, ``layers``: shown and keyed as it was built."""
+
+    layers: list[Layer]
+
+    def hyperparameters(self) -> dict[str, object]:
+        return {"layers": self.layers}
+
+    def __repr__(self) -> str:
+        name = "" if self.title is None else f", name={self.title!r}"
+        return f"{type(self).__name__}({_branch_repr(self.layers)}{name})"
+
+
+class Residual(_OneList):
     """``y = x + g(x)``, ``g`` the composition of ``layers`` (it must map ``n → n``).
 
     ``J_x = I + J_x(g)`` (the identity is the skip path); ``J_θ`` is the inner
@@ -418,12 +461,7 @@ class Residual(Block):
         if sizes[1] != n_in:
             raise ValueError(f"{self.name}: y = x + g(x) needs g to map n → n, but g = {_branch_repr(self.layers)} maps {n_in} → {sizes[1]}")
 
-    def hyperparameters(self) -> dict[str, object]:
-        return {"layers": self.layers}
 
-    def __repr__(self) -> str:
-        name = "" if self.title is None else f", name={self.title!r}"
-        return f"Residual({_branch_repr(self.layers)}{name})"
 
 
 class Concat(Block):
@@ -444,10 +482,7 @@ class Concat(Block):
     concatenates = True
 
     def __init__(self, branches: Sequence[Layer | Sequence[Layer]], *, name: str | None = None):
-        who = name or "Concat"
-        if isinstance(branches, Layer) or not isinstance(branches, Iterable) or isinstance(branches, (str, bytes)):
-            raise TypeError(f"{who}: branches must be a list of branches (each a layer or a list of layers), got {kind_of(branches)}")
-        super().__init__([layer_list(b, who, f"branch {i}") for i, b in enumerate(branches, start=1)], name=name)
+        super().__init__(branch_lists(branches, name or type(self).__name__), name=name)
 
 
 class Sum(Block):
@@ -459,13 +494,10 @@ class Sum(Block):
     """
 
     def __init__(self, branches: Sequence[Layer | Sequence[Layer]], *, name: str | None = None):
-        who = name or "Sum"
-        if isinstance(branches, Layer) or not isinstance(branches, Iterable) or isinstance(branches, (str, bytes)):
-            raise TypeError(f"{who}: branches must be a list of branches (each a layer or a list of layers), got {kind_of(branches)}")
-        super().__init__([layer_list(b, who, f"branch {i}") for i, b in enumerate(branches, start=1)], name=name)
+        super().__init__(branch_lists(branches, name or type(self).__name__), name=name)
 
 
-class Sequential(Block):
+class Sequential(_OneList):
     """``y = f_k(⋯ f_1(x))``: layers in order, as one block (``J_x = J_{f_k} ⋯ J_{f_1}``).
 
     >>> from jacobnet.core.layers import Dense, Tanh
@@ -477,12 +509,7 @@ class Sequential(Block):
         self.layers = layer_list(layers, name or "Sequential", "layers")
         super().__init__([self.layers], name=name)
 
-    def hyperparameters(self) -> dict[str, object]:
-        return {"layers": self.layers}
 
-    def __repr__(self) -> str:
-        name = "" if self.title is None else f", name={self.title!r}"
-        return f"Sequential({_branch_repr(self.layers)}{name})"
 
 
 class Select(Layer):

@@ -42,6 +42,11 @@ from jacobnet.core.operator import Box, Operator, per_sample
 Array = np.ndarray
 
 
+def _own(out: Array, G: Array) -> Array:
+    """``out``, or a copy of it where it is (a view of) ``G``: what a sum then adds into must not be the caller's row."""
+    return out.copy() if np.shares_memory(out, G) else out
+
+
 def _batch_of(ops: Sequence[Operator], batch: int | None = None) -> int | None:
     return next((op.batch for op in ops if op.batch is not None), batch)
 
@@ -187,7 +192,7 @@ class OperatorSum(Operator):
 
     def vjp_sum(self, G: Array, out: Array | None = None) -> Array:
         """``Σ_b G_b (A_1 + A_2 + …)``: each term's own batch sum, added."""
-        out = self.ops[0].vjp_sum(G, out=out)
+        out = _own(self.ops[0].vjp_sum(G, out=out), G)
         for op in self.ops[1:]:
             out += op.vjp_sum(G)
         return out
@@ -253,7 +258,7 @@ class VStack(Operator):
     def vjp_sum(self, G: Array, out: Array | None = None) -> Array:
         """``Σ_b Σ_i G_{b,i} A_{b,i}``: each block's own batch sum, added."""
         rows = self._rows()
-        out = self.ops[0].vjp_sum(G[..., rows[0]], out=out)
+        out = _own(self.ops[0].vjp_sum(G[..., rows[0]], out=out), G)
         for op, r in zip(self.ops[1:], rows[1:]):
             out += op.vjp_sum(G[..., r])
         return out

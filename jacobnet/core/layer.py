@@ -278,6 +278,10 @@ class Layer:
             self.__dict__["_n_params"] = sum(getattr(self, n).size for n in self.param_names)
         return self.__dict__["_n_params"]
 
+    def param_layers(self) -> list[Layer]:
+        """The distinct layers whose parameters this one holds: itself, if it has any (a block: its layers')."""
+        return [self] if self.n_params else []
+
     def get_params(self) -> Array:
         """A flat copy of the parameters, shape ``(n_params,)``: each array row-major, in declaration order."""
         if not self.param_names:

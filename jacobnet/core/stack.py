@@ -34,7 +34,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from jacobnet.core.blocks import Block, chain_sizes, concat_labels, kind_of
+from jacobnet.core.blocks import Block, chain_sizes, kind_of
 from jacobnet.core.layer import Layer
 from jacobnet.core.losses import Loss
 from jacobnet.core.validate import as_input, as_params
@@ -58,6 +58,11 @@ class Position:
         use: ``1`` for the first use of its layer, ``2`` for the second, …
         branches: for a block, its branches' positions; ``None`` for a layer.
         top: the 0-based index in ``net.layers`` of the top-level layer it belongs to.
+        via: the name of the row at its input in the backward pass's products: its input
+            variable, or for a branch's first layer the branch's entry (``a2.0``, ``a3.2.0``).
+        parent, branch, slot: the block it sits in (``None`` at the top), the 0-based branch,
+            and its 0-based place in that branch (at the top: in ``net.layers``).
+        stems: for a block, each branch's variable stem (``a2``; ``a3.1``, ``a3.2``).
     """
 
     layer: Layer
@@ -270,16 +275,8 @@ class Stack:
 
     def theta_index(self, i: int) -> Array:
         """The entries of ``θ`` that ``layers[i].get_params()`` holds, in its order (a block's layers, each once)."""
-        layer = self.layers[i]
-        inner = layer.param_layers() if isinstance(layer, Block) else ([layer] if layer.n_params else [])
-        parts = [np.arange(self.layer_slice(l).start, self.layer_slice(l).stop) for l in inner]
+        parts = [np.arange(self.layer_slice(l).start, self.layer_slice(l).stop) for l in self.layers[i].param_layers()]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-    def layer_param_labels(self, i: int) -> Sequence[str]:
-        """The labels of ``layers[i]``'s parameters, in its ``get_params()`` order (made on demand)."""
-        layer = self.layers[i]
-        inner = layer.param_layers() if isinstance(layer, Block) else ([layer] if layer.n_params else [])
-        return concat_labels([l.param_labels(self._leaf(l) + 1) for l in inner])
 
     def position_param_labels(self, pos: Position) -> Sequence[str]:
         """The labels of the parameters of the layer at ``pos``."""
@@ -338,15 +335,18 @@ class Stack:
 def _run(pos: Position, x: Array, inputs: list[Array]) -> Array:
     """``pos``'s output at input ``x``, storing every position's input on the way."""
     inputs[pos.index] = x
+    layer = pos.layer
+    if layer.n_in is not None and x.shape[-1] != layer.n_in:  # (sizes a size-free block changed, known only now)
+        raise ValueError(f"{pos.name} ({layer!r}) expects {layer.n_in} inputs, but its input has {x.shape[-1]} features")
     if pos.branches is None:
-        return pos.layer.checked_output(pos.layer.apply(x), x)
+        return layer.checked_output(layer.apply(x), x)
     outs = []
     for branch in pos.branches:
         a = x
         for p in branch:
             a = _run(p, a, inputs)
         outs.append(a)
-    return pos.layer.checked_output(pos.layer.combine(outs), x)
+    return layer.checked_output(layer.combine(outs, x.shape[-1]), x)
 
 
 def checked_layers(layers: object) -> list[Layer]:

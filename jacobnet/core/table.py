@@ -20,6 +20,7 @@ bb        3
 from __future__ import annotations
 
 import html
+import unicodedata
 from typing import Any, Callable, Mapping, Sequence
 
 
@@ -65,9 +66,9 @@ class Table:
 
     def __str__(self) -> str:
         cells = self._cells()
-        width = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(self.columns)]
+        width = [max([visible(c)] + [visible(row[i]) for row in cells]) for i, c in enumerate(self.columns)]
         numeric = [all(isinstance(r.get(c), (int, float)) for r in self.rows) and self.rows for c in self.columns]
-        just = [(str.rjust if num else str.ljust) for num in numeric]
+        just = [(_rjust if num else _ljust) for num in numeric]
         lines = [self.title] if self.title else []
         lines.append("  ".join(j(c, w) for j, c, w in zip(just, self.columns, width)).rstrip())
         lines.append("  ".join("─" * w for w in width))
@@ -82,3 +83,20 @@ class Table:
 
     def __repr__(self) -> str:
         return f"Table({self.title!r}, {len(self.rows)} rows)"
+
+
+def visible(text: str) -> int:
+    """How many columns ``text`` takes: combining marks (the hat of ``x̂``) take none.
+
+    >>> len("x̂"), visible("x̂")
+    (2, 1)
+    """
+    return sum(not unicodedata.combining(c) for c in text)
+
+
+def _ljust(text: str, width: int) -> str:
+    return text + " " * (width - visible(text))
+
+
+def _rjust(text: str, width: int) -> str:
+    return " " * (width - visible(text)) + text
