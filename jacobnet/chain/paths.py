@@ -77,7 +77,15 @@ def paths_above(net: Stack, pos: Position) -> list[list[Step]]:
 
 
 def count_paths(net: Stack, pos: Position | None) -> int:
-    """How many routes :func:`paths_above` (``pos``) or :func:`paths_through` (``None``: the whole network) lists."""
+    """How many routes :func:`paths_above` (``pos``) or :func:`paths_through` (``None``: the whole network) lists.
+
+    A product over the blocks after ``pos`` of their branches' counts, without listing them.
+
+    >>> from jacobnet import Network, Dense, Tanh, Residual, Concat, MSE
+    >>> net = Network([Dense(2, 2), Residual([Dense(2, 2), Tanh()]), Concat([Dense(2, 1), [], Dense(2, 2)])], MSE())
+    >>> count_paths(net, net.positions[0]), len(paths_above(net, net.positions[0])), count_paths(net, None)
+    (6, 6, 6)
+    """
 
     def through(p: Position) -> int:
         return 1 if not p.is_block else sum(seq(branch) for branch in p.branches)

@@ -186,7 +186,15 @@ class RNN(Layer):
         the earlier ``h``): a ``Concat`` of the cell ``f(Sum([W_ih x_t + b_ih,
         W_hh h_{t−1} + b_hh]))`` and a ``Select`` of the inputs still to come.
         Its θ is ``[vec_r(W_ih), b_ih, vec_r(W_hh), b_hh]`` (Dense 1, then Dense 2)
-        — the RNN's entries in another order (:meth:`unrolled_order`).
+        — the RNN's entries in another order (:meth:`unrolled_order`). It is a
+        :class:`~jacobnet.core.blocks.Sequential` block (a layer: put it in a
+        ``Network``), built from a copy of the weights as they are now: training it
+        does not change the RNN.
+
+        >>> rnn = RNN(1, 2, steps=3, seed=0)
+        >>> u = rnn.unroll()
+        >>> [layer.name for layer in u.layers], u.n_params == rnn.n_params
+        (['Select', 'step 1', 'step 2', 'step 3'], True)
         """
         n_x, n_h, T = self.input_size, self.hidden_size, self.steps
         ih, hh = Dense(n_x, n_h), Dense(n_h, n_h)
@@ -209,7 +217,11 @@ class RNN(Layer):
         return Sequential(layers, name="RNN")
 
     def unrolled_order(self) -> Array:
-        """``perm`` with ``θ_unrolled = θ_rnn[perm]``: where each entry of the unrolled θ sits in the RNN's."""
+        """``perm`` with ``θ_unrolled = θ_rnn[perm]``: where each entry of the unrolled θ sits in the RNN's.
+
+        >>> RNN(1, 2, steps=3).unrolled_order()        # [W_ih (2) | b_ih (2) | W_hh (4) | b_hh (2)]
+        array([0, 1, 6, 7, 2, 3, 4, 5, 8, 9])
+        """
         n_h, n_x = self.hidden_size, self.input_size
         a, b = n_h * n_x, n_h * n_x + n_h * n_h
         w_ih, w_hh = np.arange(a), np.arange(a, b)
@@ -231,7 +243,14 @@ class ThroughTime(Operator):
     ``h_{t−1}`` when every ``h`` is an output); the input's part is
     ``δz_t W_ih``, the weights' ``Σ_t δz_t ⊗ x_t`` and ``Σ_t δz_t ⊗ h_{t−1}``.
     ``J H`` runs the same recurrence forward (``dh_t = f′(z_t) ⊙ dz_t``).
-    Per step, the costs of ordinary backprop.
+    Per step, the costs of ordinary backprop. Shape ``(n_h, T·n_x)`` or ``(n_h, n_params)``
+    (``T·n_h`` rows with ``output="all"``); ``X`` ``(…, T, n_x)``, ``H`` ``(…, T + 1, n_h)``,
+    ``D`` ``(…, T, n_h)`` from :meth:`RNN.run`.
+
+    >>> rnn = RNN(2, 3, steps=4, seed=0)
+    >>> J = rnn.jacobian_input_op(np.ones(8))
+    >>> J.shape, J.kind, bool(np.allclose(J.vjp(np.eye(3)), J.dense()))
+    ((3, 8), 'through time', True)
     """
 
     def __init__(self, rnn: RNN, X: Array, H: Array, D: Array, wrt: str):

@@ -274,7 +274,14 @@ class Stack:
         return pos.k
 
     def theta_index(self, i: int) -> Array:
-        """The entries of ``θ`` that ``layers[i].get_params()`` holds, in its order (a block's layers, each once)."""
+        """The entries of ``θ`` that ``layers[i].get_params()`` holds, in its order (a block's layers, each once).
+
+        >>> from jacobnet import Dense, Tanh, Residual, MSE
+        >>> d = Dense(2, 2)
+        >>> net = Stack([d, Residual([Dense(2, 2), Tanh()]), Residual([Dense(2, 2), d])], MSE())   # d: used twice
+        >>> net.theta_index(2)                      # the new Dense's θ, then d's (first used in layers[0])
+        array([12, 13, 14, 15, 16, 17,  0,  1,  2,  3,  4,  5])
+        """
         parts = [np.arange(self.layer_slice(l).start, self.layer_slice(l).stop) for l in self.layers[i].param_layers()]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
@@ -319,7 +326,14 @@ class Stack:
         return int(layer) % L
 
     def position(self, layer: int | str) -> Position:
-        """The position of ``layer``: an index into ``layers`` or any position's name (``"Residual 1 › Dense 2"``)."""
+        """The position of ``layer``: an index into ``layers`` or any position's name (``"Residual 1 › Dense 2"``).
+
+        >>> from jacobnet import Dense, Tanh, Residual, MSE
+        >>> net = Stack([Dense(3, 2), Residual([Dense(2, 2), Tanh()])], MSE())
+        >>> p = net.position("Residual 1 › Dense 2")
+        >>> p.out, p.inp, p.k, p.params, p.parent.name
+        ('a2.1', 'a1', 2, slice(8, 14, None), 'Residual 1')
+        """
         if isinstance(layer, str):
             for p in self.all_positions:
                 if p.name == layer:
