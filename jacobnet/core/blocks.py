@@ -80,7 +80,7 @@ def chain_sizes(layers: Sequence[Layer], names: Sequence[str], n: int | None, so
     """
     input_size, sizes, size, known = None, [], n, True
     for name, layer in zip(names, layers):
-        if size is None and layer.n_in is None and any(layer.out_size(k) != k for k in (1, 2, 3)):
+        if size is None and layer.n_in is None and _changes_size(layer):
             known = False  # a size-free layer that changes the size: what comes before it is unknown until run
         if layer.n_in is not None:
             if size is None:
@@ -94,6 +94,17 @@ def chain_sizes(layers: Sequence[Layer], names: Sequence[str], n: int | None, so
                 source = f"{name} ({layer!r})"
         sizes.append(size)
     return (n if n is not None else input_size), sizes
+
+
+def _changes_size(layer: Layer) -> bool:
+    """Whether a size-free layer's output size may differ from its input's (probed at a few sizes; one it refuses counts)."""
+    for k in (1, 2, 3):
+        try:
+            if layer.out_size(k) != k:
+                return True
+        except ValueError:  # valid at some sizes only (a block whose later layers fix one)
+            return True
+    return False
 
 
 def layer_list(obj: object, who: str, what: str) -> list[Layer]:
@@ -135,7 +146,7 @@ class Block(Layer):
             raise ValueError(f"{type(self).__name__}: name must be a short non-empty string, got {name!r}")
         self.branches = [list(b) for b in branches]
         self.title = name
-        if not self.branches or not any(self.branches):
+        if not self.branches or self.branches == [[]]:  # (two empty branches are well defined: [x; x], x + x)
             raise ValueError(f"{self.name}: the block is empty: give it at least one layer")
         self.n_in = self._input_size()
         if self.n_in is not None:
@@ -451,6 +462,8 @@ class Residual(_OneList):
 
     def __init__(self, layers: Sequence[Layer], *, name: str | None = None):
         self.layers = layer_list(layers, name or "Residual", "layers")
+        if not self.layers:
+            raise ValueError(f"{name or 'Residual'}: the block is empty: give it at least one layer")
         super().__init__([[], self.layers], name=name)
 
     def branch_name(self, b: int) -> str:

@@ -66,7 +66,8 @@ def _scatter_add(index: Array, values: Array, n: int, valid: Array | None) -> Ar
     if valid is not None:
         keep = np.broadcast_to(valid, values.shape).reshape(rows, m)
         flat, vals = flat[keep], vals[keep]
-    return np.bincount(flat.ravel(), weights=vals.ravel(), minlength=rows * n).reshape(lead + (n,))
+    out = np.bincount(flat.ravel(), weights=vals.ravel(), minlength=rows * n)  # (no entries kept: NumPy gives ints)
+    return out.astype(np.float64, copy=False).reshape(lead + (n,))
 
 
 def _bands(lo: Array, hi: Array, limit: int) -> list[Box]:
