@@ -184,6 +184,57 @@ def _trace_entries() -> list[GalleryFigure]:
     ]
 
 
+def _resnet() -> tuple[Network, np.ndarray, np.ndarray]:
+    """The README's residual network: Dense, two residual blocks, Dense; its sample."""
+    from jacobnet.core.blocks import Residual
+    from jacobnet.core.layers import Dense, Tanh
+    from jacobnet.core.losses import SoftmaxCrossEntropy
+
+    layers = [Dense(3, 4, seed=0), Residual([Dense(4, 4, seed=1), Tanh()]), Residual([Dense(4, 4, seed=2), Tanh()]), Dense(4, 2, seed=3)]
+    return Network(layers, SoftmaxCrossEntropy()), np.array([0.5, -1.0, 2.0]), np.array([0.0, 1.0])
+
+
+def _residual_paths() -> Figure:
+    net, x, y = _resnet()
+    return chain_figure(net.chain(x, y, layer="Dense 1"))
+
+
+def _residual_jacobian() -> Figure:
+    net, x, y = _resnet()
+    return heatmap(net.trace(x, y).factor("J_x(Residual 1)"), structure=True)
+
+
+def _conv1d_kernel() -> Figure:
+    from jacobnet.core.conv import Conv1d
+    from jacobnet.viz.conv import kernel_figure
+
+    conv = Conv1d(2, 3, 3, 7, stride=2, padding=1, seed=0)
+    return kernel_figure(conv, np.random.default_rng(0).normal(size=conv.n_in))
+
+
+def _layernorm_jacobian() -> Figure:
+    from jacobnet.core.norm import LayerNorm
+
+    rng = np.random.default_rng(1)
+    norm = LayerNorm(4, tokens=3)
+    norm.gamma = 1.0 + 0.3 * rng.normal(size=4)
+    return heatmap(norm.jacobian_input_op(rng.normal(size=12)), name="J_x(LayerNorm 1)", structure=True)
+
+
+def _attention_causal() -> Figure:
+    from jacobnet.core.attention import SelfAttention
+
+    att = SelfAttention(3, 4, 4, causal=True, seed=0)
+    return heatmap(att.jacobian_input_op(np.random.default_rng(2).normal(size=12)), name="J_x(SelfAttention 1)", structure=True)
+
+
+def _maxpool_selection() -> Figure:
+    from jacobnet.core.pool import MaxPool2d
+
+    pool = MaxPool2d(2, 1, 4, 6)
+    return heatmap(pool.jacobian_input_op(np.random.default_rng(3).normal(size=24)), name="J_x(MaxPool2d 1)", structure=True)
+
+
 FIGURES: dict[str, GalleryFigure] = {
     g.name: g
     for g in [
@@ -195,6 +246,12 @@ FIGURES: dict[str, GalleryFigure] = {
         GalleryFigure("gradient_comparison", "the gradient by Jacobian product, SymPy and finite differences; their errors", _comparison, exact=False),
         GalleryFigure("order_costs", "FLOPs and bytes of forward, reverse and optimal order as networks grow", _order_costs),
         *_trace_entries(),
+        GalleryFigure("residual_paths", "∂L/∂θ(Dense 1) through two residual blocks: the sum of its 4 path products", _residual_paths),
+        GalleryFigure("residual_jacobian", "J_x(Residual 1) = I + J_g: the skip path's identity on the diagonal", _residual_jacobian),
+        GalleryFigure("conv1d_kernel", "J_x of a Conv1d (stride 2, padding 1): a Toeplitz band per channel pair, the kernel beside it", _conv1d_kernel),
+        GalleryFigure("layernorm_jacobian", "J_x of LayerNorm over 3 tokens: one projection (γ/σ̂)(I − 11ᵀ/n − x̂x̂ᵀ/n) per token", _layernorm_jacobian),
+        GalleryFigure("attention_causal", "J_x of causal self-attention: 3 × 3 token blocks, zero above the diagonal", _attention_causal),
+        GalleryFigure("maxpool_selection", "J_x of a 2×2 max pool: one 1 per row, at the arg-max of its window", _maxpool_selection),
     ]
 }
 
