@@ -50,7 +50,7 @@ _LAZY = {  # name → the module that defines it, imported on first use
 }
 _MODULES = {  # short names of the modules people reach for
     "memory": "core.memory", "rules": "core.rules", "operators": "core.operators", "layers": "core.layers",
-    "blocks": "core.blocks", "compose": "core.compose", "paths": "chain.paths",
+    "blocks": "core.blocks", "compose": "core.compose", "paths": "chain.paths", "depth": "net.depth",
     "losses": "core.losses", "report": "check.report", "spec": "net.spec", "data": "course.data",
     "exercises": "course.exercises", "widgets": "viz.widgets", "gallery": "viz.gallery",
 }

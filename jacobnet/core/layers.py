@@ -50,7 +50,32 @@ class Dense(Layer):
 
     Jacobians: ``J_x = W`` — shape ``(n_out, n_in)``; with ``θ = [vec_r(W), b]``
     (row-major), ``J_θ = [I_{n_out} ⊗ xᵀ | I_{n_out}]`` — shape
-    ``(n_out, n_out·n_in + n_out)``. Weights start as ``N(0, 1/n_in)``, biases at 0.
+    ``(n_out, n_out·n_in + n_out)``. Biases start at 0, weights as ``init`` says
+    (``n = n_in``, ``m = n_out`` of a token; every init times ``gain``, default 1):
+
+    ================  ==============================================================
+    ``"lecun"``       ``W_ij ~ N(0, 1/n)`` (the default)
+    ``"xavier"``      ``W_ij ~ N(0, 2/(n + m))`` (Glorot & Bengio, 2010)
+    ``"he"``          ``W_ij ~ N(0, 2/n)`` (He et al., 2015)
+    ``"orthogonal"``  ``Q`` of ``A = QR``, ``A`` a ``max(m, n) × min(m, n)`` standard Gaussian,
+                      columns' signs set so that ``diag R > 0`` (uniform, Haar); ``Qᵀ`` if ``m < n``:
+                      ``WᵀW = I`` (``m ≥ n``) or ``WWᵀ = I`` (Saxe et al., 2014)
+    ================  ==============================================================
+
+    The reason is the Jacobian: backpropagation multiplies by ``J_x = W`` and by
+    an activation's ``D = diag(f′(z))``, and for ``W_ij ~ N(0, σ²)``,
+    ``E‖W v‖² = m σ² ‖v‖²`` and ``E‖uᵀ W‖² = n σ² ‖u‖²``. Each init picks ``σ²`` so
+    that a square layer and its activation keep a vector's length on average,
+    ``E‖J v‖² = ‖v‖²`` with ``J = D W``, when ``E f′(z)² = 1/g²`` for the activation's
+    gain ``g``: ``"lecun"`` for ``g = 1`` (linear; tanh near 0), keeping
+    ``E z_i² = ‖x‖²/n`` forward; ``"xavier"`` the compromise ``2/(n + m)`` between
+    forward (``1/n``) and backward (``1/m``), ``1/n`` when square; ``"he"`` for
+    ReLU, which zeroes half the slopes (``E f′² = 1/2``, ``g = √2``).
+    ``"orthogonal"`` keeps every length exactly, not only on average: all of ``W``'s
+    singular values are 1 (``gain``), so a deep linear network's product is
+    orthogonal too. With ``gain = g`` the variance is ``g²`` times the table's.
+    The init changes only where ``θ`` starts, never the layer's function: it is
+    not a hyper-parameter of :meth:`key`.
 
     With ``tokens=T`` the same ``W`` and ``b`` apply to each of ``T`` tokens: the
     input is ``(T, n_in)`` flattened row-major (a sample of ``T·n_in``), the output
@@ -76,21 +101,40 @@ class Dense(Layer):
     (Dense(3, 2, tokens=2), 6, 4, array([ 4.,  5.,  7., 11.]))
     >>> t.jacobian_input(np.zeros(6)).shape, t.jacobian_params(np.zeros(6)).shape
     ((4, 6), (4, 8))
+    >>> q = Dense(3, 5, init="orthogonal", seed=0)      # 5 × 3: orthonormal columns
+    >>> q, bool(np.allclose(q.W.T @ q.W, np.eye(3), atol=1e-15)), q.key() == Dense(3, 5).key()
+    (Dense(3, 5, init='orthogonal'), True, True)
     """
 
     W = Param(lambda self: (self.features_out, self.features_in))
     """The weights, ``(n_out, n_in)`` (a token's sizes)."""
     b = Param(lambda self: (self.features_out,))
     """The biases, ``(n_out,)``."""
+    INITS = ("lecun", "xavier", "he", "orthogonal")
+    """The weight initialisations ``init`` may name (the class docstring gives each one's formula)."""
 
-    def __init__(self, n_in: int, n_out: int, *, tokens: int = 1, seed: int | None = None):
+    def __init__(self, n_in: int, n_out: int, *, tokens: int = 1, init: str = "lecun", gain: float = 1.0, seed: int | None = None):
         self.features_in, self.features_out = positive_int(n_in, "Dense: n_in"), positive_int(n_out, "Dense: n_out")
         self.tokens = positive_int(tokens, "Dense: tokens")
+        if not isinstance(init, str) or init not in self.INITS:
+            raise ValueError(f"Dense: init must be one of {', '.join(map(repr, self.INITS))}, got {init!r}")
+        if isinstance(gain, (bool, np.bool_)) or not isinstance(gain, (int, float, np.integer, np.floating)) or not 0 < gain < np.inf:
+            raise ValueError(f"Dense: gain must be a positive finite number, got {gain!r}")
+        self.init, self.gain = init, float(gain)
         self.n_in, self.n_out = self.tokens * self.features_in, self.tokens * self.features_out
         check_budget(F8 * self.features_out * (self.features_in + 1), f"the weights of Dense({n_in}, {n_out})", "use smaller layers")
-        rng = np.random.default_rng(seed_value(seed, "Dense: seed"))
-        self.W = rng.normal(0.0, 1.0 / np.sqrt(self.features_in), size=(self.features_out, self.features_in))
+        self.W = self._initial_weights(np.random.default_rng(seed_value(seed, "Dense: seed")))
         self.b = np.zeros(self.features_out)
+
+    def _initial_weights(self, rng: np.random.Generator) -> Array:
+        """``W`` drawn as :attr:`init` says, times :attr:`gain`: ``(n_out, n_in)`` (the class docstring's table)."""
+        m, n = self.features_out, self.features_in
+        if self.init == "orthogonal":
+            Q, R = np.linalg.qr(rng.normal(size=(max(m, n), min(m, n))))
+            Q = Q * np.where(np.diag(R) < 0, -1.0, 1.0)  # the sign fix: Haar-distributed, not biased by the QR
+            return self.gain * (Q if m >= n else Q.T)
+        std = {"lecun": 1.0 / np.sqrt(n), "xavier": np.sqrt(2.0 / (n + m)), "he": np.sqrt(2.0 / n)}[self.init]
+        return rng.normal(0.0, self.gain * std, size=(m, n))
 
     @property
     def name(self) -> str:
@@ -100,7 +144,7 @@ class Dense(Layer):
         return f"Dense({self.tokens}×{self.features_in}→{self.tokens}×{self.features_out})"
 
     def hyperparameters(self) -> dict[str, object]:
-        """The constructor's sizes: a token's ``n_in`` and ``n_out``, and ``tokens``."""
+        """The constructor's sizes: a token's ``n_in`` and ``n_out``, and ``tokens`` (not ``init``: it only starts ``θ``)."""
         return {"n_in": self.features_in, "n_out": self.features_out, "tokens": self.tokens}
 
     def out_size(self, n_in: int) -> int:
@@ -118,6 +162,27 @@ class Dense(Layer):
 
     def jacobian_params_op(self, x: Array) -> Operator:
         return KronRows(x, self.n_out) if self.tokens == 1 else TokenKronRows(x, self.features_out, self.tokens)
+
+    def vjp_tangent(self, x: Array, g: Array, dx: Array, dtheta: Array) -> tuple[Array, Array]:
+        """``R{J_x} = dW`` and ``R{J_θ} = [I ⊗ dxᵀ | 0]``: ``(g dW, Σ_b [vec_r(g ⊗ dx) | 0])`` — ``(…, p, n_in)``, ``(p, n_params)``.
+
+        Per token: ``g_t dW`` for each token, and the tokens' ``g_t ⊗ dx_t`` add up.
+        The weight part of a batch is one GEMM over every (sample, token) row.
+
+        >>> import numpy as np
+        >>> d = Dense(3, 2, seed=0)
+        >>> gx, gt = d.vjp_tangent(np.ones(3), np.array([1.0, 2.0]), np.array([[1.0, 0.0, -1.0]]), np.ones((1, 8)))
+        >>> gx, gt                                  # g dW = (3, 3, 3); g ⊗ dx, then 0 for b
+        (array([[3., 3., 3.]]), array([[ 1.,  0., -1.,  2.,  0., -2.,  0.,  0.]]))
+        """
+        m, n, T, p = self.features_out, self.features_in, self.tokens, dtheta.shape[0]
+        dW = dtheta[:, : m * n].reshape(p, m, n)
+        G = g.reshape(g.shape[:-1] + (T, m))  # (…, T, m)
+        gx = np.moveaxis(np.tensordot(G, dW, axes=([-1], [1])), -3, -2)  # (…, p, T, n)
+        D = np.moveaxis(dx.reshape(dx.shape[:-1] + (T, n)), -3, -2)  # (…, T, p, n)
+        gW = np.tensordot(G.reshape(-1, m), D.reshape(-1, p, n), axes=([0], [0]))  # (m, p, n): one GEMM
+        gtheta = np.concatenate([np.moveaxis(gW, 1, 0).reshape(p, m * n), np.zeros((p, m))], axis=1)
+        return gx.reshape(gx.shape[:-2] + (T * n,)), gtheta
 
     def sympy_forward(self, x: Sequence[Any], theta: Sequence[Any]) -> list[Any]:
         """``a_i = Σ_j W_{i,j} x_j + b_i`` with ``θ = [vec_r(W), b]``: ``n_out`` expressions (per token, ``T·n_out``).
@@ -176,9 +241,11 @@ class Dense(Layer):
         return [(u.s, T * self.features_out * self.features_in), (1.0, T * self.features_out)]
 
     def __repr__(self) -> str:
-        """``Dense(3, 2)``; with tokens, ``Dense(3, 2, tokens=4)``."""
+        """``Dense(3, 2)``; with tokens, ``Dense(3, 2, tokens=4)``; another init or gain, ``Dense(3, 2, init='he')``."""
         tokens = "" if self.tokens == 1 else f", tokens={self.tokens}"
-        return f"Dense({self.features_in}, {self.features_out}{tokens})"
+        init = "" if self.init == "lecun" else f", init={self.init!r}"
+        gain = "" if self.gain == 1.0 else f", gain={self.gain!r}"
+        return f"Dense({self.features_in}, {self.features_out}{tokens}{init}{gain})"
 
 
 class Elementwise(Layer):
@@ -214,6 +281,20 @@ class Elementwise(Layer):
 
     def jacobian_input_op(self, x: Array) -> Operator:
         return Diagonal(self.rule.df(x, **self.rule_params))
+
+    def vjp_tangent(self, x: Array, g: Array, dx: Array, dtheta: Array) -> tuple[Array, Array]:
+        """``R{J_x} = diag(f''(x) ⊙ dx)``: ``(g ⊙ f''(x) ⊙ dx, ·)`` — ``(…, p, n)``, and ``(p, 0)`` (no parameters).
+
+        >>> import numpy as np
+        >>> x, g, dx = np.array([0.5, -1.0, 2.0]), np.ones(3), np.ones((2, 3))     # two directions
+        >>> gx, gt = Tanh().vjp_tangent(x, g, dx, np.zeros((2, 0)))
+        >>> gx.shape, gt.shape, bool(np.allclose(gx[1], -2 * np.tanh(x) / np.cosh(x) ** 2))   # tanh'' = −2 tanh sech²
+        ((2, 3), (2, 0), True)
+        """
+        if self.rule.d2f is None:
+            raise NotImplementedError(f"hessian: the rule {self.rule.name!r} of {self.name} has no d2f (its f''), which vjp_tangent needs")
+        curve = g * self.rule.d2f(x, **self.rule_params)
+        return curve[..., None, :] * dx, np.zeros((dtheta.shape[0], 0))
 
     def sympy_forward(self, x: Sequence[Any], theta: Sequence[Any]) -> list[Any]:
         """``a_i = f(x_i)``, ``f`` the rule's SymPy ``expr``: ``len(x)`` expressions.
@@ -330,6 +411,22 @@ class Softmax(Layer):
 
     def jacobian_input_op(self, x: Array) -> Operator:
         return DiagMinusOuter(softmax(x))
+
+    def vjp_tangent(self, x: Array, g: Array, dx: Array, dtheta: Array) -> tuple[Array, Array]:
+        """``R{J_x} = diag(ds) − ds sᵀ − s dsᵀ`` with ``ds = J_x dx``: ``g ⊙ ds − (g·ds) sᵀ − (g·s) dsᵀ`` — ``(…, p, n)``.
+
+        >>> import numpy as np
+        >>> x, g, dx = np.array([0.5, -1.0, 2.0]), np.array([1.0, 0.0, -1.0]), np.array([[1.0, 0.0, 0.0]])
+        >>> gx = Softmax().vjp_tangent(x, g, dx, np.zeros((1, 0)))[0]
+        >>> h = 1e-6; J = Softmax().jacobian_input       # g · R{J_x} is the derivative of g J_x along dx:
+        >>> gx.shape, bool(np.allclose(gx[0], g @ (J(x + h * dx[0]) - J(x - h * dx[0])) / (2 * h), rtol=0, atol=1e-9))
+        ((1, 3), True)
+        """
+        s = softmax(x)
+        ds = DiagMinusOuter(s).vjp(dx)  # (J dx)ᵀ = dxᵀ J: J is symmetric
+        G, S = g[..., None, :], s[..., None, :]
+        gs = np.sum(g * s, axis=-1)[..., None, None]
+        return G * ds - np.sum(G * ds, axis=-1, keepdims=True) * S - gs * ds, np.zeros((dtheta.shape[0], 0))
 
     def sympy_forward(self, x: Sequence[Any], theta: Sequence[Any]) -> list[Any]:
         """``a_i = exp(x_i) / Σ_j exp(x_j)`` (unshifted: the textbook form): ``len(x)`` expressions."""

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from jacobnet.core.compose import Composition
 from jacobnet.core.labels import entry_labels
 from jacobnet.core.layer import key_of
 from jacobnet.core.numerics import softmax, sum_others
-from jacobnet.core.operators import Matrix
+from jacobnet.core.operator import Operator
+from jacobnet.core.operators import DiagMinusOuter, Diagonal, Matrix
 from jacobnet.core.validate import as_input, as_target, check_finite
 
 if TYPE_CHECKING:
@@ -133,6 +135,14 @@ class Loss:
         """``∂L/∂ŷ`` of each sample, ``(n,)`` or ``(B, n)``, on validated arrays."""
         raise NotImplementedError
 
+    def hessian_op(self, yhat: Array, y: Array) -> Operator:
+        """``H_ℓ = ∂²L/∂ŷ²`` of each sample as a structured operator, per-sample ``(n, n)`` (``batch=B``), on validated arrays.
+
+        The curvature of the loss in the network's output: ``Jᵀ H_ℓ J`` is the
+        Gauss–Newton matrix, and ``H_ℓ R{a_L}`` seeds the R-backward pass of a Hessian.
+        """
+        raise NotImplementedError(f"hessian: {self.name} does not define hessian_op(yhat, y), its Hessian in the prediction")
+
     # --- symbolic forms (optional) ------------------------------------------------
     def sympy_loss(self, yhat: Sequence[Any], y: Sequence[Any]) -> Any:
         """The loss of one sample as a SymPy expression of the input symbols ``yhat`` and targets ``y`` (length ``n``)."""
@@ -145,6 +155,10 @@ class Loss:
     def closed_form_assumes(self, y: Sequence[Any]) -> dict:
         """The substitution on the targets ``y`` under which :meth:`closed_form_row` holds: none, ``{}``."""
         return {}
+
+    def closed_form_hessian(self, yhat: Sequence[Any], y: Sequence[Any]) -> Any:
+        """The hand-derived ``H_ℓ = ∂²L/∂ŷ²`` as a SymPy matrix — ``(n, n)`` — never computed by SymPy (under :meth:`closed_form_assumes`)."""
+        raise TypeError(f"no closed-form Hessian for loss {self!r}: {type(self).__name__} defines no closed_form_hessian")
 
     def symbolic_derivative(self, n: int, u: Entry, m: float, d: float) -> float:
         """Nodes of ``∂L/∂θ`` for a parameter on which ``m`` of the ``n`` inputs (each like ``u``) depend, ``d`` nodes each.
@@ -180,6 +194,15 @@ class MSE(Loss):
     def row(self, yhat: Array, y: Array) -> Array:
         return 2.0 * (yhat - y) / yhat.shape[-1]
 
+    def hessian_op(self, yhat: Array, y: Array) -> Diagonal:
+        """``H_ℓ = (2/n) I`` — ``(n, n)``, whatever ``ŷ`` and ``y``.
+
+        >>> import numpy as np
+        >>> MSE().hessian_op(np.zeros(4), np.ones(4)).dense()[0]
+        array([0.5, 0. , 0. , 0. ])
+        """
+        return Diagonal(np.full(yhat.shape, 2.0 / yhat.shape[-1]))
+
     def sympy_loss(self, yhat: Sequence[Any], y: Sequence[Any]) -> Any:
         """``(1/n) Σ_i (ŷ_i − y_i)²``."""
         import sympy as sp
@@ -191,6 +214,12 @@ class MSE(Loss):
         import sympy as sp
 
         return sp.Rational(2, len(yhat)) * sp.Matrix([[a - t for a, t in zip(yhat, y)]])
+
+    def closed_form_hessian(self, yhat: Sequence[Any], y: Sequence[Any]) -> Any:
+        """``(2/n) I_n``."""
+        import sympy as sp
+
+        return sp.Rational(2, len(yhat)) * sp.eye(len(yhat))
 
     def symbolic_derivative(self, n: int, u: Entry, m: float, d: float) -> float:
         """``Σ_i (2/n)(ŷ_i − y_i) ∂ŷ_i``, over the ``m`` dependent ``ŷ_i``: ``m (s + d + 6) + 1`` nodes."""
@@ -238,6 +267,15 @@ class CrossEntropy(Loss):
     def row(self, yhat: Array, y: Array) -> Array:
         return np.divide(-y, yhat, out=np.zeros_like(y), where=y != 0)  # (−y: no −0 where y = 0)
 
+    def hessian_op(self, yhat: Array, y: Array) -> Diagonal:
+        """``H_ℓ = diag(y / ŷ²)`` — ``(n, n)`` (0 where ``y_i = 0``).
+
+        >>> import numpy as np
+        >>> CrossEntropy().hessian_op(np.array([0.25, 0.5, 0.25]), np.array([0.0, 1.0, 0.0])).d
+        array([0., 4., 0.])
+        """
+        return Diagonal(np.divide(y, yhat * yhat, out=np.zeros_like(y), where=y != 0))
+
     def sympy_loss(self, yhat: Sequence[Any], y: Sequence[Any]) -> Any:
         """``−Σ_i y_i log ŷ_i``."""
         import sympy as sp
@@ -249,6 +287,12 @@ class CrossEntropy(Loss):
         import sympy as sp
 
         return -sp.Matrix([[t / a for a, t in zip(yhat, y)]])
+
+    def closed_form_hessian(self, yhat: Sequence[Any], y: Sequence[Any]) -> Any:
+        """``diag(y / ŷ²)``."""
+        import sympy as sp
+
+        return sp.diag(*[t / a**2 for a, t in zip(yhat, y)])
 
     def symbolic_derivative(self, n: int, u: Entry, m: float, d: float) -> float:
         """``−Σ_i (y_i / ŷ_i) ∂ŷ_i``, over the ``m`` dependent ``ŷ_i``: ``m (s + d + 6) + 1`` nodes."""
@@ -288,6 +332,18 @@ class SoftmaxCrossEntropy(Loss):
         # (Σ_j y_j) s_i − y_i = s_i Σ_{j≠i} y_j − y_i Σ_{j≠i} s_j: no 1 − s_i cancellation
         return s * sum_others(y) - y * sum_others(s)
 
+    def hessian_op(self, z: Array, y: Array) -> Operator:
+        """``H_ℓ = (Σ_i y_i)(diag(s) − s sᵀ)``, ``s = softmax(z)`` — ``(n, n)``: the softmax Jacobian (``Σ y = 1``).
+
+        >>> import numpy as np
+        >>> SoftmaxCrossEntropy().hessian_op(np.zeros(2), np.array([1.0, 0.0])).dense()
+        array([[ 0.25, -0.25],
+               [-0.25,  0.25]])
+        """
+        op = DiagMinusOuter(softmax(z))
+        total = np.sum(y, axis=-1, keepdims=True)
+        return op if np.all(total == 1.0) else Composition([Diagonal(np.broadcast_to(total, z.shape).copy()), op])
+
     def sympy_loss(self, z: Sequence[Any], y: Sequence[Any]) -> Any:
         """``−Σ_i y_i (z_i − log Σ_j exp z_j)`` (unshifted: the textbook form)."""
         import sympy as sp
@@ -301,6 +357,14 @@ class SoftmaxCrossEntropy(Loss):
 
         e = sp.Matrix([[sp.exp(zi) for zi in z]])
         return e / sum(e) - sp.Matrix([list(y)])
+
+    def closed_form_hessian(self, z: Sequence[Any], y: Sequence[Any]) -> Any:
+        """``diag(s) − s sᵀ`` with ``s = softmax(z)`` — ``(n, n)``; it holds when ``Σ y = 1`` (:meth:`closed_form_assumes`)."""
+        import sympy as sp
+
+        e = sp.Matrix([sp.exp(zi) for zi in z])
+        s = e / sum(e)
+        return sp.diag(*s) - s * s.T
 
     def closed_form_assumes(self, y: Sequence[Any]) -> dict:
         """``Σ y = 1``, as ``{y_n: 1 − Σ_{i<n} y_i}``."""

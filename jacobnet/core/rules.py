@@ -59,6 +59,10 @@ class Rule:
             one-sided value given in ``kink_note`` there, and so does the
             symbolic form (``Piecewise`` with ``x <= 0`` on the left branch).
         defaults: default values of the rule's parameters (e.g. ``alpha``).
+        d2f: stable NumPy ``f''(x, **params)``, elementwise (0 on the flat pieces of a
+            piecewise-linear rule; at a kink, the one-sided value, 0), or ``None`` for a
+            rule without one: the curvature of an elementwise layer (its ``J_x = diag(f'(x))``
+            changes by ``diag(f''(x) ⊙ dx)``, :meth:`jacobnet.core.layers.Elementwise.vjp_tangent`).
     """
 
     name: str
@@ -71,6 +75,7 @@ class Rule:
     kink_note: str = ""
     defaults: dict[str, float] = field(default_factory=dict)
     latex: str = ""
+    d2f: Callable[..., Array] | None = None
 
 
 def _sigmoid(x: Array) -> Array:
@@ -98,6 +103,20 @@ def _dtanh(x: Array) -> Array:
     return r * r
 
 
+def _d2sigmoid(x: Array) -> Array:
+    """``σ''(x) = σ'(x) (1 − 2σ(x))`` with ``1 − 2σ(x) = −sign(x) (1 − e^{−|x|}) / (1 + e^{−|x|})``.
+
+    ``1 − e^{−|x|}`` as ``−expm1(−|x|)``: no cancellation near 0, where ``σ''`` passes through 0.
+    """
+    e = np.exp(-np.abs(x))
+    return -np.sign(x) * e * -np.expm1(-np.abs(x)) / (1.0 + e) ** 3
+
+
+def _d2tanh(x: Array) -> Array:
+    """``tanh''(x) = −2 tanh(x) sech²(x)``: products only, from :func:`_dtanh`."""
+    return -2.0 * np.tanh(x) * _dtanh(x)
+
+
 def _softplus(x: Array) -> Array:
     return np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0.0)
 
@@ -112,6 +131,7 @@ RULES: dict[str, Rule] = {
             df=_dsigmoid,
             dexpr=lambda x: 1 / (1 + sp.exp(-x)) * (1 - 1 / (1 + sp.exp(-x))),  # σ' = σ(1 − σ)
             latex=r"\sigma",
+            d2f=_d2sigmoid,
         ),
         Rule(
             "tanh",
@@ -120,6 +140,7 @@ RULES: dict[str, Rule] = {
             df=_dtanh,
             dexpr=lambda x: 1 - sp.tanh(x) ** 2,  # tanh' = 1 − tanh²
             latex=r"\tanh",
+            d2f=_d2tanh,
         ),
         Rule(
             "relu",
@@ -130,6 +151,7 @@ RULES: dict[str, Rule] = {
             kinks=(0.0,),
             kink_note="f'(0) = 0, the left derivative (as PyTorch and JAX)",
             latex=r"\operatorname{relu}",
+            d2f=lambda x: np.zeros_like(x),
         ),
         Rule(
             "leaky_relu",
@@ -141,6 +163,7 @@ RULES: dict[str, Rule] = {
             kink_note="f'(0) = alpha, the left derivative",
             defaults={"alpha": 0.01},
             latex=r"\operatorname{leaky}",
+            d2f=lambda x, alpha=0.01: np.zeros_like(x),
         ),
         Rule(
             "softplus",
@@ -149,6 +172,7 @@ RULES: dict[str, Rule] = {
             df=_sigmoid,
             dexpr=lambda x: 1 / (1 + sp.exp(-x)),  # softplus' = σ
             latex=r"\operatorname{softplus}",
+            d2f=_dsigmoid,  # softplus'' = σ'
         ),
     ]
 }

@@ -6,6 +6,7 @@ minibatch — and takes a plain SGD step with (heavy-ball) momentum:
 
     v ← μ v − η g,    θ ← θ + v
 
+With ``clip_norm = c``, ``g`` is first clipped by its norm, ``g ← g · min(1, c/‖g‖₂)``.
 No hidden state is accumulated anywhere: the gradient is a value, the
 update is a value, and :func:`train` returns a :class:`History`. A step
 too large makes training diverge; the first non-finite loss, gradient or
@@ -47,7 +48,8 @@ class History:
         loss: the mean loss over all of ``X`` at each of ``steps``.
         accuracy: the fraction of ``argmax`` predictions equal to ``argmax Y`` at each of ``steps``.
         batch_loss: the minibatch loss of every update, in order.
-        grad_norm: ``‖g‖₂`` of every update's gradient.
+        grad_norm: ``‖g‖₂`` of every update's gradient (before clipping).
+        clipped: for every update, whether its gradient was clipped (``‖g‖₂ > clip_norm``).
         params: the flat parameter vector at each of ``steps``, shape ``(n_params,)`` each.
         batch_size: the rows of ``X`` behind each step's gradient and ``batch_loss`` (0: not recorded).
         n_samples: the rows of ``X`` (``batch_size == n_samples``: full-batch gradient descent, and
@@ -59,6 +61,7 @@ class History:
     accuracy: list[float] = field(default_factory=list)
     batch_loss: list[float] = field(default_factory=list)
     grad_norm: list[float] = field(default_factory=list)
+    clipped: list[bool] = field(default_factory=list)
     params: list[Array] = field(default_factory=list)
     batch_size: int = 0
     n_samples: int = 0
@@ -138,6 +141,31 @@ def _checked_settings(steps: int, lr: float, momentum: float, batch_size: int | 
     return int(batch_size)
 
 
+def _checked_clip(clip_norm: float | None) -> float | None:
+    """``clip_norm`` as a float: ``None`` (no clipping) or a positive finite number."""
+    if clip_norm is None:
+        return None
+    if not (_is_real(clip_norm) and clip_norm > 0):
+        raise ValueError(f"train: clip_norm must be None or a positive number, got {clip_norm!r}")
+    return float(clip_norm)
+
+
+def clip_by_norm(g: Array, clip_norm: float | None) -> tuple[Array, bool]:
+    """``g · min(1, clip_norm/‖g‖₂)`` and whether it was scaled: the direction kept, the length at most ``clip_norm``.
+
+    ``None`` and a non-finite ``g`` (training is about to stop on it) are returned unchanged.
+
+    >>> clip_by_norm(np.array([3.0, 4.0]), 1.0)
+    (array([0.6, 0.8]), True)
+    >>> clip_by_norm(np.array([0.3, 0.4]), 1.0)
+    (array([0.3, 0.4]), False)
+    """
+    norm = float(np.linalg.norm(g))
+    if clip_norm is None or not np.isfinite(norm) or norm <= clip_norm:
+        return g, False
+    return g * (clip_norm / norm), True
+
+
 def _checked_options(seed: int | None, eval_every: int, mode: str, progress: bool) -> None:
     """Check the options of :func:`train` that do not change the numbers' size."""
     seed_value(seed, "train: seed")
@@ -169,11 +197,16 @@ def train(
     eval_every: int = 10,
     mode: str = "structured",
     progress: bool = True,
+    clip_norm: float | None = None,
 ) -> History:
     """Minibatch SGD with momentum on ``net``, in place; gradients from explicit Jacobian products.
 
     Each step: ``g = net.gradient(X_b, Y_b, method="jacobian", mode=mode)`` — shape ``(n_params,)``,
     the mean over the minibatch of ``J_loss · J_x(f_L) ⋯ J_θ(f_l)`` — then ``v ← μv − ηg, θ ← θ + v``.
+    With ``clip_norm = c`` the gradient is clipped by its 2-norm first, ``g ← g · min(1, c/‖g‖₂)``
+    (:func:`clip_by_norm`): same direction, length at most ``c``, so no single step moves ``θ``
+    by more than ``η c`` (without momentum) however steep the loss — the usual guard against
+    exploding gradients (e.g. through time, :func:`jacobnet.net.depth.through_time`).
 
     Args:
         net: the network to train (its parameters are updated).
@@ -188,9 +221,12 @@ def train(
         mode: ``"structured"`` (multiply through each factor's structure) or
             ``"materialised"`` (build every dense Jacobian): same numbers.
         progress: show a ``tqdm.auto`` progress bar.
+        clip_norm: ``None`` (default: no clipping) or a positive number ``c``, the largest
+            gradient norm a step uses.
 
     Returns:
-        A :class:`History` (loss curve, accuracy, per-step gradient norms, parameter snapshots).
+        A :class:`History` (loss curve, accuracy, per-step gradient norms before clipping,
+        which steps were clipped, parameter snapshots).
 
     Raises:
         ValueError: bad data or settings, naming the argument.
@@ -200,6 +236,7 @@ def train(
     X, Y = _checked_data(net, X, Y)
     batch_size = _checked_settings(steps, lr, momentum, batch_size, X.shape[0])
     _checked_options(seed, eval_every, mode, progress)
+    clip_norm = _checked_clip(clip_norm)
     history = History(batch_size=batch_size, n_samples=X.shape[0])
 
     def record(step: int) -> None:
@@ -220,13 +257,16 @@ def train(
             idx = next(batches)
             loss = _loss(net, X[idx], Y[idx])
             g = net.gradient(X[idx], Y[idx], method="jacobian", mode=mode) if np.isfinite(loss) else theta * np.nan
+            grad_norm = float(np.linalg.norm(g))
+            g, clipped = clip_by_norm(g, clip_norm)
             velocity = momentum * velocity - lr * g
             theta = theta + velocity
             problem = _divergence(loss, g, theta)
             if problem is not None:
                 raise TrainingDiverged(step, loss, problem, lr, history)
             history.batch_loss.append(loss)
-            history.grad_norm.append(float(np.linalg.norm(g)))
+            history.grad_norm.append(grad_norm)
+            history.clipped.append(clipped)
             net.set_params(theta)
             if step % eval_every == 0 or step == steps:
                 record(step)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from jacobnet.chain import curvature
 from jacobnet.chain.backward import backward, gradient
 from jacobnet.chain.build import build_chain
 from jacobnet.chain.product import Chain
@@ -116,3 +117,54 @@ class Network(Stack):
         """
         return build_chain(self, x, y, layer=layer, wrt=wrt)
 
+    # --- second order (jacobnet.chain.curvature) ------------------------------------------
+    def output_jacobian(self, x: Array) -> Array:
+        """``∂a_L/∂θ``: ``(n_L, n_params)``, or ``(B, n_L, n_params)`` — the backward loop seeded with the identity rows.
+
+        >>> import numpy as np
+        >>> from jacobnet import Dense, Tanh, MSE
+        >>> Network([Dense(3, 4, seed=0), Tanh(), Dense(4, 2, seed=1)], MSE()).output_jacobian(np.ones((5, 3))).shape
+        (5, 2, 26)
+        """
+        return curvature.output_jacobian(self, x)
+
+    def per_sample_gradients(self, x: Array, y: Array) -> Array:
+        """``∂ℓ_b/∂θ`` of each sample: ``(B, n_params)`` (one sample: ``(1, n_params)``); their mean is :meth:`gradient`."""
+        return curvature.per_sample_gradients(self, x, y)
+
+    def ntk(self, x: Array) -> Array:
+        """The neural tangent kernel ``Θ = J Jᵀ``: ``(B·n_L, B·n_L)``, ``J`` the stacked output Jacobians."""
+        return curvature.ntk(self, x)
+
+    def gauss_newton(self, x: Array, y: Array) -> Array:
+        """``Jᵀ H_ℓ J`` (the batch mean): ``(n_params, n_params)``, ``H_ℓ`` the loss's Hessian in the output."""
+        return curvature.gauss_newton(self, x, y)
+
+    def hessian(self, x: Array, y: Array, parts: bool = False, chunk: int | None = None,
+                progress: bool | None = None) -> Array | curvature.HessianParts:
+        """The exact Hessian of the (mean) loss, ``(n_params, n_params)``: forward-over-reverse through the products.
+
+        ``parts=True`` returns the decomposition ``H = GN + Σ_k (∂ℓ/∂a_{L,k}) ∇²a_{L,k}``
+        (:class:`~jacobnet.chain.curvature.HessianParts`: ``.total``, ``.gauss_newton``,
+        ``.residual``). Guarded by the memory budget; ``chunk``, ``progress``: see
+        :func:`jacobnet.chain.curvature.hessian`.
+
+        >>> import numpy as np
+        >>> from jacobnet import Dense, Tanh, MSE
+        >>> net = Network([Dense(2, 3, seed=0), Tanh(), Dense(3, 1, seed=1)], MSE())
+        >>> x = np.array([0.5, -1.0])
+        >>> y = net.forward(x)                      # a perfect fit: the residual term is 0, H = GN
+        >>> H = net.hessian(x, y)
+        >>> H.shape, bool(np.allclose(H, net.gauss_newton(x, y), rtol=0, atol=1e-15))
+        ((13, 13), True)
+        """
+        if parts:
+            return curvature.hessian_parts(self, x, y, chunk, progress)
+        return curvature.hessian(self, x, y, chunk=chunk, progress=progress)
+
+    def hvp(self, x: Array, y: Array, v: Array, part: str = "total") -> Array:
+        """``H v`` without forming ``H`` (a JVP of the backward pass); ``v``: ``(n_params,)`` or ``(n_params, k)``.
+
+        ``part="gauss_newton"`` or ``"residual"`` multiplies by that part of ``H`` only.
+        """
+        return curvature.hvp(self, x, y, v, part)

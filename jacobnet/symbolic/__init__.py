@@ -4,6 +4,7 @@
 * :mod:`~jacobnet.symbolic.closed_forms` — the hand-derived forms proved equal to them;
 * :mod:`~jacobnet.symbolic.network` — a network's gradient derived twice (whole loss, chain product);
 * :mod:`~jacobnet.symbolic.compiled` — the gradient lambdified and cached (``method="symbolic"``);
+* :mod:`~jacobnet.symbolic.curvature` — SymPy's Hessian of a tiny network's loss;
 * :mod:`~jacobnet.symbolic.guard` — the size guard; :mod:`~jacobnet.symbolic.latex` — LaTeX.
 
 Every name below is importable from here; SymPy loads when the first one is
@@ -29,6 +30,7 @@ _NAMES = {  # name → the module of this package that defines it
     ),
     "guard": ("SymbolicSizeError", "check_size", "estimate_size", "check_layer_size"),
     "latex": ("jacobian_latex", "show_jacobians", "ShownJacobian", "plain_text"),
+    "curvature": ("SymbolicHessian", "symbolic_hessian", "symbolic_hessian_at"),
 }
 _MODULE = {name: module for module, names in _NAMES.items() for name in names}
 __all__ = [name for names in _NAMES.values() for name in names]

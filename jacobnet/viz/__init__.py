@@ -18,12 +18,14 @@ Every function returns a :class:`matplotlib.figure.Figure` and never shows it.
 
 from jacobnet.viz.chains import chain_figure, chain_step_figures, path_figures, product_figure
 from jacobnet.viz.conv import kernel_figure
+from jacobnet.viz.curvature import curvature_figure, hessian_figure
 from jacobnet.viz.heatmaps import heatmap
 from jacobnet.viz.panels import Panel
 from jacobnet.viz.plots import comparison_figure, order_cost_figure, step_sweep_figure
+from jacobnet.viz.spectra import spectrum_figure
 from jacobnet.viz.trainplots import decision_boundary_figure, loss_curve_figure
 
 __all__ = [
-    "heatmap", "Panel", "product_figure", "chain_figure", "chain_step_figures", "path_figures", "kernel_figure", "comparison_figure",
+    "heatmap", "Panel", "product_figure", "chain_figure", "chain_step_figures", "path_figures", "kernel_figure", "spectrum_figure", "hessian_figure", "curvature_figure", "comparison_figure",
     "order_cost_figure", "step_sweep_figure", "loss_curve_figure", "decision_boundary_figure",
 ]
