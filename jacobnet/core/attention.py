@@ -118,6 +118,36 @@ class SelfAttention(Layer):
     def jacobian_params_op(self, x: Array) -> Operator:
         return AttentionParamsJacobian(self.state(x))
 
+    def vjp_tangent(self, x: Array, g: Array, dx: Array, dtheta: Array) -> tuple[Array, Array]:
+        """``(g · R{J_x}, Σ_b g · R{J_θ})`` along ``(dX, dW_q, dW_k, dW_v)`` — ``(…, p, T·d_model)``, ``(p, 3 d_head d_model)``.
+
+        Forward mode through the attention backward (``g`` held fixed): with ``dQKV = dX Wᵀ + X dWᵀ``,
+        ``dS = r (dQ Kᵀ + Q dKᵀ)``, ``dA = A ⊙ (dS − rowsum(A ⊙ dS))`` and the backward's
+        ``Ā = G Vᵀ``, ``S̄ = r A ⊙ (Ā − rowsum(Ā ⊙ A))``, ``Q̄K̄V̄ = [S̄ K | S̄ᵀ Q | Aᵀ G]``:
+
+            R{S̄} = r (dA ⊙ (Ā − rowsum(Ā ⊙ A)) + A ⊙ (G dVᵀ − rowsum(G dVᵀ ⊙ A + Ā ⊙ dA)))
+            R{Q̄K̄V̄} = [R{S̄} K + S̄ dK | R{S̄}ᵀ Q + S̄ᵀ dQ | dAᵀ G]
+            g · R{J_x} = R{Q̄K̄V̄} W + Q̄K̄V̄ dW,     g · R{J_θ} = R{Q̄K̄V̄}ᵀ X + Q̄K̄V̄ᵀ dX   (summed over the batch)
+
+        (:meth:`~jacobnet.core.attention_jacobians.AttentionState.backward_tangent`); the cost of about two
+        attention backwards per direction.
+
+        >>> att = SelfAttention(2, 3, 2, causal=True, seed=0)
+        >>> x, g = np.array([0.5, -1.0, 2.0, 1.0, 0.0, -0.5]), np.array([1.0, 0.0, -1.0, 2.0])
+        >>> dx, dtheta = np.ones((1, 6)), np.full((1, 18), 0.1)
+        >>> gx, gt = att.vjp_tangent(x, g, dx, dtheta)
+        >>> def vjp(e):                                  # g J_x at (x + e dx, θ + e dθ)
+        ...     att.set_params(theta + e * dtheta[0])
+        ...     return att.jacobian_input_op(x + e * dx[0]).vjp(g[None])[0]
+        >>> theta = att.get_params()
+        >>> gx.shape, gt.shape, bool(np.allclose(gx[0], (vjp(1e-6) - vjp(-1e-6)) / 2e-6, rtol=0, atol=1e-8))
+        ((1, 6), (1, 18), True)
+        """
+        T, d, h, p = self.tokens, self.d_model, self.d_head, dtheta.shape[0]
+        dX = dx.reshape(dx.shape[:-1] + (T, d))
+        gx, gw = self.state(x).backward_tangent(g, dX, dtheta.reshape(p, 3 * h, d))
+        return gx.reshape(dx.shape), gw.reshape(p, 3 * h * d)
+
     def param_labels(self, layer_index: int | None = None) -> Sequence[str]:
         """``W^{q}_{i,j}``, ``W^{k}_{i,j}``, ``W^{v}_{i,j}`` in ``θ`` order; with the layer's index ``k``, ``W^{q(k)}_{i,j}``.
 

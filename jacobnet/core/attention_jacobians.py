@@ -120,6 +120,52 @@ class AttentionState:
         dA = A * (dS - np.sum(A * dS, axis=-1, keepdims=True))
         return dA @ V + A @ dV
 
+    def backward_tangent(self, G: Array, dX: Array, dW: Array) -> tuple[Array, Array]:
+        """The attention backward differentiated along ``(dX, dW)`` with ``G`` held fixed: ``(R{G J_x}, Σ_b R{G J_θ})``.
+
+        ``G`` ``(…, T·d_head)`` one row per sample, ``dX`` ``(…, p, T, d_model)``, ``dW`` ``(p, 3 d_head, d_model)``
+        (shared by the batch) → ``(…, p, T, d_model)`` and ``(p, 3 d_head, d_model)``. Forward mode through
+        :meth:`cotangent` and the two GEMMs after it (``R{·}`` of every line, ``r = 1/√d_head``)::
+
+            dQKV = dX Wᵀ + X dWᵀ,   dS = r (dQ Kᵀ + Q dKᵀ),   dA = A ⊙ (dS − rowsum(A ⊙ dS))
+            Ā = G Vᵀ,  S̄ = r A ⊙ (Ā − rowsum(Ā ⊙ A)),  [Q̄ | K̄ | V̄] = [S̄ K | S̄ᵀ Q | Aᵀ G]      (the backward)
+            R{Ā} = G dVᵀ
+            R{S̄} = r (dA ⊙ (Ā − rowsum(Ā ⊙ A)) + A ⊙ (R{Ā} − rowsum(R{Ā} ⊙ A + Ā ⊙ dA)))
+            R{Q̄} = R{S̄} K + S̄ dK,   R{K̄} = R{S̄}ᵀ Q + S̄ᵀ dQ,   R{V̄} = dAᵀ G
+            R{G J_x} = R{Q̄K̄V̄} W + Q̄K̄V̄ dW,     R{G J_θ} = R{Q̄K̄V̄}ᵀ X + Q̄K̄V̄ᵀ dX
+
+        With the mask, ``A``, ``dA``, ``S̄`` and ``R{S̄}`` are 0 above the diagonal (each carries a factor ``A``).
+
+        >>> from jacobnet.core.attention import SelfAttention
+        >>> s = SelfAttention(2, 3, 1, seed=0).state(np.arange(6.0) / 6)
+        >>> gx, gw = s.backward_tangent(np.ones(2), np.ones((4, 2, 3)), np.zeros((4, 3, 3)))
+        >>> gx.shape, gw.shape
+        ((4, 2, 3), (4, 3, 3))
+        """
+        T, d, h = self.sizes
+        r, W = self.scale, self.W
+        X, Q, K, V, A = (M[..., None, :, :] for M in (self.X, self.Q, self.K, self.V, self.A))
+        Gm = G.reshape(G.shape[:-1] + (1, T, h))
+        dQKV = dX @ W.T + X @ _t(dW)  # (…, p, T, 3 d_head)
+        dQ, dK, dV = dQKV[..., :h], dQKV[..., h : 2 * h], dQKV[..., 2 * h :]
+        dS = (dQ @ _t(K) + Q @ _t(dK)) * r
+        dA = A * (dS - np.sum(A * dS, axis=-1, keepdims=True))
+        Abar = Gm @ _t(V)
+        centred = Abar - np.sum(Abar * A, axis=-1, keepdims=True)
+        Sbar = r * A * centred
+        bar = np.concatenate([Sbar @ K, _t(Sbar) @ Q, _t(A) @ Gm], axis=-1)  # (…, 1, T, 3 d_head): the cotangent
+        RAbar = Gm @ _t(dV)
+        RSbar = r * (dA * centred + A * (RAbar - np.sum(RAbar * A + Abar * dA, axis=-1, keepdims=True)))
+        Rbar = np.concatenate([RSbar @ K + Sbar @ dK, _t(RSbar) @ Q + _t(Sbar) @ dQ, _t(dA) @ Gm], axis=-1)  # (…, p, T, 3 d_head)
+        gx = Rbar @ W + bar @ dW
+        p = dX.shape[-3]
+        bar_rows = np.broadcast_to(bar, Rbar.shape)
+        # Σ over the batch and the tokens: one contraction each, (p, 3 d_head, B·T) by (B·T, d_model)
+        first = np.moveaxis(Rbar, -3, 0).reshape(p, -1, 3 * h)
+        second = np.moveaxis(bar_rows, -3, 0).reshape(p, -1, 3 * h)
+        gw = _t(first) @ self.X.reshape(-1, d) + _t(second) @ np.moveaxis(dX, -3, 0).reshape(p, -1, d)
+        return gx, gw
+
     def folded(self) -> Array:
         """``C_{t,w,a} = A_{t,w} (V_{w,a} − Y_{t,a})``, ``(…, T, T, d_head)``: the softmax Jacobian folded with ``V``."""
         Y = self.A @ self.V

@@ -560,6 +560,16 @@ class Select(Layer):
     def jacobian_input_op(self, x: Array) -> Operator:
         return Selection(self.index, self.n_in, batch=x.shape[0] if x.ndim == 2 else None)
 
+    def vjp_tangent(self, x: Array, g: Array, dx: Array, dtheta: Array) -> tuple[Array, Array]:
+        """``R{J_x} = 0``: ``(0, ·)`` — ``(…, p, n_in)`` and ``(p, 0)``. Picking entries is linear: ``J_x`` is constant.
+
+        >>> import numpy as np
+        >>> gx, gt = Select(3, [2, -1]).vjp_tangent(np.ones(3), np.ones(2), np.ones((4, 3)), np.zeros((4, 0)))
+        >>> gx.shape, gt.shape, bool((gx == 0).all())
+        ((4, 3), (4, 0), True)
+        """
+        return np.zeros(dx.shape), np.zeros((dtheta.shape[0], 0))
+
     def sympy_forward(self, x: Sequence[Any], theta: Sequence[Any]) -> list[Any]:
         import sympy as sp
 

@@ -120,6 +120,29 @@ class _Convolution(Layer):
         P = self._geometry.patches(x.reshape(-1, self.n_in))
         return PatchRows(P if x.ndim == 2 else P[0], self.out_channels)
 
+    def vjp_tangent(self, x: Array, g: Array, dx: Array, dtheta: Array) -> tuple[Array, Array]:
+        """``(g · R{J_x}, Σ_b g · R{J_θ})`` along ``(dx, dθ = [dW, db])`` — ``(…, p, n_in)``, ``(p, n_params)``.
+
+        ``y`` is bilinear in ``(x, W)``: ``J_x = T(W)`` depends on ``W`` only and linearly, so
+        ``R{J_x} = T(dW)`` and ``g · R{J_x}`` is the transposed convolution of ``g`` by the kernels ``dW``;
+        ``J_θ = [I ⊗ P(x) | I ⊗ 𝟙]`` depends on ``x`` only and linearly, so ``R{J_θ} = [I ⊗ P(dx) | 0]`` and
+        ``g · R{J_θ}`` is the weight gradient of ``g`` at the input ``dx`` (``Σ_t g_{o,t} P(dx)_t``), and 0 for ``b``.
+        The ``p`` directions go through at once (:meth:`~jacobnet.core.toeplitz.ConvGeometry.correlate_transpose_directions`,
+        :meth:`~jacobnet.core.toeplitz.ConvGeometry.weight_gradient`): the cost of one backward per direction.
+
+        >>> conv = Conv1d(1, 2, 2, 3, seed=0)                    # (1, 3) → (2, 2): 4 + 2 parameters
+        >>> g, dx, dtheta = np.array([1.0, 0.0, 0.0, 2.0]), np.array([[1.0, 0.0, -1.0]]), np.ones((1, 6))
+        >>> gx, gt = conv.vjp_tangent(np.zeros(3), g, dx, dtheta)
+        >>> gx, gt                                               # g·T(dW); [Σ_t g_{o,t} dx_{t:t+2} | 0]
+        (array([[1., 3., 2.]]), array([[ 1.,  0.,  0., -2.,  0.,  0.]]))
+        """
+        geo, p, N = self._geometry, dtheta.shape[0], int(np.prod(x.shape[:-1]))
+        G = g.reshape(N, self.n_out)
+        dW = dtheta[:, : self.W.size].reshape((p,) + self.W.shape)
+        gx = geo.correlate_transpose_directions(G, dW).reshape(dx.shape)
+        gW = geo.weight_gradient(G, dx.reshape(N, p, self.n_in)).reshape(p, self.W.size)
+        return gx, np.concatenate([gW, np.zeros((p, self.out_channels))], axis=1)
+
     def sympy_forward(self, x: Sequence[Any], theta: Sequence[Any]) -> list[Any]:
         """``a_{o,t} = b_o + Σ_{c,κ} W_{o,c,κ} x_{c, t·s+κ−p}`` over the taps inside the input: ``C_out·|S_out|`` expressions."""
         import sympy as sp

@@ -198,6 +198,47 @@ class LayerNorm(Layer):
         xhat, _ = self._normalised(x)
         return TokenDiagRows(xhat.reshape(x.shape), self.tokens, "x̂", r"\hat{x}")
 
+    def vjp_tangent(self, x: Array, g: Array, dx: Array, dtheta: Array) -> tuple[Array, Array]:
+        r"""``(g · R{J_x}, Σ_b g · R{J_θ})`` along ``(dx, dθ = [dγ, dβ])`` — ``(…, p, T·n)``, ``(p, 2n)``; by hand, per token.
+
+        With ``s = 1/σ̂`` and ``h = γ ⊙ g`` the VJP is ``g J_x = s q``, ``q = h − mean(h) − x̂ mean(h ⊙ x̂)``,
+        and ``g J_θ = [g ⊙ x̂ | g]``. Along ``(dx, dγ)`` (``β`` appears in neither; ``g`` held fixed):
+
+            dx̂ = s (dx − mean(dx) − x̂ mean(x̂ ⊙ dx))     (= J_x dx at γ = 1)
+            ds = −s² mean(x̂ ⊙ dx)                         (dσ̂² = 2 mean((x − μ) ⊙ dx))
+            dh = dγ ⊙ g
+            g · R{J_x} = ds q + s (dh − mean(dh) − dx̂ mean(h ⊙ x̂) − x̂ mean(dh ⊙ x̂ + h ⊙ dx̂))
+            g · R{J_θ} = [g ⊙ dx̂ | 0]
+
+        the last summed over the tokens and the batch (``γ``, ``β`` are shared). Exact for every ``eps``.
+
+        >>> ln = LayerNorm(3, tokens=2)
+        >>> x, g = np.array([1.0, 2.0, 4.0, 0.0, -1.0, 3.0]), np.array([1.0, 0.0, -1.0, 2.0, 1.0, 0.0])
+        >>> dx, dtheta = np.array([[0.5, 0.0, 1.0, -1.0, 0.0, 0.0]]), np.array([[1.0, -1.0, 0.5, 0.0, 0.0, 0.0]])
+        >>> gx, gt = ln.vjp_tangent(x, g, dx, dtheta)
+        >>> def vjp(e):                                  # g J_x at (x + e dx, γ + e dγ)
+        ...     ln.gamma = 1.0 + e * dtheta[0, :3]
+        ...     return ln.jacobian_input_op(x + e * dx[0]).vjp(g[None])[0]
+        >>> gx.shape, gt.shape, bool(np.allclose(gx[0], (vjp(1e-6) - vjp(-1e-6)) / 2e-6, rtol=0, atol=1e-8))
+        ((1, 6), (1, 6), True)
+        """
+        n, T, p = self.n, self.tokens, dtheta.shape[0]
+        xh, inv = self._normalised(x)  # (…, T, n), (…, T)
+        xh_, s = xh[..., None, :, :], inv[..., None, :, None]  # with the direction axis: (…, 1, T, n), (…, 1, T, 1)
+        G = split(g, T)[..., None, :, :]
+        D = split(dx, T)  # (…, p, T, n)
+        h = self.gamma * G
+        m_hx = (h * xh_).mean(axis=-1, keepdims=True)
+        q = h - h.mean(axis=-1, keepdims=True) - xh_ * m_hx
+        m_xd = (xh_ * D).mean(axis=-1, keepdims=True)
+        dxh = s * (D - D.mean(axis=-1, keepdims=True) - xh_ * m_xd)
+        ds = -(s * s) * m_xd
+        dh = dtheta[:, None, :n] * G
+        inner = dh - dh.mean(axis=-1, keepdims=True) - dxh * m_hx - xh_ * (dh * xh_ + h * dxh).mean(axis=-1, keepdims=True)
+        gx = ds * q + s * inner
+        gamma = np.moveaxis(G * dxh, -3, 0).reshape(p, -1, n).sum(axis=1)  # Σ over the batch and the tokens
+        return gx.reshape(dx.shape), np.concatenate([gamma, np.zeros((p, n))], axis=1)
+
     # --- symbolic forms -------------------------------------------------------------
     def sympy_forward(self, x: Sequence[Any], theta: Sequence[Any]) -> list[Any]:
         """``a_{t,i} = γ_i (x_{t,i} − μ_t)/√(σ_t² + eps) + β_i``, ``eps`` a SymPy ``Float``: ``T·n`` expressions.

@@ -164,6 +164,23 @@ class _MaxPool(_Pool):
         """``J_x[i, argmax_i] = 1`` — a :class:`Selection`, ``(n_out, n_in)``; per sample for a batch."""
         return Selection(self.argmax(x), self.n_in, distinct=True)  # disjoint windows: distinct indices
 
+    def vjp_tangent(self, x: Array, g: Array, dx: Array, dtheta: Array) -> tuple[Array, Array]:
+        """``R{J_x} = 0``: ``(0, ·)`` — ``(…, p, n_in)`` and ``(p, 0)`` (no parameters).
+
+        ``J_x`` is the 0/1 selection of each window's arg-max, a piecewise-constant function
+        of ``x``: it does not change under a small enough ``dx`` wherever the arg-max is
+        unique, so its derivative there is 0 (max pooling is piecewise linear, like ReLU).
+        At a tie the selection jumps and has no derivative; the convention is the one
+        ``J_x`` already takes — the FIRST maximal entry, a one-sided choice held fixed —
+        and its ``R{J_x}`` is 0 too (as ReLU's ``f''(0) = 0``).
+
+        >>> pool = MaxPool1d(2, channels=1, length=4)
+        >>> gx, gt = pool.vjp_tangent(np.array([1.0, 3.0, 2.0, 2.0]), np.ones(2), np.ones((3, 4)), np.zeros((3, 0)))
+        >>> gx.shape, gt.shape, bool((gx == 0).all())
+        ((3, 4), (3, 0), True)
+        """
+        return np.zeros(dx.shape), np.zeros((dtheta.shape[0], 0))
+
     def _window_expr(self, xs: Sequence[Any]) -> Any:
         """``max(xs)`` as a ``Piecewise``: arm ``t`` is ``xs[t]`` where it is the first maximal entry.
 
@@ -213,6 +230,16 @@ class _AvgPool(_Pool):
     def jacobian_input_op(self, x: Array) -> Operator:
         """``J_x[i, j] = 1/w`` for ``j`` in window ``i`` — an :class:`Averaging`, ``(n_out, n_in)``, shared by a batch."""
         return Averaging(self._windows, self.n_in, batch=x.shape[0] if x.ndim == 2 else None, disjoint=True)  # windows tile x
+
+    def vjp_tangent(self, x: Array, g: Array, dx: Array, dtheta: Array) -> tuple[Array, Array]:
+        """``R{J_x} = 0``: ``(0, ·)`` — ``(…, p, n_in)`` and ``(p, 0)``. Average pooling is linear: ``J_x`` is constant.
+
+        >>> pool = AvgPool1d(2, channels=1, length=4)
+        >>> gx, gt = pool.vjp_tangent(np.arange(4.0), np.ones(2), np.ones((3, 4)), np.zeros((3, 0)))
+        >>> gx.shape, gt.shape, bool((gx == 0).all())
+        ((3, 4), (3, 0), True)
+        """
+        return np.zeros(dx.shape), np.zeros((dtheta.shape[0], 0))
 
     def _window_expr(self, xs: Sequence[Any]) -> Any:
         import sympy as sp

@@ -125,6 +125,70 @@ class RNN(Layer):
         """``∂h/∂θ``, ``θ = [vec_r(W_ih), vec_r(W_hh), b_ih, b_hh]``: :class:`ThroughTime` with ``wrt="params"``."""
         return ThroughTime(self, *self.run(x), wrt="params")
 
+    def vjp_tangent(self, x: Array, g: Array, dx: Array, dtheta: Array) -> tuple[Array, Array]:
+        """``(g · R{J_x}, Σ_b g · R{J_θ})`` along ``(dx, dθ)``: forward mode through backpropagation through time.
+
+        Shapes ``(…, p, T·n_x)`` and ``(p, n_params)``. First the tangents of the forward pass
+        (``dθ = [dW_ih, dW_hh, db_ih, db_hh]``, ``dh_0 = 0``)::
+
+            dz_t = W_ih dx_t + dW_ih x_t + W_hh dh_{t−1} + dW_hh h_{t−1} + db_ih + db_hh,   dh_t = f′(z_t) ⊙ dz_t
+
+        then BPTT (``δ_T = g`` — with ``output="all"``, ``δ_t`` gets ``g_t`` added — ``e_t = δ_t ⊙ f′(z_t)``,
+        ``δ_{t−1} = e_t W_hh``) and its tangent, ``g`` held fixed (``R{δ_T} = 0``)::
+
+            R{e_t} = R{δ_t} ⊙ f′(z_t) + δ_t ⊙ f″(z_t) ⊙ dz_t,     R{δ_{t−1}} = R{e_t} W_hh + e_t dW_hh
+            g · R{J_x}:  R{e_t} W_ih + e_t dW_ih                                  (block x_t)
+            g · R{J_θ}:  Σ_t [R{e_t} ⊗ x_t + e_t ⊗ dx_t | R{e_t} ⊗ h_{t−1} + e_t ⊗ dh_{t−1} | R{e_t} | R{e_t}]
+
+        summed over the batch. A loop over time (as BPTT's), vectorised over samples and directions.
+
+        >>> rnn = RNN(2, 3, steps=2, seed=0)
+        >>> x, g = np.array([0.5, -1.0, 2.0, 0.3]), np.array([1.0, 0.0, -1.0])
+        >>> dx, dtheta = np.ones((1, 4)), np.full((1, rnn.n_params), 0.1)
+        >>> gx, gt = rnn.vjp_tangent(x, g, dx, dtheta)
+        >>> def vjp(e):                                  # g J_x at (x + e dx, θ + e dθ)
+        ...     rnn.set_params(theta + e * dtheta[0])
+        ...     return rnn.jacobian_input_op(x + e * dx[0]).vjp(g[None])[0]
+        >>> theta = rnn.get_params()
+        >>> gx.shape, gt.shape, bool(np.allclose(gx[0], (vjp(1e-6) - vjp(-1e-6)) / 2e-6, rtol=0, atol=1e-8))
+        ((1, 4), (1, 21), True)
+        """
+        T, n_h, n_x, p = self.steps, self.hidden_size, self.input_size, dtheta.shape[0]
+        rule = get_rule(self.nonlinearity)
+        lead = x.shape[:-1]
+        X, H, D = self.run(x.reshape(-1, self.n_in))  # (N, T, n_x), (N, T + 1, n_h), (N, T, n_h)
+        N = X.shape[0]
+        Z = X @ self.W_ih.T + H[:, :-1] @ self.W_hh.T + (self.b_ih + self.b_hh)
+        D2 = rule.d2f(Z)
+        a, b = n_h * n_x, n_h * (n_x + n_h)
+        dW_ih, dW_hh = dtheta[:, :a].reshape(p, n_h, n_x), dtheta[:, a:b].reshape(p, n_h, n_h)
+        db = dtheta[:, b : b + n_h] + dtheta[:, b + n_h :]
+        dX = dx.reshape(N, p, T, n_x)
+        # the forward tangents: every part but W_hh dh_{t−1} at once, then the recurrence
+        known = dX @ self.W_ih.T + np.einsum("ntj,pij->npti", X, dW_ih) + np.einsum("ntj,pij->npti", H[:, :-1], dW_hh)
+        known += db[None, :, None, :]
+        dZ, dH = np.empty((N, p, T, n_h)), np.zeros((N, p, T + 1, n_h))
+        for t in range(T):
+            dZ[:, :, t] = known[:, :, t] + dH[:, :, t] @ self.W_hh.T
+            dH[:, :, t + 1] = D[:, None, t] * dZ[:, :, t]
+        # BPTT and its tangent
+        Gt = g.reshape(N, T, n_h) if self.output == "all" else None
+        delta, Rdelta = (np.zeros((N, n_h)) if Gt is not None else g.reshape(N, n_h).copy()), np.zeros((N, p, n_h))
+        E, RE = np.empty((N, T, n_h)), np.empty((N, p, T, n_h))
+        for t in range(T - 1, -1, -1):
+            if Gt is not None:
+                delta = delta + Gt[:, t]
+            E[:, t] = e = delta * D[:, t]
+            RE[:, :, t] = Re = Rdelta * D[:, None, t] + (delta * D2[:, t])[:, None, :] * dZ[:, :, t]
+            Rdelta = Re @ self.W_hh + np.einsum("ni,pij->npj", e, dW_hh)
+            delta = e @ self.W_hh
+        gx = RE @ self.W_ih + np.einsum("nti,pij->nptj", E, dW_ih)
+        g_ih = np.einsum("npti,ntj->pij", RE, X) + np.einsum("nti,nptj->pij", E, dX)
+        g_hh = np.einsum("npti,ntj->pij", RE, H[:, :-1]) + np.einsum("nti,nptj->pij", E, dH[:, :, :-1])
+        g_b = RE.sum(axis=(0, 2))
+        gtheta = np.concatenate([g_ih.reshape(p, a), g_hh.reshape(p, n_h * n_h), g_b, g_b], axis=1)
+        return gx.reshape(lead + (p, T * n_x)), gtheta
+
     # --- symbolic forms -------------------------------------------------------------------
     def _split(self, theta: Sequence[Any]) -> tuple[Any, Any, Any, Any]:
         import sympy as sp

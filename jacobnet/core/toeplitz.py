@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -130,6 +130,39 @@ class ConvGeometry:
             padded[every + at] += (Wk[:, :, j].T @ Gm).reshape((self.c_in, N) + self.out)
         inside = padded[every + tuple(slice(p, p + n) for p, n in zip(self.padding, self.size))]
         return inside.swapaxes(0, 1).reshape(N, self.n_in)
+
+    def correlate_transpose_directions(self, G: Array, Ws: Array) -> Array:
+        """:meth:`correlate_transpose` by ``p`` kernels at once: ``G`` ``(N, C_out·|S_out|)``, ``Ws`` ``(p, C_out, C_in, *K)`` → ``(N, p, n_in)``.
+
+        Entry ``[n, k]`` is ``G_n @ J_x(Ws[k])``, the transposed convolution of ``G_n`` by the kernels ``Ws[k]``.
+        The ``p`` kernels are stacked as ``p·C_in`` input channels (direction-major), so it is one transposed
+        convolution: per kernel offset one GEMM ``(p·C_in × C_out)·(C_out × N·|S_out|)``.
+
+        >>> g = ConvGeometry(1, (3,), (2,), (1,), (0,))
+        >>> Ws = np.array([[[[1.0, 2.0]]], [[[0.0, -1.0]]]])        # two kernels of (1, 1, 2)
+        >>> g.correlate_transpose_directions(np.array([[1.0, 10.0]]), Ws)
+        array([[[  1.,  12.,  20.],
+                [  0.,  -1., -10.]]])
+        """
+        p, c_out = Ws.shape[:2]
+        stacked = np.moveaxis(Ws, 0, 1).reshape((c_out, p * self.c_in) + Ws.shape[3:])
+        out = replace(self, c_in=p * self.c_in).correlate_transpose(G, stacked)
+        return out.reshape(G.shape[0], p, self.n_in)
+
+    def weight_gradient(self, G: Array, x: Array) -> Array:
+        """``Σ_n G_n ⊗ P(x_n)`` for ``p`` inputs per row: ``G`` ``(N, C_out·|S_out|)``, ``x`` ``(N, p, n_in)`` → ``(p, C_out, C_in·|K|)``.
+
+        Entry ``[k, o, (c, κ)] = Σ_{n,t} G[n, o, t] · x_pad[n, k, c, t·s + κ]``: the weight gradient of the
+        rows ``G`` at the inputs ``x[:, k]`` (im2col of all ``N·p`` inputs, then one contraction over ``(n, t)``).
+
+        >>> g = ConvGeometry(1, (3,), (2,), (1,), (0,))
+        >>> g.weight_gradient(np.array([[1.0, 10.0]]), np.array([[[1.0, 2.0, 3.0]]]))   # 1·(1, 2) + 10·(2, 3)
+        array([[[21., 32.]]])
+        """
+        N, p = x.shape[:2]
+        cols = self.columns(x.reshape(N * p, self.n_in)).reshape(self.patch, N, p, self.positions)
+        Gm = G.reshape(N, -1, self.positions)  # (N, C_out, |S_out|)
+        return np.tensordot(Gm, cols, axes=([0, 2], [1, 3])).transpose(2, 0, 1)  # (C_out, q, p) → (p, C_out, q)
 
 
 class BlockToeplitz(Operator):
