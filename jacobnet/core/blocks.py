@@ -539,7 +539,11 @@ class Select(Layer):
            [1., 0., 0.]]))
     """
 
-    def __init__(self, n_in: int, index: Sequence[int]):
+    def __init__(self, n_in: int, index: Sequence[int], *, name: str | None = None):
+        if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 60):
+            raise ValueError(f"Select: name must be a short non-empty string, got {name!r}")
+        self.title = name
+        """A display name that replaces ``Select 1`` in a network's names (``x_2``: which part it picks), or ``None``."""
         self.n_in = positive_int(n_in, "Select: n_in")
         idx = np.asarray(index)
         if idx.ndim != 1 or idx.size == 0 or idx.dtype.kind not in "iu":
@@ -585,5 +589,9 @@ class Select(Layer):
                 J[i, j] = 1
         return J, sp.zeros(len(self.index), 0)
 
+    def hyperparameters(self) -> dict[str, object]:
+        return {"n_in": self.n_in, "index": self.index}  # (not the display name)
+
     def __repr__(self) -> str:
-        return f"Select({self.n_in}, {self.index.tolist()})"
+        name = "" if self.title is None else f", name={self.title!r}"
+        return f"Select({self.n_in}, {self.index.tolist()}{name})"

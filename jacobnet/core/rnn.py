@@ -263,19 +263,20 @@ class RNN(Layer):
         n_x, n_h, T = self.input_size, self.hidden_size, self.steps
         ih, hh = Dense(n_x, n_h), Dense(n_h, n_h)
         ih.W, ih.b, hh.W, hh.b = self.W_ih, self.b_ih, self.W_hh, self.b_hh
-        layers: list[Layer] = [Select(T * n_x, [-1] * n_h + list(range(T * n_x)))]
+        layers: list[Layer] = [Select(T * n_x, [-1] * n_h + list(range(T * n_x)), name="h_0 = 0")]
         kept = n_h  # entries of h at the front of the state (h_0 = 0 at first)
         for t in range(1, T + 1):
             rest = (T - t) * n_x
             size = kept + n_x + rest
             h_prev, x_t = list(range(kept - n_h, kept)), list(range(kept, kept + n_x))
-            cell = [Sum([[Select(size, x_t), ih], [Select(size, h_prev), hh]], name="z"), _activation(self.nonlinearity)]
+            picks = [Select(size, x_t, name=f"x_{t}"), Select(size, h_prev, name=f"h_{t - 1}")]
+            cell = [Sum([[picks[0], ih], [picks[1], hh]], name="z"), _activation(self.nonlinearity)]
             branches: list[list[Layer]] = []
             if self.output == "all" and t > 1:
-                branches.append([Select(size, list(range(kept)))])
+                branches.append([Select(size, list(range(kept)), name=_span("h", 1, t - 1))])
             branches.append(cell)
             if rest:
-                branches.append([Select(size, list(range(kept + n_x, size)))])
+                branches.append([Select(size, list(range(kept + n_x, size)), name=_span("x", t + 1, T))])
             layers.append(Concat(branches, name=f"step {t}"))
             kept = (t if self.output == "all" else 1) * n_h
         return Sequential(layers, name="RNN")
@@ -291,6 +292,11 @@ class RNN(Layer):
         w_ih, w_hh = np.arange(a), np.arange(a, b)
         b_ih, b_hh = np.arange(b, b + n_h), np.arange(b + n_h, b + 2 * n_h)
         return np.concatenate([w_ih, b_ih, w_hh, b_hh])
+
+
+def _span(v: str, a: int, b: int) -> str:
+    """``x_3`` or ``x_3…x_5``: the names of the entries a step's ``Select`` carries on."""
+    return f"{v}_{a}" if a == b else f"{v}_{a}…{v}_{b}"
 
 
 def _activation(name: str) -> Elementwise:

@@ -148,7 +148,7 @@ class Stack:
 
         def position(layer: Layer, prefix: str, out: str, inp: str, top: int, via: str) -> Position:
             if id(layer) not in numbers:
-                if isinstance(layer, Block) and layer.title is not None:
+                if getattr(layer, "title", None) is not None:  # a block or a Select given a name
                     numbers[id(layer)] = layer.title
                 else:
                     kind = type(layer).__name__
