@@ -51,7 +51,21 @@ def _batch_of(ops: Sequence[Operator], batch: int | None = None) -> int | None:
     return next((op.batch for op in ops if op.batch is not None), batch)
 
 
-class Identity(Operator):
+class _Free(Operator):
+    """An operator that stores nothing and multiplies by nothing (it moves entries): no bytes, no FLOPs."""
+
+    @property
+    def nbytes(self) -> int:
+        return 0
+
+    def vjp_flops(self, k: int) -> int:
+        return 0
+
+    def jvp_flops(self, p: int) -> int:
+        return 0
+
+
+class Identity(_Free):
     """``I_n``, the Jacobian of ``y = x`` (the skip path); ``batch`` marks it as every sample's.
 
     >>> Identity(3).vjp(np.array([[1.0, 2.0, 3.0]]))
@@ -80,16 +94,6 @@ class Identity(Operator):
 
     def jvp(self, H: Array) -> Array:
         return per_sample(H, self.batch)
-
-    @property
-    def nbytes(self) -> int:
-        return 0
-
-    def vjp_flops(self, k: int) -> int:
-        return 0
-
-    def jvp_flops(self, p: int) -> int:
-        return 0
 
 
 class Composition(Operator):
@@ -279,7 +283,7 @@ class VStack(Operator):
         return sum(op.jvp_flops(p) for op in self.ops)
 
 
-class RowBlock(Operator):
+class RowBlock(_Free):
     """``[0; I_n; 0]`` of shape ``(total, n)``, the identity in rows ``offset … offset + n − 1``.
 
     ``∂y/∂y_b`` of a concatenation ``y = [y_1; …; y_b; …]``: where branch ``b``'s
@@ -316,14 +320,4 @@ class RowBlock(Operator):
         out = np.zeros(H.shape[:-2] + (self.shape[0], H.shape[-1]))
         out[..., self.offset : self.offset + self.n, :] = H
         return per_sample(out, self.batch)
-
-    @property
-    def nbytes(self) -> int:
-        return 0
-
-    def vjp_flops(self, k: int) -> int:
-        return 0
-
-    def jvp_flops(self, p: int) -> int:
-        return 0
 
