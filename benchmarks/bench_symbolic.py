@@ -1,77 +1,147 @@
-"""The symbolic gradient: what deriving costs, what evaluating a compiled one costs, and the size guard's model.
+"""The symbolic gradient: cold times of both derivations (a fresh process each), the guards' models, the cached cost per call.
 
-One table, measured side by side in one run: the two reference networks —
-2→3→1 (tanh, MSE) and 4→8→3 (tanh, softmax-cross-entropy) — and the deepest
-networks the size guard admits (:mod:`jacobnet.symbolic.guard`), narrow and deep,
-smooth and kinked, which must still stay within a few seconds.
+Three tables, measured in one run:
 
-What the guard measures, and why
-    Deriving, ``lambdify`` (with ``cse``) and the first evaluation all take time
-    proportional to the number of expression-tree nodes of the derivative (a
-    shared subexpression counted every time it appears). Measured cold on 2 shared
-    cores, from 2→3→1 to 3,3,3,3,3,3,3 and 1,2,2,2,2,2,2,2,1: 1.2–2.2 · 10⁻⁵ s per
-    node (``SECONDS_PER_NODE`` = 1.6 · 10⁻⁵). The estimate — each layer's and loss's
-    ``symbolic_*`` hooks, from the sizes alone — predicts SymPy's node count to within
-    0.75–1.25× on smooth networks and over-estimates stacked kinks (their folded
-    ``Piecewise`` conditions weigh ``FOLD_WEIGHT`` = 2: nested conditionals compile
-    about twice as slow per node). A layer that keeps the base class's defaults is
-    over-estimated (the defaults assume every output holds every input).
+1. **Cold** ``symbolic_gradient`` for 2→3→1 (tanh, MSE), 4→8→3 and 64→32→10 (tanh,
+   softmax-cross-entropy), the largest network ``jacobnet check`` admits and a deep one,
+   per layer (``method="symbolic"``) and whole loss (only where its guard admits it), each
+   configuration in a fresh process so that no cache — jacobnet's, SymPy's, ``lambdify``'s
+   imports — carries over. ``import`` is loading SymPy and the symbolic modules (paid once
+   per process, whatever the derivation); ``cold`` the first call after it: deriving,
+   compiling and evaluating. Targets (issue 14): per layer, < 1 s for 4→8→3 and < 3 s for 64→32→10.
+2. **The per-layer guard** (:func:`jacobnet.symbolic.guard.estimate_layerwise_size`):
+   one layer's estimate (nodes of its forward and its nonzero Jacobian entries) against
+   the time to derive and compile it, and the seconds per node. The limit is per layer,
+   ``MAX_EXPRESSION_SIZE`` = 2.5 · 10⁵ nodes: a Dense layer costs ≈ 1 · 10⁻⁵ s per node
+   (the worst kind: every term distinct), so a layer at the limit takes ≈ 2.5 s; layers
+   of regular structure (Softmax, LayerNorm: few templates) cost less. A ``Dense(784, 128)``
+   (7 · 10⁵ nodes, ≈ 7 s) is refused; every Dense layer of a network the CLI accepts
+   (≤ 20 000 parameters: ≈ 7 nodes per parameter) is admitted.
+3. **Whole loss vs per layer, in one process**: the whole-loss guard's model — deriving,
+   ``lambdify`` (with ``cse``) and the first evaluation all take time proportional to the
+   nodes of the derivative, 1.2–2.2 · 10⁻⁵ s per node (``SECONDS_PER_NODE`` = 1.6 · 10⁻⁵),
+   so its limit, 2.5 · 10⁵ nodes, is ≈ 4 s; depth multiplies the nodes (every layer's
+   derivative contains the whole expression below it), which is why the deepest networks
+   it admits are narrow — and the per-layer derivation on the same networks. Columns:
+   ``estimate`` (the guard's: the whole loss's and the seconds it predicts, or the
+   largest layer's), ``total`` (a cold
+   ``symbolic_gradient`` after clearing the caches), ``symbolic``/``jacobian`` (one call,
+   cached, best of interleaved rounds), their ``ratio`` and the ``rel error``.
 
-    Depth enters through the size of an entry: every layer's derivative contains the
-    whole expression below it, and a rule whose derivative contains its variable
-    twice (σ' = e^{−x}/(1 + e^{−x})², softplus') or a stacked kink multiplies it. So
-    1,2,2,2,2,2,2,2,1 with sigmoids (≈ 1 · 10⁶ nodes, 14 s cold) and 2,3,3,3,3,1 with
-    sigmoids (3.7 · 10⁵, 5–7 s) are refused, while a 4→8→3 softmax network
-    (1.6 · 10⁵, 2–3.5 s) of more parameters is admitted. The limit,
-    ``MAX_EXPRESSION_SIZE`` = 2.5 · 10⁵ nodes, is ≈ 4 s: what passes stays within a few
-    seconds, which the deepest admitted networks below confirm.
-
-Columns
-    estimate      the size guard's estimate (expression nodes) and the seconds it predicts
-                  (``SECONDS_PER_NODE``); the limit is ``MAX_EXPRESSION_SIZE``
-    derive        SymPy differentiates the whole loss (cold caches, SymPy's own included)
-    lambdify      compiling the derivative (``lambdify`` with ``cse``): ``math`` for one
-                  sample, ``numpy`` (vectorised over the batch) for a batch
-    total         derive + lambdify + the first evaluation: ``symbolic_gradient`` on a cold cache
-    target        total < 1 s (2→3→1), < 10 s (4→8→3); the guard's promise, < 5 s, for the others
-    symbolic      one call of the cached compiled gradient (``Network.gradient(method="symbolic")``)
-    jacobian      one call of the numeric Jacobian product (``Network.gradient()``, structured)
-    ratio         symbolic / jacobian, with ✓ when within 10×
-    rel error     ``rel_error(symbolic, jacobian)``
-
-Per-call times are the best of several interleaved rounds (wall clock).
-Run: ``python benchmarks/bench_symbolic.py`` (``--quick``: fewer rounds, the reference networks only).
+A ✗ is information, never a failure. Run: ``python benchmarks/bench_symbolic.py``
+(``--quick``: fewer rounds, the reference networks only).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 import time
 from typing import Callable
 
 import numpy as np
-import sympy.core.cache
 
 import jacobnet as jn
-from jacobnet import symbolic
-from jacobnet.check import rel_error
 from jacobnet.core.table import Table
 from jacobnet.net.spec import demo_sample
-from jacobnet.symbolic.guard import MAX_EXPRESSION_SIZE, SECONDS_PER_NODE, estimate_size
 
-TARGET_CASES = [("2,3,1", "tanh", "mse", 1.0), ("4,8,3", "tanh", "softmax-ce", 10.0)]
-FEW_SECONDS = 5.0
-DEEPEST_ADMITTED = [  # the deepest of each kind under MAX_EXPRESSION_SIZE (one more layer is refused)
-    ("1,2,2,2,2,2,1", "sigmoid", "mse", FEW_SECONDS),
-    ("1,2,2,2,2,2,2,1", "tanh", "mse", FEW_SECONDS),
-    ("1,2,2,2,1", "relu", "mse", FEW_SECONDS),
-    ("2,3,3,3,3,1", "tanh", "mse", FEW_SECONDS),
-    ("3,4,4,2", "sigmoid", "softmax-ce", FEW_SECONDS),
-    ("3,4,4,2", "softplus", "softmax-ce", FEW_SECONDS),
+TARGETS = {"4,8,3": 1.0, "64,32,10": 3.0}  # cold per-layer seconds (issue 14)
+LARGEST_CHECKED = ("128,128,10", "tanh", "softmax-ce")  # 17 802 parameters: the widest square hidden layer under the CLI's cap
+DEEPEST = ("16," * 12 + "4", "tanh", "softmax-ce")  # 11 hidden layers of 16: compiled once, used 11 times
+COLD_CASES = [("2,3,1", "tanh", "mse"), ("4,8,3", "tanh", "softmax-ce"), ("64,32,10", "tanh", "softmax-ce"), LARGEST_CHECKED, DEEPEST]
+DEEPEST_WHOLE_LOSS = [  # the deepest of each kind the whole-loss guard admits (one more layer is refused)
+    ("1,2,2,2,2,2,1", "sigmoid", "mse"),
+    ("1,2,2,2,2,2,2,1", "tanh", "mse"),
+    ("1,2,2,2,1", "relu", "mse"),
+    ("2,3,3,3,3,1", "tanh", "mse"),
+    ("3,4,4,2", "sigmoid", "softmax-ce"),
+    ("3,4,4,2", "softplus", "softmax-ce"),
 ]
+DERIVATIONS = ("per-layer", "whole-loss")
 RATIO_TARGET = 10.0
 
 
+def mark(ok: bool) -> str:
+    return "✓" if ok else "✗"
+
+
+# --- 1. cold, a fresh process per configuration ------------------------------------------------------
+def cold_child(spec: str, act: str, loss: str, derivation: str) -> dict[str, object]:
+    """Run in the fresh process: time the imports, then the first ``symbolic_gradient``."""
+    net = jn.build_network(spec, act, loss, seed=0)
+    x, y = demo_sample(net.input_size, net.sizes[-1], 0)
+    t0 = time.perf_counter()
+    import sympy  # noqa: F401 — loaded here, so that the call below is timed without it
+
+    from jacobnet.symbolic import compiled, guard, layerwise  # noqa: F401
+
+    imported = time.perf_counter() - t0
+    check = guard.check_layerwise_size if derivation == "per-layer" else guard.check_size
+    try:
+        check(net)
+    except guard.SymbolicSizeError as err:
+        return {"refused": str(err).split(":")[1].split("(")[0].strip()}
+    t0 = time.perf_counter()
+    g = compiled.symbolic_gradient(net, x, y, derivation=derivation)
+    cold = time.perf_counter() - t0
+    return {"import": imported, "cold": cold, "rel": float(jn.check.rel_error(g, net.gradient(x, y)))}
+
+
+def cold_row(spec: str, act: str, loss: str, derivation: str) -> dict[str, object]:
+    proc = subprocess.run([sys.executable, __file__, "--cold", spec, act, loss, derivation],
+                          capture_output=True, text=True, check=True, timeout=600)
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    net = jn.build_network(spec, act, loss)
+    target = TARGETS.get(spec) if derivation == "per-layer" else None
+    row = {"network": f"{spec} {act} {loss}", "params": net.n_params, "derivation": derivation}
+    if "refused" in got:
+        return {**row, "import": None, "cold": None, "target": "—", "rel error": None, "note": f"refused: {got['refused']}"}
+    ok = target is None or got["cold"] < target
+    return {**row, "import": got["import"], "cold": got["cold"], "target": "—" if target is None else f"< {target:g} s {mark(ok)}",
+            "rel error": got["rel"], "note": "", "_ok": ok}
+
+
+def cold_table(cases: list[tuple[str, str, str]]) -> Table:
+    rows = [cold_row(*case, derivation) for case in cases for derivation in DERIVATIONS]
+    secs = lambda v: "—" if v is None else f"{v:.2f} s"  # noqa: E731
+    formats = {"import": secs, "cold": secs, "rel error": lambda v: "—" if v is None else f"{v:.1e}"}
+    footer = (f"cold targets met: {mark(all(r.get('_ok', True) for r in rows))}   largest network `jacobnet check` admits: "
+              f"{LARGEST_CHECKED[0]} (≤ 20 000 parameters, every layer under the per-layer limit)")
+    columns = ["network", "params", "derivation", "import", "cold", "target", "rel error", "note"]
+    return Table("1. Cold symbolic gradient, a fresh process per row", columns, rows, formats, footer)
+
+
+# --- 2. the per-layer guard's model ----------------------------------------------------------------------
+def guard_table(full: bool) -> Table:
+    import sympy.core.cache
+
+    from jacobnet.symbolic import clear_cache, layerwise
+    from jacobnet.symbolic.guard import MAX_EXPRESSION_SIZE, SECONDS_PER_NODE, estimate_layerwise_size
+
+    layers = [(jn.Dense(64, 32), 64), (jn.Dense(128, 128), 128), (jn.Dense(199, 100), 199), (jn.Tanh(), 128),
+              (jn.Softmax(), 30), (jn.LayerNorm(12), 12)]
+    if full:
+        layers.append((jn.Dense(784, 128), 784))
+    rows = []
+    for layer, n in layers:
+        clear_cache()
+        sympy.core.cache.clear_cache()
+        estimate = estimate_layerwise_size(layer, n)
+        t0 = time.perf_counter()
+        d = layerwise.compiled_layer(layer, n, max_size=float("inf"))
+        seconds = time.perf_counter() - t0
+        rows.append({"layer": f"{layer!r} at {n}", "estimate": estimate, "admitted": mark(estimate <= MAX_EXPRESSION_SIZE),
+                     "nonzero J_x, J_θ": f"{d.J_x.nonzeros}, {d.J_theta.nonzeros}", "derive + compile": seconds,
+                     "µs per node": seconds / estimate * 1e6})
+    footer = (f"limit {MAX_EXPRESSION_SIZE:.2g} nodes per layer; the message's seconds use SECONDS_PER_NODE = {SECONDS_PER_NODE:.2g}")
+    formats = {"derive + compile": "{:.2f} s".format, "µs per node": "{:.1f}".format, "estimate": "{:.3g}".format}
+    return Table("2. The per-layer guard: estimate vs what deriving one layer costs (caches cleared)", list(rows[0]), rows,
+                 formats, footer)
+
+
+# --- 3. in one process: both derivations, cached cost per call --------------------------------------------
 def best_per_call(fns: dict[str, Callable[[], object]], calls: int, rounds: int) -> dict[str, float]:
     """Best seconds per call of each function, rounds interleaved so both see the same machine."""
     best = {k: np.inf for k in fns}
@@ -84,11 +154,12 @@ def best_per_call(fns: dict[str, Callable[[], object]], calls: int, rounds: int)
     return best
 
 
-def mark(ok: bool) -> str:
-    return "✓" if ok else "✗"
+def measure(spec: str, act: str, loss: str, derivation: str, batch: int, rounds: int) -> dict[str, object]:
+    import sympy.core.cache
 
+    from jacobnet import symbolic
+    from jacobnet.symbolic.guard import SECONDS_PER_NODE, estimate_layerwise_size, estimate_size
 
-def measure(spec: str, act: str, loss: str, target: float, batch: int, rounds: int) -> dict[str, object]:
     net = jn.build_network(spec, act, loss, seed=0)
     x, y = demo_sample(net.input_size, net.sizes[-1], 0)
     if batch > 1:
@@ -96,44 +167,49 @@ def measure(spec: str, act: str, loss: str, target: float, batch: int, rounds: i
         x, y = rng.normal(size=(batch, x.size)), np.eye(y.size)[rng.integers(0, y.size, batch)]
     symbolic.clear_cache()
     sympy.core.cache.clear_cache()  # SymPy memoises derivatives: a cold start for every row
+    run = lambda: symbolic.symbolic_gradient(net, x, y, derivation=derivation)  # noqa: E731
     t0 = time.perf_counter()
-    g = net.gradient(x, y, method="symbolic")
+    g = run()
     total = time.perf_counter() - t0
-    compiled = symbolic.compiled_gradient(net)
-    per_call = best_per_call(
-        {"symbolic": lambda: net.gradient(x, y, method="symbolic"), "jacobian": lambda: net.gradient(x, y)},
-        calls=200, rounds=rounds,
-    )
+    per_call = best_per_call({"symbolic": run, "jacobian": lambda: net.gradient(x, y)}, calls=50, rounds=rounds)
     ratio = per_call["symbolic"] / per_call["jacobian"]
-    estimate = estimate_size(net)
+    if derivation == "whole-loss":
+        estimate = f"{estimate_size(net):.2g} ≈ {SECONDS_PER_NODE * estimate_size(net):.1f} s"
+    else:
+        sizes = symbolic.check_layerwise_size(net)
+        estimate = f"≤ {max(estimate_layerwise_size(l, n) for l, n in zip(net.layers, sizes)):.2g} per layer"
     return {
-        "network": f"{spec} {act} {loss}", "batch": batch,
-        "estimate": f"{estimate:.2g} ≈ {SECONDS_PER_NODE * estimate:.1f} s",
-        "derive": compiled.derive_seconds, "lambdify": compiled.compile_seconds, "total": total,
-        "target": f"< {target:g} s {mark(total < target)}",
+        "network": f"{spec} {act} {loss}", "derivation": derivation, "batch": batch,
+        "estimate": estimate, "total": total,
         "symbolic": per_call["symbolic"] * 1e6, "jacobian": per_call["jacobian"] * 1e6,
-        "ratio": f"{ratio:.2f}× {mark(ratio <= RATIO_TARGET)}", "ratio_ok": ratio <= RATIO_TARGET,
-        "total_ok": total < target, "rel error": rel_error(g, net.gradient(x, y)),
+        "ratio": f"{ratio:.2f}× {mark(ratio <= RATIO_TARGET)}", "rel error": float(jn.check.rel_error(g, net.gradient(x, y))),
     }
+
+
+def in_process_table(quick: bool, rounds: int) -> Table:
+    cases = [(*c, d, b) for c in COLD_CASES[:2] for d in DERIVATIONS for b in (1, 32)]
+    cases += [(*COLD_CASES[2], "per-layer", b) for b in (1, 32)]
+    if not quick:
+        cases += [(*c, d, 1) for c in DEEPEST_WHOLE_LOSS for d in DERIVATIONS]
+    rows = [measure(*c, rounds=rounds) for c in cases]
+    us = "{:.1f} µs".format
+    formats = {"total": "{:.3f} s".format, "symbolic": us, "jacobian": us, "rel error": "{:.1e}".format}
+    footer = (f"estimate: the guard's, in nodes (whole loss: and the seconds it predicts; per layer: the largest layer's); "
+              f"ratio: cached symbolic / the Jacobian product, ✓ within {RATIO_TARGET:g}×")
+    return Table("3. Both derivations in one process: cold total and cached cost per call", list(rows[0]), rows, formats, footer)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer timing rounds, the two networks with time targets only")
-    quick = parser.parse_args().quick
-    rounds = 3 if quick else 7
-    rows = [measure(*case, batch=b, rounds=rounds) for case in TARGET_CASES for b in (1, 32)]
-    if not quick:
-        rows += [measure(*case, batch=1, rounds=rounds) for case in DEEPEST_ADMITTED]
-    secs, us = "{:.3f} s".format, "{:.1f} µs".format
-    formats = {"derive": secs, "lambdify": secs, "total": secs, "symbolic": us, "jacobian": us, "rel error": "{:.1e}".format}
-    columns = [c for c in rows[0] if not c.endswith("_ok")]
-    ratio_ok, total_ok = all(r["ratio_ok"] for r in rows), all(r["total_ok"] for r in rows)
-    footer = (
-        f"cold total within target: {mark(total_ok)}   cached symbolic ≤ {RATIO_TARGET:g}× the numeric Jacobian product "
-        f"(per call, same run): {mark(ratio_ok)}   size limit {MAX_EXPRESSION_SIZE:.2g} nodes"
-    )
-    print(Table("Symbolic gradient: derive, compile, evaluate", columns, rows, formats, footer))
+    parser.add_argument("--quick", action="store_true", help="fewer timing rounds, the reference networks only")
+    parser.add_argument("--cold", nargs=4, metavar=("SPEC", "ACT", "LOSS", "DERIVATION"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.cold:
+        print(json.dumps(cold_child(*args.cold)))
+        return
+    print(cold_table(COLD_CASES[:4] if args.quick else COLD_CASES), end="\n\n")
+    print(guard_table(full=not args.quick), end="\n\n")
+    print(in_process_table(args.quick, rounds=3 if args.quick else 7))
 
 
 if __name__ == "__main__":

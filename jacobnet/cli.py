@@ -61,7 +61,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"network: {net!r}")
     print(f"x = {x}, y = {y}" if x.size <= 12 else f"x: a sample of shape {x.shape}, y: one-hot of shape {y.shape}")
     print(f"\n{net.trace(x, y)}\n")
-    report = _three_way(net, x, y)
+    report = _three_way(net, x, y, symbolic="per-layer")
     if net.n_params <= MAX_TABLE_ROWS:
         entries = report.entries()
         entries.title = "dL/dθ by each method, parameter by parameter:"
@@ -102,11 +102,12 @@ def _out_dir(text: str) -> str:
     return text
 
 
-def _three_way(net: Network, x: np.ndarray, y: np.ndarray) -> GradientReport:
+def _three_way(net: Network, x: np.ndarray, y: np.ndarray, symbolic: str) -> GradientReport:
     """The gradient by the Jacobian product, SymPy and central differences (SymPy dropped, and
-    said so, for a network over the symbolic size limit)."""
+    said so, for a network over the symbolic size limit). ``symbolic``: the derivation, see
+    :func:`jacobnet.check.report.symbolic_derivation`; the report says which one it used."""
     try:
-        return compare_gradients(net, x, y)
+        return compare_gradients(net, x, y, symbolic=symbolic)
     except SymbolicSizeError as err:
         print(f"(no symbolic gradient: {err}; comparing the Jacobian product with finite differences only)\n")
         return compare_gradients(net, x, y, methods=("jacobian", "finite-difference"))
@@ -168,10 +169,15 @@ def add_check_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Compare the symbolic, Jacobian and finite-difference gradients; exit 1 when they disagree."""
+    """Compare the symbolic, Jacobian and finite-difference gradients; exit 1 when they disagree.
+
+    The symbolic one is SymPy's derivative of the whole loss for tiny networks (the
+    strongest check of the chain rule), each layer's SymPy Jacobians composed as the
+    chain otherwise (``symbolic="auto"``); the report says which.
+    """
     net = _checkable_network(args)
     x, y = demo_sample(net.input_size, net.sizes[-1], args.seed)
-    report = _three_way(net, x, y)
+    report = _three_way(net, x, y, symbolic="auto")
     print(report)
     if args.entries:
         print(f"\n{report.entries()}")

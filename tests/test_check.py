@@ -246,8 +246,8 @@ def test_report_numbers_are_the_true_errors(monkeypatch):
     true = net.gradient(x, y)
     real = jacobnet.symbolic.symbolic_gradient
 
-    def perturbed(net, x, y):
-        g = real(net, x, y)
+    def perturbed(net, x, y, **kwargs):  # (the report passes its derivation and size limit)
+        g = real(net, x, y, **kwargs)
         g[k] += delta
         return g
 
@@ -318,11 +318,17 @@ def test_compare_gradients_methods_must_be_two_known_names():
 
 
 def test_size_error_from_compare_gradients_names_the_methods_keyword():
-    net = jn.build_network("1,2,2,2,2,2,2,2,1", "sigmoid", "mse")
-    with pytest.raises(jacobnet.symbolic.SymbolicSizeError, match=r'methods=\("jacobian", "finite-difference"\)'):
-        compare_gradients(net, np.zeros(1), np.zeros(1))
-    report = compare_gradients(net, np.zeros(1), np.zeros(1), methods=("jacobian", "finite-difference"))
+    wide_softmax = jn.Network([jn.Dense(1, 80, seed=0), jn.Softmax()], jn.CrossEntropy())  # its J_x: 80² entries of ~340 nodes
+    x, y = np.zeros(1), np.full(80, 1 / 80)
+    with pytest.raises(jacobnet.symbolic.SymbolicSizeError, match=r'^symbolic Jacobians of Softmax 1 .*methods=\("jacobian", "finite-difference"\)'):
+        compare_gradients(wide_softmax, x, y)
+    report = compare_gradients(wide_softmax, x, y, methods=("jacobian", "finite-difference"))
     assert report.ok and list(report.gradients) == ["jacobian", "finite-difference"]
+    deep = jn.build_network("1,2,2,2,2,2,2,2,1", "sigmoid", "mse")  # refused whole, admitted layer by layer
+    with pytest.raises(jacobnet.symbolic.SymbolicSizeError, match=r'^symbolic gradient of .*methods=\("jacobian", "finite-difference"\)'):
+        compare_gradients(deep, np.zeros(1), np.zeros(1), symbolic="whole-loss")
+    report = compare_gradients(deep, np.zeros(1), np.zeros(1))
+    assert report.ok and report.symbolic == "symbolic (per layer)" and "symbolic (per layer)" in str(report)
 
 
 def test_finite_differences_are_a_leaf():

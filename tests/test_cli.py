@@ -52,9 +52,15 @@ def test_out_that_is_a_file_fails_before_any_work(tmp_path, capsys) -> None:
 
 
 def test_check_falls_back_when_the_network_is_too_big_for_sympy(capsys) -> None:
-    assert main(["check", "--layers", "6,6,6"]) == 0
+    assert main(["check", "--layers", "2,60"]) == 0  # (a softmax-cross-entropy row over 60 classes: over the guard)
     out = capsys.readouterr().out
     assert "no symbolic gradient" in out and "jacobian vs finite-difference" in out and "all methods agree" in out
+
+
+def test_check_compares_three_methods_on_a_network_with_two_hidden_layers(capsys) -> None:
+    assert main(["check", "--layers", "6,6,6"]) == 0  # the per-layer derivation admits it
+    out = capsys.readouterr().out
+    assert "symbolic (per layer)" in out and "symbolic vs finite-difference" in out and "all methods agree" in out
 
 
 def test_demo_leaves_out_the_long_table_for_bigger_networks(tmp_path, capsys) -> None:

@@ -31,7 +31,7 @@ def test_check_entries(capsys):
 
 def test_check_disagreement_exits_1(monkeypatch, capsys):
     real = jacobnet.symbolic.symbolic_gradient
-    monkeypatch.setattr(jacobnet.symbolic, "symbolic_gradient", lambda net, x, y: real(net, x, y) * 1.01)
+    monkeypatch.setattr(jacobnet.symbolic, "symbolic_gradient", lambda net, x, y, **kw: real(net, x, y, **kw) * 1.01)
     assert main(["check", *SPEC]) == 1
     out = capsys.readouterr().out
     assert "METHODS DISAGREE" in out and "✗" in out
@@ -83,5 +83,5 @@ def test_demo_skips_symbolic_for_big_networks(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr("jacobnet.cli._write_heatmaps", lambda *a: [])
     assert main(["demo", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "(no symbolic gradient: symbolic gradient of" in out
+    assert "(no symbolic gradient: symbolic Jacobians of Dense 1 (Dense(3, 4)) for the per-layer symbolic gradient" in out
     assert "jacobian vs finite-difference" in out and "symbolic vs" not in out

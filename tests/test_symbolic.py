@@ -323,10 +323,16 @@ def test_size_guard_fires_before_building_anything(monkeypatch):
 
     monkeypatch.setattr(symbolic_network, "vector_symbols", built)
     monkeypatch.setattr(symbolic_network, "forward_expr", built)
+    monkeypatch.setattr(symbolic.layerwise, "derive_layer", built)
+    monkeypatch.setattr(symbolic.layerwise, "compiled_loss_row", built)
     net = jn.build_network("784,128,10", "tanh", "softmax-ce")
     x, y = np.zeros(784), np.eye(10)[0]
-    calls = [(lambda: net.gradient(x, y, method="symbolic"), r"^symbolic gradient .* estimated 6\.1e\+12"),
-             (lambda: network_gradient(net), r"^2 symbolic derivations .* estimated 1\.2e\+13")]
+    calls = [  # method="symbolic" is the per-layer derivation: its guard names the layer
+        (lambda: net.gradient(x, y, method="symbolic"),
+         r"^symbolic Jacobians of Dense 1 \(Dense\(784, 128\)\) for the per-layer symbolic gradient: estimated 7e\+05"),
+        (lambda: symbolic_gradient(net, x, y, derivation="whole-loss"), r"^symbolic gradient .* estimated 6\.1e\+12"),
+        (lambda: network_gradient(net), r"^2 symbolic derivations .* estimated 1\.2e\+13"),
+    ]
     for call, what in calls:
         with pytest.raises(SymbolicSizeError, match=what + r" expression nodes \(about .* s\), over the limit of 2.5e\+05"):
             call()
@@ -338,7 +344,7 @@ def test_size_guard_fires_before_building_anything(monkeypatch):
 def test_size_limit_is_configurable(monkeypatch):
     net = jn.build_network("2,3,1", "tanh", "mse")
     with pytest.raises(SymbolicSizeError, match="^symbolic gradient .*estimated 7.4e\\+02 .* limit of 1e\\+02"):
-        symbolic_gradient(net, np.ones(2), np.ones(1), max_size=100)
+        symbolic_gradient(net, np.ones(2), np.ones(1), max_size=100, derivation="whole-loss")
     with pytest.raises(SymbolicSizeError, match="^2 symbolic derivations .*estimated 1.5e\\+03 .* limit of 1e\\+03"):
         network_gradient(net, max_size=1000)  # it derives twice: both derivations count
     monkeypatch.setattr(symbolic_size, "MAX_EXPRESSION_SIZE", 100)

@@ -11,7 +11,10 @@ terminal (``str``), HTML in Jupyter, and data for code and figures:
 * ``rows`` — one :class:`PairError` per block and pair of methods, plus an
   ``"all"`` row per pair: max absolute error, relative errors, the worst entries by name
   (``—`` in the table where the two agree to the last bit);
-* ``errors(a, b)`` — ``|g_a − g_b|`` per parameter (for a log-scale plot); ``ok``.
+* ``errors(a, b)`` — ``|g_a − g_b|`` per parameter (for a log-scale plot); ``ok``;
+* ``symbolic`` — which symbolic derivation gave ``"symbolic"``: ``"symbolic (per layer)"``
+  (each layer's SymPy Jacobians, multiplied as the chain: ``method="symbolic"``) or
+  ``"symbolic (whole loss)"`` (SymPy's derivative of the whole loss), said under the table.
 
 Relative errors are norm-wise (:func:`jacobnet.check.rel_error`), the second
 method of a pair being the reference: ``rel (block)`` within the block, and
@@ -24,8 +27,8 @@ values print with 13 significant digits in e-notation, so that they line up.
 >>> from jacobnet import build_network
 >>> net = build_network("3,4,2", "tanh", "softmax-ce", seed=0)
 >>> report = compare_gradients(net, np.array([0.5, -1.0, 2.0]), np.array([0.0, 1.0]))
->>> report.ok, [b.name for b in report.blocks], report.gradients["symbolic"].shape
-(True, ['Dense 1', 'Dense 2'], (26,))
+>>> report.ok, [b.name for b in report.blocks], report.gradients["symbolic"].shape, report.symbolic
+(True, ['Dense 1', 'Dense 2'], (26,), 'symbolic (per layer)')
 """
 
 from __future__ import annotations
@@ -35,10 +38,11 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
+import jacobnet.symbolic
 from jacobnet.core.finite import rel_error
 from jacobnet.core.table import Table
 from jacobnet.net.network import GRADIENT_METHODS
-from jacobnet.symbolic.guard import check_size
+from jacobnet.symbolic.guard import check_layerwise_size, check_size, estimate_size
 
 if TYPE_CHECKING:
     from jacobnet.net.network import Network
@@ -51,6 +55,16 @@ TOLERANCES: dict[tuple[str, str], float] = {
     ("symbolic", "finite-difference"): 1e-6,
 }
 """The agreement thresholds of each pair ``(method, reference)``, norm-wise relative."""
+SYMBOLIC = {
+    "per-layer": ("symbolic (per layer)", "each layer's Jacobians differentiated by SymPy from its own forward expression, "
+                                          "multiplied as the chain"),
+    "whole-loss": ("symbolic (whole loss)", "SymPy's derivative of the whole loss expression, the chain rule checked too"),
+}
+"""The symbolic derivations (``compare_gradients(symbolic=…)``, besides ``"auto"``): the report's name for each and what it is."""
+WHOLE_LOSS_CHECK_SIZE = 2e4
+"""``symbolic="auto"`` takes the whole-loss derivation up to this many estimated expression nodes
+(:func:`~jacobnet.symbolic.guard.estimate_size`; about half a second cold, the CLI's default 3→4→2
+network), the per-layer one above: tiny networks get the strongest check, others one that is linear in depth."""
 
 
 @dataclass(frozen=True)
@@ -83,11 +97,19 @@ class PairError:
 
 
 class GradientReport:
-    """Gradients of several methods, compared pair by pair and block by block (see the module docstring)."""
+    """Gradients of several methods, compared pair by pair and block by block (see the module docstring).
+
+    ``derivation``: the derivation behind ``"symbolic"``, a key of :data:`SYMBOLIC` (or
+    ``None``: not said); ``symbolic`` is its name, ``"symbolic (per layer)"`` or ``"symbolic (whole loss)"``.
+    """
 
     def __init__(self, labels: Sequence[str], gradients: Mapping[str, Array], blocks: Sequence[Block],
-                 tolerances: Mapping[tuple[str, str], float] | None = None, title: str = ""):
+                 tolerances: Mapping[tuple[str, str], float] | None = None, title: str = "", derivation: str | None = None):
         self.labels, self.blocks, self.title = list(labels), list(blocks), title
+        if derivation is not None and derivation not in SYMBOLIC:
+            raise ValueError(f"GradientReport: derivation must be one of {', '.join(map(repr, SYMBOLIC))} or None, got {derivation!r}")
+        self.derivation = derivation
+        self.symbolic = None if derivation is None else SYMBOLIC[derivation][0]
         self.gradients = {m: np.asarray(g, dtype=np.float64) for m, g in gradients.items()}
         for m, g in self.gradients.items():
             if g.shape != (len(self.labels),):
@@ -128,6 +150,8 @@ class GradientReport:
         sci = {c: (lambda v: f"{v + 0.0:.1e}") for c in ("max |Δ|", "rel (block)", "rel")}
         verdict = "all methods agree" if self.ok else "METHODS DISAGREE"
         footer = f"{verdict} (rel = max|Δ| / max|reference| over all parameters; reference = the second method)"
+        if self.derivation and "symbolic" in self.gradients:
+            footer += "\nthe symbolic gradient is {}: {}".format(*SYMBOLIC[self.derivation])
         return Table(self.title, list(rows[0]) if rows else ["block"], rows, {**sci, "tol": "{:g}".format}, footer)
 
     def entries(self) -> Table:
@@ -165,26 +189,52 @@ def network_blocks(net: Network) -> list[Block]:
 
 def compare_gradients(net: Network, x: Array, y: Array, methods: Sequence[str] = METHODS,
                       tolerances: Mapping[tuple[str, str], float] | None = None,
-                      max_size: float | None = None) -> GradientReport:
+                      max_size: float | None = None, symbolic: str = "per-layer") -> GradientReport:
     """``dL/dθ`` by each method (``Network.gradient(method=…)``), compared: a :class:`GradientReport`.
 
     ``methods``: two or more of :data:`~jacobnet.net.network.GRADIENT_METHODS`, e.g.
-    ``("jacobian", "finite-difference")``. With ``"symbolic"`` the size guard runs
-    first (``max_size``, see :mod:`jacobnet.symbolic.guard`), so a network too big
-    for SymPy fails at once.
+    ``("jacobian", "finite-difference")``. ``symbolic``: the derivation behind
+    ``"symbolic"`` — ``"per-layer"`` (what ``method="symbolic"`` computes),
+    ``"whole-loss"`` (tiny networks), or ``"auto"`` (:func:`symbolic_derivation`). Its size
+    guard runs first (``max_size``, see :mod:`jacobnet.symbolic.guard`), so a network
+    too big for SymPy fails at once.
     """
     methods = checked_methods(methods)
     x = net.check_input(x)
+    derivation = None
     if "symbolic" in methods:
-        from jacobnet.symbolic.compiled import compiled_gradient
-
+        derivation = symbolic_derivation(net, x.shape[-1], symbolic)
         advice = 'compare without SymPy, methods=("jacobian", "finite-difference"), or use a smaller network'
-        check_size(net, x.shape[-1], max_size, advice)
-        compiled_gradient(net, x.shape[-1], max_size)  # derive (and cache) under this limit
-    gradients = {m: net.gradient(x, y, method=m) for m in methods}
+        if derivation == "whole-loss":
+            from jacobnet.symbolic.compiled import compiled_gradient
+
+            check_size(net, x.shape[-1], max_size, advice)
+            compiled_gradient(net, x.shape[-1], max_size)  # derive (and cache) under this limit
+        else:
+            check_layerwise_size(net, x.shape[-1], max_size, advice)
+    gradients = {
+        m: jacobnet.symbolic.symbolic_gradient(net, x, y, max_size=max_size, derivation=derivation) if m == "symbolic"
+        else net.gradient(x, y, method=m)
+        for m in methods
+    }
     who = "one sample" if x.ndim == 1 else f"a batch of {x.shape[0]} (mean gradient)"
     title = f"Gradient check of {net!r}: {who}, {net.n_params} parameters"
-    return GradientReport(net.param_labels(), gradients, network_blocks(net), tolerances, title)
+    return GradientReport(net.param_labels(), gradients, network_blocks(net), tolerances, title, derivation)
+
+
+def symbolic_derivation(net: Network, n_in: int, choice: str = "auto") -> str:
+    """The derivation behind ``"symbolic"``: ``choice`` (a key of :data:`SYMBOLIC`), or for ``"auto"`` the whole
+    loss when its estimate is at most :data:`WHOLE_LOSS_CHECK_SIZE` nodes, else the per-layer one.
+
+    >>> from jacobnet import build_network
+    >>> symbolic_derivation(build_network("3,4,2"), 3), symbolic_derivation(build_network("4,8,3"), 4)
+    ('whole-loss', 'per-layer')
+    """
+    if choice == "auto":
+        return "whole-loss" if estimate_size(net, n_in) <= WHOLE_LOSS_CHECK_SIZE else "per-layer"
+    if choice not in SYMBOLIC:
+        raise ValueError(f"compare_gradients: symbolic must be one of {', '.join(map(repr, [*SYMBOLIC, 'auto']))}, got {choice!r}")
+    return choice
 
 
 def checked_methods(methods: object) -> tuple[str, ...]:

@@ -1,13 +1,22 @@
 """Symbolic gradients evaluated through a cached ``lambdify``: what ``method="symbolic"`` computes.
 
-:func:`symbolic_gradient` (what
-``Network.gradient(method="symbolic")`` calls) evaluates the ``direct``
-derivation (its common factors pulled out, :func:`common_factors_out`: the same
-expression in fewer operations) through ``lambdify``, compiled once per
-architecture (:func:`architecture_key`: every layer's and the loss's class and
-``key()`` — sizes, rule parameters such as ``alpha``, any other hyper-parameter —
-and the input size) and cached; weights, inputs and targets are arguments, so
-new weights never recompile. A batch gives the mean of the per-sample gradients, vectorised.
+:func:`symbolic_gradient` (what ``Network.gradient(method="symbolic")`` calls) has
+two derivations (:data:`DERIVATIONS`):
+
+* ``"per-layer"`` (the default): each layer's Jacobians by SymPy from its own
+  forward expression, the chain multiplied numerically —
+  :func:`~jacobnet.symbolic.layerwise.layerwise_gradient`, linear in depth;
+* ``"whole-loss"``: SymPy's derivative of the whole loss expression, the ``direct``
+  derivation of :func:`~jacobnet.symbolic.network.direct_gradient`, which grows
+  exponentially with depth — for tiny networks, where it is the strongest check of
+  the chain rule itself. It is evaluated with its common factors pulled out
+  (:func:`common_factors_out`: the same expression in fewer operations), compiled
+  once per architecture (:func:`architecture_key`: every layer's and the loss's
+  class and ``key()`` — sizes, rule parameters such as ``alpha``, any other
+  hyper-parameter — and the input size) and cached (:func:`compiled_gradient`).
+
+Weights, inputs and targets are arguments, so new weights never recompile. A
+batch gives the mean of the per-sample gradients, vectorised.
 
 The symbolic formulas are the textbook ones, not the stabilised NumPy forms:
 at inputs that overflow them (e.g. ``exp(1000)``) evaluation raises a
@@ -17,8 +26,9 @@ at inputs that overflow them (e.g. ``exp(1000)``) evaluation raises a
 >>> from jacobnet import build_network
 >>> net = build_network("2,3,1", "tanh", "mse", seed=0)
 >>> x, y = np.array([0.5, -1.0]), np.array([0.3])
->>> float(np.max(np.abs(symbolic_gradient(net, x, y) - net.gradient(x, y)))) < 1e-14
-True
+>>> per_layer, whole = (symbolic_gradient(net, x, y, derivation=d) for d in DERIVATIONS)
+>>> float(np.max(np.abs(per_layer - net.gradient(x, y)))) < 1e-15, float(np.max(np.abs(whole - per_layer))) < 1e-15
+(True, True)
 >>> compiled_gradient(net) is compiled_gradient(build_network("2,3,1", "tanh", "mse", seed=7))
 True
 """
@@ -35,6 +45,7 @@ import sympy as sp
 from jacobnet.core.validate import as_input
 from jacobnet.symbolic.derive import lambdify_safe, layer_jacobians, param_symbols, vector_symbols
 from jacobnet.symbolic.guard import check_size
+from jacobnet.symbolic.layerwise import clear_layer_cache, layerwise_gradient
 from jacobnet.symbolic.network import SymbolicGradient, direct_gradient, network_input_size
 
 if TYPE_CHECKING:
@@ -45,11 +56,13 @@ if TYPE_CHECKING:
 Array = np.ndarray
 CACHE_SIZE = 32
 """How many compiled gradients, and how many compiled layer Jacobians, are kept (oldest forgotten first)."""
+DERIVATIONS = ("per-layer", "whole-loss")
+"""The two symbolic derivations of :func:`symbolic_gradient`; ``method="symbolic"`` is the first."""
 
 
 @dataclass
 class CompiledGradient:
-    """The ``direct`` symbolic gradient of one architecture, lambdified once.
+    """The ``direct`` (whole-loss) symbolic gradient of one architecture, lambdified once.
 
     Calling it with ``x`` ``(n,)`` or ``(B, n)``, ``θ`` ``(n_params,)`` and ``y``
     returns the (mean) gradient ``(n_params,)``: single samples run on Python
@@ -198,7 +211,7 @@ def architecture_key(net: Stack, n_in: int) -> tuple:
 
 
 def compiled_gradient(net: Stack, n_in: int | None = None, max_size: float | None = None) -> CompiledGradient:
-    """The cached :class:`CompiledGradient` of the network's architecture (derived on a cache miss).
+    """The cached whole-loss :class:`CompiledGradient` of the network's architecture (derived on a cache miss).
 
     The size guard runs on every call, cached or not (the estimate is a formula,
     microseconds), so a ``max_size`` always means the same thing.
@@ -214,17 +227,21 @@ def compiled_gradient(net: Stack, n_in: int | None = None, max_size: float | Non
 
 
 def clear_cache() -> None:
-    """Forget every compiled gradient and layer Jacobian (the next call derives and compiles again)."""
+    """Forget every compiled gradient, layer Jacobian and per-layer derivation (the next call derives and compiles again)."""
     _CACHE.clear()
     _LAYER_CACHE.clear()
+    clear_layer_cache()
 
 
-def symbolic_gradient(net: Stack, x: Array, y: Array, max_size: float | None = None) -> Array:
+def symbolic_gradient(net: Stack, x: Array, y: Array, max_size: float | None = None, derivation: str = "per-layer") -> Array:
     """``dL/dθ`` from SymPy's derivation, evaluated at the current parameters — shape ``(n_params,)``.
 
+    ``derivation``: ``"per-layer"`` (each layer's SymPy Jacobians, composed as the
+    chain: :func:`~jacobnet.symbolic.layerwise.layerwise_gradient`) or
+    ``"whole-loss"`` (SymPy's derivative of the whole loss: :func:`compiled_gradient`).
     For a batch ``(B, n)`` the mean of the per-sample gradients. Raises
-    :class:`SymbolicSizeError` for networks over the size limit (before deriving),
-    and ``ValueError`` where the textbook formulas overflow (e.g. ``exp(1000)``).
+    :class:`SymbolicSizeError` over the size limit (before deriving: per layer, or
+    for the whole loss), and ``ValueError`` where the textbook formulas overflow (e.g. ``exp(1000)``).
 
     >>> from jacobnet import build_network
     >>> net = build_network("3,2", "tanh", "softmax-ce", seed=0)
@@ -233,6 +250,10 @@ def symbolic_gradient(net: Stack, x: Array, y: Array, max_size: float | None = N
     >>> g.shape, bool(np.allclose(g, net.gradient(X, Y), rtol=1e-12, atol=0))
     ((8,), True)
     """
+    if derivation not in DERIVATIONS:
+        raise ValueError(f"symbolic_gradient: derivation must be one of {', '.join(map(repr, DERIVATIONS))}, got {derivation!r}")
+    if derivation == "per-layer":
+        return layerwise_gradient(net, x, y, max_size)
     acts = net.activations(x)  # x validated once; the forward pass only checks y against ŷ
     _, y = net.loss_fn.checked_target(acts[-1], y)
     return compiled_gradient(net, acts[0].shape[-1], max_size)(acts[0], net.get_params(), y)
