@@ -40,6 +40,7 @@ figures: $(VENV)/.installed
 	$(BIN)/jacobnet figures --out figures
 
 bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_gradient.py
 	$(BIN)/python benchmarks/bench_chain.py
 	$(BIN)/python benchmarks/bench_symbolic.py
 

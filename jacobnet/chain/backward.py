@@ -22,9 +22,16 @@ shows (:func:`backward`, ``Network.trace``) is materialised; what computes
 
 For a batch the products are per sample, ``(B, 1, ·)``, and the gradient is
 their mean. In structured mode the sum over the batch is one contraction per
-layer (``Operator.vjp_sum``, e.g. ``Gᵀ X`` for a Dense layer's weights), divided
-by ``B`` once, and the per-sample ``∂L/∂θ`` are only formed if you ask for
-``Product.value``.
+layer (``Operator.vjp_sum``, e.g. ``Gᵀ X`` for a Dense layer's weights), and the
+per-sample ``∂L/∂θ`` are only formed if you ask for ``Product.value``.
+
+When nothing is recorded (:func:`gradient`, structured) the same loop asks each
+layer for its two products directly — :meth:`~jacobnet.core.layer.Layer.vjp_params_sum`
+into the gradient's slice, :meth:`~jacobnet.core.layer.Layer.vjp_input` for the row
+below, handed the layer's stored output (``tanh' = 1 − a²``) — instead of building
+named factors; a layer that defines neither goes through its operators, the
+reference. The input is validated once, at the door; the loss rows are divided by
+``B`` before the loop, so every block of the gradient is written once, as the mean.
 """
 
 from __future__ import annotations
@@ -47,7 +54,6 @@ from jacobnet.core.validate import check_mode
 
 if TYPE_CHECKING:
     from jacobnet.core.layer import Layer
-    from jacobnet.core.operator import Operator
     from jacobnet.core.stack import Position, Stack
 
 Array = np.ndarray
@@ -55,7 +61,7 @@ Array = np.ndarray
 
 def products(
     net: Stack, acts: list[Array], inputs: list[Array], y: Array, mode: str, grad: Array, to_input: bool = True,
-    record: bool = True,
+    record: bool = True, outputs: list[Array] | None = None, mean: bool = False,
 ) -> Iterator[Product]:
     """The backward pass, last layer first: yield each partial product as it is formed.
 
@@ -66,20 +72,32 @@ def products(
     uses of a shared layer. Through a block the row goes down every branch and
     the branches' rows are summed (a :class:`Product` with ``terms``).
     ``to_input=False`` stops after the first layer with parameters (a gradient
-    needs no ``∂L/∂x``). ``record=False`` runs the same loop and yields nothing;
-    in structured mode it then multiplies by the layers' bare operators, without
-    naming them as factors.
+    needs no ``∂L/∂x``). ``mean=True`` divides the loss rows by ``B`` first, so that
+    ``grad`` receives the batch mean, not the sum.
+
+    ``record=False`` runs the same loop and yields nothing. In structured mode each
+    step is then the layer's own product (:meth:`~jacobnet.core.layer.Layer.vjp_params_sum`,
+    :meth:`~jacobnet.core.layer.Layer.vjp_input`, handed the position's input and its
+    stored output ``outputs`` — recomputed if not given): no operators, no names, one
+    row per sample (``(n,)`` or ``(B, n)``) instead of ``(1, n)`` or ``(B, 1, n)``.
     """
-    named = record or mode == "materialised"  # a materialised step builds its factor's dense matrix, by name
-    j_loss = loss_factor(net, acts, y) if named else None
-    g = j_loss.op.A if named else net.loss_fn.jacobian_op(acts[-1], y).A  # already dense: (1, n) or (B, 1, n)
-    first = first_param_layer(net) or 0
+    fast = not record and mode == "structured"
+    if fast and outputs is None:
+        outputs = []
+        net.run(acts[0], outputs)
+    j_loss = None if fast else loss_factor(net, acts, y)  # a materialised step builds its factor's dense matrix, by name
+    g = net.loss_fn.row(acts[-1], y) if fast else j_loss.op.A  # (n,) or (B, n); named: (1, n) or (B, 1, n)
+    if mean and acts[0].ndim == 2 and acts[0].shape[0] > 1:
+        g = g * (1.0 / acts[0].shape[0])
     if record:
         yield Product(f"∂L/∂a{len(net.layers)}", "", j_loss, g)
-    written: dict[int, list[str]] = {}  # id(layer) → the names of its uses' products, so far
-    walk = _Walk(net, inputs, mode, grad, written, named, record)
+    walk = _Walk(net, inputs, outputs, mode, grad, record, fast)
+    first = first_param_layer(net) or 0
     for pos in reversed(net.positions):
-        g = yield from walk.through(pos, g, to_input or pos.top > first)
+        g = walk.through(pos, g, to_input or pos.top > first)
+        if record:
+            yield from walk.made  # (the products formed at this position, in order)
+            walk.made.clear()
         if pos.top <= first and not to_input:
             break
     if record:
@@ -87,63 +105,87 @@ def products(
 
 
 class _Walk:
-    """One backward pass through the positions: the state :func:`products` shares between blocks."""
+    """One backward pass through the positions: the state :func:`products` shares between blocks.
 
-    def __init__(self, net: Stack, inputs: list[Array], mode: str, grad: Array, written: dict[int, list[str]],
-                 named: bool, record: bool):
-        self.net, self.inputs, self.mode, self.grad = net, inputs, mode, grad
-        self.written, self.named, self.record = written, named, record
-        self.shared = {id(layer) for layer in _shared(net)}
+    Each step appends the products it forms to ``made`` (when recording), for the loop to yield.
+    """
 
-    def through(self, pos: Position, g: Array, need_input: bool = True, left: str = "") -> Iterator[Product]:
-        """Yield the products of ``pos`` (its ``∂L/∂θ``; ``g · J_x``), return the row at its input.
+    def __init__(self, net: Stack, inputs: list[Array], outputs: list[Array] | None, mode: str, grad: Array,
+                 record: bool, fast: bool):
+        self.net, self.inputs, self.outputs, self.mode, self.grad = net, inputs, outputs, mode, grad
+        self.record, self.fast = record, fast
+        self.made: list[Product] = []
+        self.written: dict[int, list[str]] = {}  # id(layer) → the names of its uses' products, so far
+        self.shared = {id(layer) for layer in _shared(net)} if net.shared else ()
+
+    def through(self, pos: Position, g: Array, need_input: bool = True, left: str = "") -> Array:
+        """Form the products of ``pos`` (its ``∂L/∂θ``; ``g · J_x``); return the row at its input.
 
         ``left`` names the row ``g`` (default ``∂L/∂`` of the position's output).
         """
-        left = left or f"∂L/∂{pos.out}"
-        if pos.is_block:
-            return (yield from self._block(pos, g, left))
-        net, layer, a = self.net, pos.layer, self.inputs[pos.index]
+        if pos.branches is not None:
+            return self._block(pos, g, left or f"∂L/∂{pos.out}")
+        layer, a = pos.layer, self.inputs[pos.index]
+        if self.fast:  # the layer's own products, into the gradient's slice
+            out = self.outputs[pos.index]
+            if pos.k is not None:  # (it has parameters)
+                if self.shared and id(layer) in self.shared:
+                    self._shared_params(pos, layer, a, out, g)
+                else:
+                    layer.vjp_params_sum(a, out, g, self.grad[pos.params])
+            return layer.vjp_input(a, out, g) if need_input else g
+        net, left = self.net, left or f"∂L/∂{pos.out}"
         if layer.n_params:
-            f_theta = theta_factor(net, pos, a) if self.named else layer.jacobian_op(a, "params")
-            if id(layer) not in self.shared:  # its one use: write its block of the gradient
-                value = _param_sum(g, f_theta, self.mode, self.grad[pos.params])
-                if self.record:
-                    yield Product(f"∂L/∂θ({pos.name})", left, f_theta, value, left_value=g, theta_start=pos.params.start)
-            else:  # one use of a shared layer: add its contribution
+            f_theta = theta_factor(net, pos, a)
+            add = False
+            name = f"∂L/∂θ({pos.name})"
+            if id(layer) in self.shared:  # one use of a shared layer: add its contribution
                 uses = self.written.setdefault(id(layer), [])
-                value = _param_sum(g, f_theta, self.mode, self.grad[pos.params], add=bool(uses))
-                uses.append(f"use {pos.use}: ∂L/∂θ({pos.name})")
-                if self.record:
-                    yield Product(uses[-1], left, f_theta, value, left_value=g, theta_start=pos.params.start)
+                add = bool(uses)
+                name = f"use {pos.use}: {name}"
+                uses.append(name)
+            value = _param_sum(g, f_theta, self.mode, self.grad[pos.params], add)
+            if self.record:
+                self.made.append(Product(name, left, f_theta, value, left_value=g, theta_start=pos.params.start))
         if not need_input:
             return g
-        if not self.named:
-            return layer.jacobian_op(a, "input").vjp(g)
         f_x = input_factor(net, pos, a)
         g = multiply(g, f_x, self.mode)
         if self.record:
-            yield Product(f"∂L/∂{pos.via}", left, f_x, g)
+            self.made.append(Product(f"∂L/∂{pos.via}", left, f_x, g))
         return g
 
-    def _block(self, pos: Position, g: Array, left: str) -> Iterator[Product]:
+    def _shared_params(self, pos: Position, layer: Layer, a: Array, out: Array, g: Array) -> None:
+        """One use of a shared layer: its ``Σ_b g_b · J_θ`` written into its slice of the gradient, or added to it after the first."""
+        block = self.grad[pos.params]
+        uses = self.written.setdefault(id(layer), [])
+        if uses:
+            part = np.empty(block.shape)
+            layer.vjp_params_sum(a, out, g, part)
+            block += part
+        else:
+            layer.vjp_params_sum(a, out, g, block)
+        uses.append(pos.name)
+
+    def _block(self, pos: Position, g: Array, left: str) -> Array:
         """Down every branch of the block at ``pos``; return the sum of the rows the branches send back."""
         block, a = pos.layer, self.inputs[pos.index]
         sizes = block.branch_sizes(a.shape[-1])
         total, terms = None, []
         for b, branch in enumerate(pos.branches):
             row, name = block.branch_row(g, b, sizes), left
-            if block.concatenates and self.named:
+            if block.concatenates and not self.fast:
                 f_e = placement_factor(pos, b, a)
                 row, name = multiply(g, f_e, self.mode), f"∂L/∂{pos.branch_out(b)}"
                 if self.record:
-                    yield Product(name, left, f_e, row)
+                    self.made.append(Product(name, left, f_e, row))
             for i, p in enumerate(reversed(branch)):
-                row = yield from self.through(p, row, left=name if i == 0 else "")
+                row = self.through(p, row, left=name if i == 0 else "")
             terms.append(f"∂L/∂{branch[0].via}" if branch else name)
             total = row if total is None else total + row
         if self.record and len(terms) > 1:
-            yield Product(f"∂L/∂{pos.via}", "", None, total, terms=terms, note=_paths_note(pos), block=input_factor(self.net, pos, a))
+            self.made.append(Product(f"∂L/∂{pos.via}", "", None, total, terms=terms, note=_paths_note(pos),
+                                     block=input_factor(self.net, pos, a)))
         return total
 
     def totals(self) -> Iterator[Product]:
@@ -213,22 +255,23 @@ def gradient(net: Stack, x: Array, y: Array, mode: str = "structured") -> Array:
     ((26,), True)
     """
     check_mode(mode)
-    acts, inputs, y = activations_and_target(net, x, y)
+    outputs: list[Array] = []
+    acts, inputs, y = activations_and_target(net, x, y, outputs, copy=False)  # (nothing of x or y is kept)
     grad = np.empty(net.n_params) if not net.shared else np.zeros(net.n_params)
-    for _ in products(net, acts, inputs, y, mode, grad, to_input=False, record=False):
+    for _ in products(net, acts, inputs, y, mode, grad, to_input=False, record=False, outputs=outputs, mean=True):
         pass
-    return _mean(grad, _batch(acts))
+    return grad
 
 
-def _param_sum(g: Array, factor: Factor | Operator, mode: str, out: Array, add: bool = False) -> Array | None:
+def _param_sum(g: Array, factor: Factor, mode: str, out: Array, add: bool = False) -> Array | None:
     """Write ``Σ_b g_b · J_θ,b`` (a ``(1, n)`` row for a loss) into the flat ``out`` (``add``: add it to ``out``).
 
-    Returns the per-sample products if they were formed (materialised mode, a
-    named factor); structured mode sums in one contraction (``Operator.vjp_sum``,
-    of a factor's operator or a bare one) and leaves them to :attr:`Product.value`, on demand.
+    Returns the per-sample products if they were formed (materialised mode);
+    structured mode sums in one contraction (``Operator.vjp_sum``) and leaves
+    them to :attr:`Product.value`, on demand.
     """
     if mode == "structured":
-        op = factor.op if isinstance(factor, Factor) else factor
+        op = factor.op
         if add:
             out += op.vjp_sum(g).reshape(-1)
         else:

@@ -86,16 +86,23 @@ def placement_factor(pos: Position, b: int, a: Array) -> Factor:
     return Factor(f"E_{b + 1}({pos.name})", op, pos.out, out, rows, cols, layer=pos.top + 1)
 
 
-def activations_and_target(net: Stack, x: Array, y: Array) -> tuple[list[Array], list[Array], Array]:
-    """The activations ``[a_0 … a_L]`` (validated once), every position's input, and the validated target."""
-    acts, inputs = net.run(x)
-    _, y = net.loss_fn.checked_target(acts[-1], y)
+def activations_and_target(net: Stack, x: Array, y: Array, outputs: list[Array] | None = None,
+                           copy: bool = True) -> tuple[list[Array], list[Array], Array]:
+    """The activations ``[a_0 … a_L]`` (validated once), every position's input, and the validated target.
+
+    ``outputs`` and ``copy`` as in :meth:`~jacobnet.core.stack.Stack.run` (``copy=False``: for a caller that keeps nothing).
+    """
+    acts, inputs = net.run(x, outputs, copy)
+    _, y = net.loss_fn.checked_target(acts[-1], y, copy)
     return acts, inputs, y
 
 
 def first_param_layer(net: Stack) -> int | None:
-    """The 0-based index in ``net.layers`` of the first layer (or block) with parameters, ``None`` if none has any."""
-    return next((i for i, layer in enumerate(net.layers) if layer.n_params), None)
+    """The 0-based index in ``net.layers`` of the first layer (or block) with parameters, ``None`` if none has any.
+
+    (The first position with parameters, in the order the forward pass runs: ``net.all_positions``.)
+    """
+    return next((p.top for p in net.all_positions if p.k is not None), None)
 
 
 def build_chain(net: Stack, x: Array, y: Array, layer: int | str | None = None, wrt: str = "params") -> Chain | PathSum:

@@ -131,7 +131,8 @@ def multiply(G: Array, factor: Factor, mode: str) -> Array:
     ``"materialised"`` builds ``J``'s dense matrix and calls ``@``; a batch is
     materialised a chunk of samples at a time into one reused buffer of at most
     ``CHUNK_BYTES`` (or one sample), so every per-sample dense Jacobian is
-    built, yet memory holds one chunk, not the whole ``(B, m, n)`` stack.
+    built, yet memory holds one chunk, not the whole ``(B, m, n)`` stack (a
+    mostly-zero structure zeroes the buffer once and then rewrites only its entries).
     Result ``(k, n)`` or ``(B, k, n)``.
 
     Raises:
@@ -151,6 +152,7 @@ def multiply(G: Array, factor: Factor, mode: str) -> Array:
     out, buffer = np.empty((B, G.shape[1], n)), np.empty((chunk, m, n))
     for start in range(0, B, chunk):
         stop = min(B, start + chunk)
-        J = factor.op.batch_slice(start, stop).dense(out=buffer[: stop - start])
+        # after the first chunk the buffer holds this structure's zeros: only its entries are rewritten
+        J = factor.op.batch_slice(start, stop).dense(out=buffer[: stop - start], refill=start > 0)
         np.matmul(G[start:stop], J, out=out[start:stop])
     return out

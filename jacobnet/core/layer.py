@@ -37,6 +37,7 @@ array([1., 2., 3.])
 
 from __future__ import annotations
 
+import functools
 from math import prod
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -115,6 +116,9 @@ class Layer:
         super().__init_subclass__(**kwargs)
         found = (n for k in reversed(cls.__mro__) for n, v in vars(k).items() if isinstance(v, Param))
         cls.param_names = tuple(dict.fromkeys(found))
+        for fast, reference in FAST_PATHS.items():  # a fast path holds for the operator it was written beside
+            if fast in vars(cls):
+                setattr(cls, fast, _paired(vars(cls)[fast], reference, getattr(cls, reference)))
 
     # --- the math: each layer writes these, on validated float64 input -------------
     def apply(self, x: Array) -> Array:
@@ -151,6 +155,35 @@ class Layer:
     def out_size(self, n_in: int) -> int:
         """The output size for an input of size ``n_in`` (by default it keeps it)."""
         return n_in
+
+    # --- the gradient's fast path (optional): the products without the operators -----------
+    # A class that defines vjp_input (vjp_params_sum) pairs it with the jacobian_input_op
+    # (jacobian_params_op) in effect where it is defined: for a subclass that overrides that
+    # operator, or one patched in later, the backward pass goes through the operator again.
+    def vjp_input(self, x: Array, a: Array, g: Array) -> Array:
+        """``g · J_x``: the row ``g = ∂L/∂a`` carried to the layer's input, given its output ``a = apply(x)``.
+
+        Shapes: ``x`` ``(n_in,)`` or ``(B, n_in)``; ``a`` ``(n_out,)`` or ``(B, n_out)``;
+        ``g`` one row per sample, ``(n_out,)`` or ``(B, n_out)`` (as in :meth:`vjp_tangent`)
+        → ``(n_in,)`` or ``(B, n_in)``. What ``Network.gradient`` asks each layer, last
+        to first. Default: through :meth:`jacobian_input_op`, the reference. A layer may
+        override it to skip building the operator, or to reuse ``a`` (``tanh' = 1 − a²``);
+        it must agree with the reference to rounding and never write into ``g`` (a
+        block's branches share it).
+        """
+        return self.jacobian_op(x, "input").vjp(g[..., None, :])[..., 0, :]
+
+    def vjp_params_sum(self, x: Array, a: Array, g: Array, out: Array) -> None:
+        """Write ``Σ_b g_b · J_θ(x_b)`` (one sample: ``g · J_θ(x)``) into ``out``, a flat ``(n_params,)`` float64 array.
+
+        ``out`` is typically the layer's slice of a whole gradient; shapes of ``x``,
+        ``a``, ``g`` as in :meth:`vjp_input`. Default: through :meth:`jacobian_params_op`
+        (its ``vjp_sum``, the reference); a layer may override it as :meth:`vjp_input`.
+        """
+        row = out.reshape(1, -1)
+        r = self.jacobian_op(x, "params").vjp_sum(g[..., None, :], out=row)
+        if r is not row:  # (an operator that returned its sum instead of writing it)
+            row[...] = r
 
     # --- symbolic forms (optional) ------------------------------------------------
     def sympy_forward(self, x: Sequence[Any], theta: Sequence[Any]) -> list[Any]:
@@ -229,13 +262,26 @@ class Layer:
             raise ValueError(f"{self.name}: apply gave an output of shape {getattr(a, 'shape', type(a).__name__)}; expected {want}")
         return a
 
-    def jacobian_input(self, x: object) -> Array:
-        """The input Jacobian ``∂a/∂x``: ``(n_out, n_in)``, or ``(B, n_out, n_in)``."""
-        return self.jacobian_op(self._x(x), "input").dense(what=f"J_x of {self.name}")
+    def jacobian_input(self, x: object, out: Array | None = None) -> Array:
+        """The input Jacobian ``∂a/∂x``: ``(n_out, n_in)``, or ``(B, n_out, n_in)``.
 
-    def jacobian_params(self, x: object) -> Array:
-        """The parameter Jacobian ``∂a/∂θ``: ``(n_out, n_params)``, or ``(B, n_out, n_params)``."""
-        return self.jacobian_op(self._x(x), "params").dense(what=f"J_θ of {self.name}")
+        ``out``: a float64 array of that shape to write it into (a caller that materialises again and again).
+        """
+        return self.jacobian_op(self._x(x, copy=False), "input").dense(out=out, what=lambda: f"J_x of {self.name}")
+
+    def jacobian_params(self, x: object, out: Array | None = None) -> Array:
+        """The parameter Jacobian ``∂a/∂θ``: ``(n_out, n_params)``, or ``(B, n_out, n_params)``.
+
+        ``out``: a float64 array of that shape to write it into, e.g. the 103 MB ``J_θ`` of a
+        784→128 Dense layer materialised sample after sample.
+
+        >>> import numpy as np
+        >>> from jacobnet.core.layers import Dense
+        >>> d, buf = Dense(3, 2, seed=0), np.empty((2, 8))
+        >>> d.jacobian_params(np.array([1.0, 2.0, 3.0]), out=buf) is buf, buf[1]
+        (True, array([0., 0., 0., 1., 2., 3., 0., 1.]))
+        """
+        return self.jacobian_op(self._x(x, copy=False), "params").dense(out=out, what=lambda: f"J_θ of {self.name}")
 
     def jacobian_op(self, x: Array, wrt: str) -> Operator:
         """``J_x`` (``wrt="input"``) or ``J_θ`` (``"params"``) at a validated ``x``, checked to be the operator it must be.
@@ -259,8 +305,9 @@ class Layer:
             raise ValueError(f"{self.name}: {method} gave an operator for {got}; the input is {want}")
         return op
 
-    def _x(self, x: object) -> Array:
-        return as_input(x, self.name, self.n_in, makeup=self.input_makeup())
+    def _x(self, x: object, copy: bool = True) -> Array:
+        """``x`` validated (``copy=False`` where nothing keeps it: the Jacobians' doors return new matrices)."""
+        return as_input(x, self.name, self.n_in, makeup=self.input_makeup(), copy=copy)
 
     def input_makeup(self) -> str | None:
         """What the input size is made of, for the message when it is wrong (``"tokens=3 × d_model=4"``); ``None``: just ``n_in``."""
@@ -332,6 +379,23 @@ class Layer:
     def __repr__(self) -> str:
         """``Affine(n_in=4)``: the class and its hyper-parameters (built-in layers print their own constructor call)."""
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.hyperparameters().items())})"
+
+
+FAST_PATHS = {"vjp_input": "jacobian_input_op", "vjp_params_sum": "jacobian_params_op"}
+"""Each optional fast path of a gradient's backward pass, and the reference operator it must agree with."""
+
+
+def _paired(fast: Callable[..., Any], reference: str, op: Callable[..., Any]) -> Callable[..., Any]:
+    """``fast``, used while its class's ``reference`` method is still ``op``; else :class:`Layer`'s own, through the operator."""
+    default = getattr(Layer, fast.__name__)
+
+    @functools.wraps(fast)
+    def method(self: Layer, *args: Any) -> Any:
+        if getattr(type(self), reference) is op:
+            return fast(self, *args)
+        return default(self, *args)
+
+    return method
 
 
 def key_of(value: object, who: str) -> object:

@@ -34,7 +34,7 @@ import numpy as np
 
 from jacobnet.core.layer import Layer, Param
 from jacobnet.core.memory import check_budget
-from jacobnet.core.numerics import F8, softmax
+from jacobnet.core.numerics import F8, ones, softmax
 from jacobnet.core.operator import Operator
 from jacobnet.core.operators import DiagMinusOuter, Diagonal, KronRows, Matrix
 from jacobnet.core.rules import Rule, get_rule
@@ -163,6 +163,34 @@ class Dense(Layer):
     def jacobian_params_op(self, x: Array) -> Operator:
         return KronRows(x, self.n_out) if self.tokens == 1 else TokenKronRows(x, self.features_out, self.tokens)
 
+    def vjp_input(self, x: Array, a: Array, g: Array) -> Array:
+        """``g W``: one GEMM (per token, ``g_t W``, every (sample, token) row in one) — ``(…, n_out)`` → ``(…, n_in)``."""
+        if self.tokens == 1:
+            return g @ self.W
+        return (g.reshape(-1, self.features_out) @ self.W).reshape(g.shape[:-1] + (self.n_in,))
+
+    def vjp_params_sum(self, x: Array, a: Array, g: Array, out: Array) -> None:
+        """``[vec_r(Gᵀ X) | Gᵀ 𝟙]`` written in place: the W block one GEMM, as ``KronRows.vjp_sum`` (one sample: ``g ⊗ x``).
+
+        With tokens, ``G`` and ``X`` hold a row per (sample, token): the tokens' contributions add up.
+
+        >>> import numpy as np
+        >>> d, out = Dense(3, 2, seed=0), np.empty(8)
+        >>> d.vjp_params_sum(np.array([1.0, 2.0, 3.0]), None, np.array([1.0, -1.0]), out)
+        >>> out
+        array([ 1.,  2.,  3., -1., -2., -3.,  1., -1.])
+        """
+        m, n = self.features_out, self.features_in
+        W = out[: m * n].reshape(m, n)
+        if g.ndim == 1 and self.tokens == 1:
+            np.dot(g[:, None], x[None, :], out=W)  # the outer product g ⊗ x as a BLAS product: faster than the ufunc's
+            out[m * n :] = g
+            return None
+        G, X = g.reshape(-1, m), x.reshape(-1, n)  # (views: a row per sample and token)
+        np.dot(G.T, X, out=W)
+        np.dot(G.T, ones(G.shape[0]), out=out[m * n :])
+        return None
+
     def vjp_tangent(self, x: Array, g: Array, dx: Array, dtheta: Array) -> tuple[Array, Array]:
         """``R{J_x} = dW`` and ``R{J_θ} = [I ⊗ dxᵀ | 0]``: ``(g dW, Σ_b [vec_r(g ⊗ dx) | 0])`` — ``(…, p, n_in)``, ``(p, n_params)``.
 
@@ -277,10 +305,29 @@ class Elementwise(Layer):
         return dict(self.rule_params)
 
     def apply(self, x: Array) -> Array:
-        return self.rule.f(x, **self.rule_params)
+        params = self.rule_params
+        return self.rule.f(x, **params) if params else self.rule.f(x)
 
     def jacobian_input_op(self, x: Array) -> Operator:
         return Diagonal(self.rule.df(x, **self.rule_params))
+
+    def vjp_input(self, x: Array, a: Array, g: Array) -> Array:
+        """``g ⊙ f'``: with ``f'`` from the output, ``rule.df_out(a)``, where the rule has it (``1 − a²`` for tanh) and ``a`` is not saturated, else ``rule.df(x)``.
+
+        >>> import numpy as np
+        >>> x = np.array([0.5, -1.0]); a = np.tanh(x)
+        >>> bool(np.allclose(Tanh().vjp_input(x, a, np.ones(2)), 1 / np.cosh(x) ** 2, rtol=1e-15, atol=0))
+        True
+        """
+        rule, params = self.rule, self.rule_params
+        if rule.df_out is None:
+            return g * rule.df(x, **params)
+        d = rule.df_out(a, **params) if params else rule.df_out(a)
+        if rule.df_out_within is not None:
+            far = np.abs(a) > rule.df_out_within  # saturated: f' from x, to keep its relative accuracy
+            if far.any():
+                d[far] = rule.df(x[far], **params)
+        return g * d
 
     def vjp_tangent(self, x: Array, g: Array, dx: Array, dtheta: Array) -> tuple[Array, Array]:
         """``R{J_x} = diag(f''(x) ⊙ dx)``: ``(g ⊙ f''(x) ⊙ dx, ·)`` — ``(…, p, n)``, and ``(p, 0)`` (no parameters).
@@ -411,6 +458,10 @@ class Softmax(Layer):
 
     def jacobian_input_op(self, x: Array) -> Operator:
         return DiagMinusOuter(softmax(x))
+
+    def vjp_input(self, x: Array, a: Array, g: Array) -> Array:
+        """``g (diag(s) − s sᵀ)`` with ``s = a``, the stored output (no second softmax)."""
+        return DiagMinusOuter(a).vjp(g[..., None, :])[..., 0, :]
 
     def vjp_tangent(self, x: Array, g: Array, dx: Array, dtheta: Array) -> tuple[Array, Array]:
         """``R{J_x} = diag(ds) − ds sᵀ − s dsᵀ`` with ``ds = J_x dx``: ``g ⊙ ds − (g·ds) sᵀ − (g·s) dsᵀ`` — ``(…, p, n)``.

@@ -19,7 +19,7 @@ import numpy as np
 from jacobnet.core.compose import Composition
 from jacobnet.core.labels import entry_labels
 from jacobnet.core.layer import key_of
-from jacobnet.core.numerics import softmax, sum_others
+from jacobnet.core.numerics import softmax, sum_others, sum_others_and_total
 from jacobnet.core.operator import Operator
 from jacobnet.core.operators import DiagMinusOuter, Diagonal, Matrix
 from jacobnet.core.validate import as_input, as_target, check_finite
@@ -90,15 +90,16 @@ class Loss:
         yhat = as_input(yhat, self.name, what="prediction")
         return self.check_domain(yhat, as_target(y, yhat, self.name))
 
-    def checked_target(self, yhat: Array, y: object) -> tuple[Array, Array]:
+    def checked_target(self, yhat: Array, y: object, copy: bool = True) -> tuple[Array, Array]:
         """:meth:`checked` for a prediction that is already a float64 ``(n,)`` or ``(B, n)`` array.
 
         What a network passes its own output ``a_L`` through (its input was
         validated once, at the network's door): ``y`` gets every check,
         ``ŷ`` only the NaN/inf one (a forward pass can overflow) and the loss's domain check.
+        ``copy=False``: a float64 ``y`` is used as it is (for a caller that keeps nothing of it).
         """
         check_finite(yhat, self.name, "prediction")
-        return self.check_domain(yhat, as_target(y, yhat, self.name))
+        return self.check_domain(yhat, as_target(y, yhat, self.name, copy=copy))
 
     def check_domain(self, yhat: Array, y: Array) -> tuple[Array, Array]:
         """``(ŷ, y)`` unchanged, or raise where the loss is undefined (e.g. log 0)."""
@@ -328,9 +329,15 @@ class SoftmaxCrossEntropy(Loss):
         return -np.sum(y * log_s, axis=-1)
 
     def row(self, z: Array, y: Array) -> Array:
-        s = softmax(z)
-        # (Σ_j y_j) s_i − y_i = s_i Σ_{j≠i} y_j − y_i Σ_{j≠i} s_j: no 1 − s_i cancellation
-        return s * sum_others(y) - y * sum_others(s)
+        # (Σ_j y_j) s_i − y_i = s_i Σ_{j≠i} y_j − y_i Σ_{j≠i} s_j = (e_i Σ_{j≠i} y_j − y_i Σ_{j≠i} e_j) / Σ_j e_j
+        # with e = exp(z − max z) ∈ (0, 1]: no 1 − s_i cancellation, and one division
+        e = z - np.maximum.reduce(z, axis=-1, keepdims=True)
+        np.exp(e, out=e)
+        others, total = sum_others_and_total(e)  # Σ_{j≠i} e_j and Σ_j e_j ≥ 1, in one product
+        r = e * sum_others(y)
+        r -= y * others
+        r /= total
+        return r
 
     def hessian_op(self, z: Array, y: Array) -> Operator:
         """``H_ℓ = (Σ_i y_i)(diag(s) − s sᵀ)``, ``s = softmax(z)`` — ``(n, n)``: the softmax Jacobian (``Σ y = 1``).

@@ -17,11 +17,12 @@ The concrete operators are in :mod:`jacobnet.core.operators`.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
-from jacobnet.core.memory import check_budget
-from jacobnet.core.numerics import F8
+from jacobnet.core.memory import budget, check_budget
+from jacobnet.core.numerics import F8, zero
 
 Array = np.ndarray
 
@@ -62,23 +63,61 @@ class Operator:
     shape: tuple[int, int]
     batch: int | None
 
-    def dense(self, out: Array | None = None, what: str = "") -> Array:
+    def dense(self, out: Array | None = None, what: str | Callable[[], str] = "", refill: bool = False) -> Array:
         """The full matrix: ``(m, n)``, or ``(B, m, n)`` for a batch; every entry written.
 
         Without ``out`` it is allocated after the one check against the memory
-        budget, whose message names ``what`` (e.g. ``"J_θ(Dense 1)"``; default:
-        the structure); ``out`` (of that shape, float64) reuses a buffer.
+        budget, whose message names ``what`` (e.g. ``"J_θ(Dense 1)"``, or a function
+        that gives it, called only for the message; default: the structure);
+        ``out`` (of that shape, float64) reuses a buffer, for a
+        caller that materialises again and again. A mostly-zero structure (one that
+        defines :meth:`_fill_nonzeros`) starts a fresh matrix from ``np.zeros``,
+        whose pages the system hands over already zero, and writes only its nonzeros.
+        ``refill=True`` says that ``out`` holds the dense matrix of an operator of the
+        same kind and shape (the previous sample's): a mostly-zero structure then
+        rewrites only the entries of its structure, the zeros being in place already.
         """
         lead = () if self.batch is None else (self.batch,)
         if out is None:
-            instead = "use the structured mode (multiply through its structure)"
-            instead += "" if self.batch is None else " or a smaller batch"
-            check_budget(self.nbytes_dense, f"{what or f'the {self.kind} Jacobian'} of shape {lead + self.shape}", instead)
+            if self.nbytes_dense > budget():  # (the message only when it is needed)
+                instead = "use the structured mode (multiply through its structure)"
+                instead += "" if self.batch is None else " or a smaller batch"
+                name = what() if callable(what) else what
+                check_budget(self.nbytes_dense, f"{name or f'the {self.kind} Jacobian'} of shape {lead + self.shape}", instead)
+            if self.mostly_zero:
+                out = np.zeros(lead + self.shape)
+                self._fill_nonzeros(out)
+                return out
             out = np.empty(lead + self.shape)
-        self._fill(out)
+        elif getattr(out, "shape", None) != lead + self.shape or out.dtype != np.float64:
+            got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
+            name = (what() if callable(what) else what) or f"the {self.kind} Jacobian"
+            raise ValueError(f"dense(out=…) of {name}: out must be a float64 array of shape {lead + self.shape}, got {got}")
+        if refill and self.mostly_zero:
+            self._fill_nonzeros(out)
+        else:
+            self._fill(out)
         return out
 
+    @property
+    def mostly_zero(self) -> bool:
+        """Whether the structure writes its nonzeros into zeros (:meth:`_fill_nonzeros`) rather than every entry."""
+        return type(self)._fill_nonzeros is not Operator._fill_nonzeros
+
     def _fill(self, out: Array) -> None:
+        """Write every entry of the dense matrix into ``out`` (``(m, n)`` or ``(B, m, n)``); by default zeros, then the nonzeros."""
+        if not self.mostly_zero:
+            raise NotImplementedError(f"{type(self).__name__} defines neither _fill nor _fill_nonzeros")
+        zero(out)
+        self._fill_nonzeros(out)
+
+    def _fill_nonzeros(self, out: Array) -> None:
+        """Write the entries of the structure into ``out``, whose other entries are zero (a mostly-zero structure defines this instead of :meth:`_fill`).
+
+        Every entry the structure may hold is written, whatever its value (``xᵀ`` even where
+        ``x_j = 0``): where those entries sit depends on the shape alone, so ``out`` may also
+        hold another operator's matrix of the same kind and shape (``dense(refill=True)``).
+        """
         raise NotImplementedError
 
     def batch_slice(self, start: int, stop: int) -> Operator:
@@ -95,10 +134,12 @@ class Operator:
         ``out``: a ``(k, n)`` float64 array (e.g. a view into a whole gradient) to write it into.
         """
         r = self.vjp(G)
-        r = r.sum(axis=0) if r.ndim == 3 else r
         if out is None:
-            return r
-        out[...] = r
+            return np.add.reduce(r, axis=0) if r.ndim == 3 else r
+        if r.ndim == 3:
+            np.add.reduce(r, axis=0, out=out)  # straight into out: no second temporary
+        else:
+            out[...] = r
         return out
 
     def vjp_mean(self, G: Array) -> Array:

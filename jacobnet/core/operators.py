@@ -50,11 +50,31 @@ array([[1., 2., 3.],
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from jacobnet.core.numerics import F8, ones, sum_others
 from jacobnet.core.operator import Box, Operator, per_sample
 
 Array = np.ndarray
+
+
+def diagonal_blocks(out: Array, m: int, n: int = 1, col: int = 0) -> Array:
+    """The entries ``(i, col + i·n + j)`` (``i < m``, ``j < n``) of ``out``'s last two axes, as a writable view ``(…, m, n)``.
+
+    Row ``i``'s block ``i`` of width ``n`` — the diagonal for ``n = 1`` — with the batch axes
+    in front: assigning to it writes the structure in one strided copy, without index arrays.
+
+    >>> a = np.zeros((2, 6))
+    >>> diagonal_blocks(a, 2, 3)[...] = [[1, 2, 3], [4, 5, 6]]
+    >>> a
+    array([[1., 2., 3., 0., 0., 0.],
+           [0., 0., 0., 4., 5., 6.]])
+    """
+    rows, cols = out.strides[-2:]
+    shape, strides = out.shape[:-2] + (m, n), out.strides[:-2] + (rows + n * cols, cols)
+    if out.flags.c_contiguous:  # (the quicker constructor of the same view)
+        return np.ndarray(shape, out.dtype, out, col * cols, strides)
+    return as_strided(out[..., col:], shape=shape, strides=strides)
 
 
 class Matrix(Operator):
@@ -113,10 +133,8 @@ class Diagonal(Operator):
         self.shape = (n, n)
         self.batch = d.shape[0] if d.ndim == 2 else None
 
-    def _fill(self, out: Array) -> None:
-        idx = np.arange(self.shape[0])
-        out.fill(0.0)
-        out[..., idx, idx] = self.d
+    def _fill_nonzeros(self, out: Array) -> None:
+        diagonal_blocks(out, self.shape[0])[..., 0] = self.d
 
     def batch_slice(self, start: int, stop: int) -> Diagonal:
         return Diagonal(self.d[start:stop])
@@ -155,7 +173,7 @@ class Empty(Operator):
         self.shape = (m, 0)
         self.batch = batch
 
-    def _fill(self, out: Array) -> None:
+    def _fill_nonzeros(self, out: Array) -> None:
         pass  # no entries
 
     def batch_slice(self, start: int, stop: int) -> Empty:
@@ -201,9 +219,9 @@ class DiagMinusOuter(Operator):
         self.batch = s.shape[0] if s.ndim == 2 else None
 
     def _fill(self, out: Array) -> None:
-        s, idx = self.s, np.arange(self.shape[0])
+        s = self.s
         np.multiply(-s[..., :, None], s[..., None, :], out=out)
-        out[..., idx, idx] = s * sum_others(s)  # s_i (1 − s_i), without cancellation
+        diagonal_blocks(out, self.shape[0])[..., 0] = s * sum_others(s)  # s_i (1 − s_i), without cancellation
 
     def batch_slice(self, start: int, stop: int) -> DiagMinusOuter:
         return DiagMinusOuter(self.s[start:stop])
@@ -252,13 +270,10 @@ class KronRows(Operator):
         self.shape = (m, m * self.n + m)
         self.batch = x.shape[0] if x.ndim == 2 else None
 
-    def _fill(self, out: Array) -> None:
-        m, n, x = self.m, self.n, self.x
-        idx = np.arange(m)
-        out.fill(0.0)  # then the nonzeros, in place: no temporaries
-        blocks = out[..., : m * n].reshape(x.shape[:-1] + (m, m, n))  # a view
-        blocks[..., idx, idx, :] = x[..., None, :]  # row i, block i: xᵀ  (I_m ⊗ xᵀ)
-        out[..., idx, m * n + idx] = 1.0  # the b columns: I_m
+    def _fill_nonzeros(self, out: Array) -> None:
+        m, n = self.m, self.n  # the nonzeros, in place through strided views: no temporaries, no index arrays
+        diagonal_blocks(out, m, n)[...] = self.x[..., None, :]  # row i, block i: xᵀ  (I_m ⊗ xᵀ)
+        diagonal_blocks(out, m, 1, col=m * n)[...] = 1.0  # the b columns: I_m
 
     def batch_slice(self, start: int, stop: int) -> KronRows:
         return KronRows(self.x[start:stop], self.m)
@@ -274,16 +289,28 @@ class KronRows(Operator):
         ]
 
     def vjp(self, G: Array) -> Array:
-        m, n = self.m, self.n
         lead = np.broadcast_shapes(G.shape[:-2], self.x.shape[:-1])
-        out = np.empty(lead + (G.shape[-2], m * n + m))
+        return self._vjp_into(G, np.empty(lead + (G.shape[-2], self.shape[1])))
+
+    def _vjp_into(self, G: Array, out: Array) -> Array:
+        """``[vec_r(G_k ⊗ x) | G]`` written into ``out`` (``(..., k, m·n + m)``, rows C-contiguous)."""
+        m, n = self.m, self.n
         outer = out[..., : m * n].reshape(out.shape[:-1] + (m, n))  # a view: (..., k, m, n)
-        np.multiply(G[..., :, :, None], self.x[..., None, None, :], out=outer)
+        if G.shape[:-1] == (1,) and self.x.ndim == 1:  # one row, one sample: g ⊗ x as a BLAS product
+            np.dot(G.reshape(m, 1), self.x.reshape(1, n), out=outer.reshape(m, n))
+        else:
+            np.multiply(G[..., :, :, None], self.x[..., None, None, :], out=outer)
         out[..., m * n :] = G
         return out
 
     def vjp_sum(self, G: Array, out: Array | None = None) -> Array:
-        """``Σ_b [vec_r(G_b ⊗ x_b) | G_b]``: the W block is one GEMM ``Gᵀ X``, not ``B`` outer products."""
+        """``Σ_b [vec_r(G_b ⊗ x_b) | G_b]``: the W block is one GEMM ``Gᵀ X``, not ``B`` outer products.
+
+        One sample: the outer products written straight into ``out`` (no temporary of the
+        product's size: a 784→128 layer's is 800 KB).
+        """
+        if G.ndim == 2 and self.x.ndim == 1 and (out is None or out.flags.c_contiguous):
+            return self._vjp_into(G, np.empty((G.shape[0], self.shape[1])) if out is None else out)
         if G.ndim != 3 or self.x.ndim != 2:
             return super().vjp_sum(G, out)
         B, k, m = G.shape
@@ -370,10 +397,13 @@ class HStack(Operator):
         return np.concatenate([np.broadcast_to(p, lead + p.shape[-1:]) for p in parts], axis=-1)
 
     def vjp_sum(self, G: Array, out: Array | None = None) -> Array:
-        """``Σ_b G_b @ J_b``, block by block (each block's own batch sum, e.g. ``Gᵀ X``)."""
+        """``Σ_b G_b @ J_b``, block by block (each block's own batch sum, e.g. ``Gᵀ X``, written into its columns of ``out``)."""
         out = np.empty((G.shape[-2], self.shape[1])) if out is None else out
         for block, cols in zip(self.blocks, self._columns()):
-            out[:, cols] = block.vjp_sum(G)
+            part = out[:, cols]
+            r = block.vjp_sum(G, out=part)
+            if r is not part:  # (an operator that returned its sum instead of writing it)
+                part[...] = r
         return out
 
     def jvp(self, H: Array) -> Array:

@@ -198,16 +198,44 @@ class Stack:
         """Whether some layer sits at more than one position."""
 
     # --- values -----------------------------------------------------------
-    def check_input(self, x: object) -> Array:
-        """``x`` as float64 ``(n_in,)`` or ``(B, n_in)``; errors name the first sized layer."""
-        return as_input(x, self._input_name, self.input_size, makeup=self._input_makeup)
+    def check_input(self, x: object, copy: bool = True) -> Array:
+        """``x`` as float64 ``(n_in,)`` or ``(B, n_in)``; errors name the first sized layer (``copy``: see :func:`as_input`)."""
+        return as_input(x, self._input_name, self.input_size, makeup=self._input_makeup, copy=copy)
 
-    def run(self, x: object) -> tuple[list[Array], list[Array]]:
-        """The forward pass: ``[a_0 = x, a_1, …, a_L]`` and every position's input (by ``Position.index``)."""
-        inputs: list[Array] = [None] * len(self.all_positions)  # type: ignore[list-item]
-        acts = [self.check_input(x)]
+    def run(self, x: object, outputs: list[Array] | None = None, copy: bool = True) -> tuple[list[Array], list[Array]]:
+        """The forward pass: ``[a_0 = x, a_1, …, a_L]`` and every position's input (by ``Position.index``).
+
+        ``x`` is validated here, once per call. Each layer's output is checked against the
+        shape it must have the first time the stack sees an input of ``x``'s shape (the sizes
+        depend on nothing else); later runs at that shape only apply the layers.
+        ``outputs``: a list that receives every position's output too, by ``Position.index``
+        (what the backward pass of a gradient hands each layer,
+        :meth:`~jacobnet.core.layer.Layer.vjp_input`). ``copy=False`` keeps a float64 ``x``
+        itself as ``a_0`` (for a caller that keeps nothing after it returns).
+
+        >>> from jacobnet import Dense, Tanh, Residual, MSE
+        >>> net = Stack([Dense(3, 2, seed=0), Residual([Tanh()])], MSE())
+        >>> outs = []
+        >>> acts, inputs = net.run(np.ones((4, 3)), outputs=outs)
+        >>> [a.shape for a in acts], len(outs), outs[1] is acts[2], np.array_equal(outs[2], np.tanh(inputs[2]))  # the block's, its Tanh's
+        ([(4, 3), (4, 2), (4, 2)], 3, True, True)
+        """
+        a = self.check_input(x, copy)
+        n = len(self.all_positions)
+        inputs: list[Array] = [None] * n  # type: ignore[list-item]
+        if outputs is not None:
+            outputs[:] = inputs
+        seen = self.__dict__.get("_shapes_checked")
+        if seen is None:
+            seen = self.__dict__["_shapes_checked"] = set()
+        check = a.shape not in seen
+        acts = [a]
         for pos in self.positions:
-            acts.append(_run(pos, acts[-1], inputs))
+            acts.append(_run(pos, acts[-1], inputs, outputs, check))
+        if check:
+            if len(seen) >= MAX_SHAPES_CHECKED:
+                seen.clear()
+            seen.add(a.shape)
         return acts, inputs
 
     def activations(self, x: Array) -> list[Array]:
@@ -346,21 +374,33 @@ class Stack:
         return f"{type(self).__name__}([{inner}], {self.loss_fn!r})"
 
 
-def _run(pos: Position, x: Array, inputs: list[Array]) -> Array:
-    """``pos``'s output at input ``x``, storing every position's input on the way."""
+MAX_SHAPES_CHECKED = 64
+"""The input shapes a stack remembers as checked (:meth:`Stack.run`); past that it starts again."""
+
+
+def _run(pos: Position, x: Array, inputs: list[Array], outputs: list[Array] | None, check: bool = True) -> Array:
+    """``pos``'s output at input ``x``, storing every position's input (and output, if ``outputs``) on the way.
+
+    ``check``: each layer's input size and output shape are checked (the first run at an input shape).
+    """
     inputs[pos.index] = x
     layer = pos.layer
-    if layer.n_in is not None and x.shape[-1] != layer.n_in:  # (sizes a size-free block changed, known only now)
+    if check and layer.n_in is not None and x.shape[-1] != layer.n_in:  # (sizes a size-free block changed, known only now)
         raise ValueError(f"{pos.name} ({layer!r}) expects {layer.n_in} inputs, but its input has {x.shape[-1]} features")
     if pos.branches is None:
-        return layer.checked_output(layer.apply(x), x)
-    outs = []
-    for branch in pos.branches:
-        a = x
-        for p in branch:
-            a = _run(p, a, inputs)
-        outs.append(a)
-    return layer.checked_output(layer.combine(outs, x.shape[-1]), x)
+        a = layer.checked_output(layer.apply(x), x) if check else layer.apply(x)
+    else:
+        outs = []
+        for branch in pos.branches:
+            b = x
+            for p in branch:
+                b = _run(p, b, inputs, outputs, check)
+            outs.append(b)
+        a = layer.combine(outs, x.shape[-1])
+        a = layer.checked_output(a, x) if check else a
+    if outputs is not None:
+        outputs[pos.index] = a
+    return a
 
 
 def checked_layers(layers: object) -> list[Layer]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 Array = np.ndarray
+F64 = np.dtype(np.float64)
 
 
 def _shape_text(size: int | None) -> str:
@@ -29,11 +30,15 @@ def _asarray(x: object, expects: str) -> Array:
         raise ValueError(f"{expects}, got a ragged sequence (rows of different lengths)") from None
 
 
-def as_input(x: object, who: str, size: int | None = None, what: str = "input", makeup: str | None = None) -> Array:
+def as_input(x: object, who: str, size: int | None = None, what: str = "input", makeup: str | None = None,
+             copy: bool = True) -> Array:
     """Return ``x`` as a float64 array of shape ``(size,)`` or ``(B, size)``, or raise.
 
     ``makeup`` says what ``size`` is made of (``"tokens=3 × d_model=4"``), for the
-    message when the feature size is wrong.
+    message when the feature size is wrong. ``copy=False`` returns a float64 array
+    itself (other dtypes are still converted): for a caller that keeps nothing of
+    ``x`` after it returns (``Network.gradient``); by default the result is a copy,
+    so that what is kept (a trace, an operator) never changes with the caller's array.
 
     Raises:
         TypeError: ``x`` is not real-numeric (strings, objects, booleans, complex).
@@ -44,6 +49,10 @@ def as_input(x: object, who: str, size: int | None = None, what: str = "input", 
     ...
     ValueError: SelfAttention: the input has 10 features, but tokens=3 × d_model=4 = 12
     """
+    if not copy and type(x) is np.ndarray and x.dtype is F64:  # already what is asked: only the shape and NaN/inf to check
+        shape = x.shape
+        if (len(shape) == 1 or (len(shape) == 2 and shape[0])) and shape[-1] and (size is None or shape[-1] == size):
+            return check_finite(x, who, what, size)
     arr = x if type(x) is np.ndarray else _asarray(x, f"{who} expects {what} of shape {_shape_text(size)}")
     if arr.dtype.kind not in "iuf":  # signed/unsigned integers and floats; not bool, complex, str, object
         raise TypeError(
@@ -56,7 +65,7 @@ def as_input(x: object, who: str, size: int | None = None, what: str = "input", 
         raise ValueError(f"{who} expects {what} of shape {_shape_text(size)}, got shape {arr.shape}")
     if arr.shape[-1] == 0 or (arr.ndim == 2 and arr.shape[0] == 0):
         raise ValueError(f"{who} expects a non-empty {what} of shape {_shape_text(size)}, got shape {arr.shape}")
-    return check_finite(arr.astype(np.float64, copy=True), who, what, size)
+    return check_finite(arr.astype(np.float64, copy=copy), who, what, size)
 
 
 def check_finite(arr: Array, who: str, what: str = "input", size: int | None = None) -> Array:
@@ -131,9 +140,9 @@ def seed_value(value: object, what: str, allow_none: bool = True) -> int | None:
     return int(value)
 
 
-def as_target(y: object, yhat: Array, who: str) -> Array:
-    """Return the target ``y`` as float64 with exactly the prediction's shape, or raise."""
-    arr = as_input(y, who, yhat.shape[-1], what="target")
+def as_target(y: object, yhat: Array, who: str, copy: bool = True) -> Array:
+    """Return the target ``y`` as float64 with exactly the prediction's shape, or raise (``copy``: as :func:`as_input`)."""
+    arr = as_input(y, who, yhat.shape[-1], what="target", copy=copy)
     if arr.shape != yhat.shape:
         raise ValueError(f"{who} expects a target of the prediction's shape {yhat.shape}, got shape {arr.shape}")
     return arr

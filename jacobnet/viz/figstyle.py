@@ -17,14 +17,19 @@ mathtext — ``J_θ(Dense 1)`` becomes :math:`J_\\theta(\\mathrm{Dense\\ 1})`.
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
-from contextlib import AbstractContextManager
-from typing import Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Iterator, Sequence
 
 import matplotlib as mpl
+import numpy as np
 from matplotlib import ft2font
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # (loaded with the package: never half-way through a save)
 from matplotlib.figure import Figure
+from matplotlib.image import imsave
+from matplotlib.mathtext import MathTextParser
 
 CMAP = "RdBu_r"  # red = positive, blue = negative, white = 0
 FONT_PT = 9.0
@@ -76,14 +81,94 @@ def png_bytes(fig: Figure) -> bytes:
 def save_png(fig: Figure, target: str | os.PathLike | io.BytesIO) -> None:
     """Save as PNG the one way every figure is saved: :data:`DPI`, tight box, no timestamps.
 
-    Figures laid out by hand (the heatmaps) are cropped to their tight bounding box;
-    figures with a layout engine (``layout="constrained"``) are saved as laid out.
+    Figures laid out by hand (the heatmaps) are cropped to their tight bounding box
+    plus :data:`PAD_IN`: drawn once at full size, then cut (:func:`tight_pixels`) —
+    ``savefig(bbox_inches="tight")`` draws every figure twice, once to measure it.
+    Figures with a layout engine (``layout="constrained"``) are saved as laid out.
 
     Same figure, same bytes: PNG has no date, matplotlib's ``Software`` stamp is
     dropped; the ``Source`` text chunk records the renderer (:data:`RENDERER`).
+    Mathtext is parsed once per text for all figures (:func:`shared_mathtext`).
     """
-    tight = "tight" if fig.get_layout_engine() is None else None  # a layout engine already fits the text
-    fig.savefig(target, format="png", dpi=DPI, bbox_inches=tight, pad_inches=0.12, metadata=SAVE_METADATA)
+    with shared_mathtext():
+        if fig.get_layout_engine() is not None:  # a layout engine already fits the text
+            fig.savefig(target, format="png", dpi=DPI, metadata=SAVE_METADATA)
+            return
+        pixels = tight_pixels(fig)
+        if pixels is None:  # (something drawn outside the figure: matplotlib's own tight box, which grows it)
+            fig.savefig(target, format="png", dpi=DPI, bbox_inches="tight", pad_inches=PAD_IN, metadata=SAVE_METADATA)
+            return
+    imsave(target, pixels, format="png", dpi=DPI, metadata=SAVE_METADATA)
+
+
+PAD_IN = 0.12
+"""The margin around a figure's tight bounding box, inches."""
+
+
+def tight_pixels(fig: Figure) -> np.ndarray | None:
+    """The figure drawn once at :data:`DPI`, cut to its tight bounding box plus :data:`PAD_IN`: RGBA ``(h, w, 4)``.
+
+    ``None`` when that box reaches outside the figure (then only a bigger canvas holds it).
+    The figure's dpi and canvas are as they were afterwards.
+    """
+    canvas, dpi = fig.canvas, fig.dpi
+    try:
+        fig.dpi = DPI
+        agg = FigureCanvasAgg(fig)
+        agg.draw()
+        box = fig.get_tightbbox(agg.get_renderer()).padded(PAD_IN)
+        rgba = np.asarray(agg.buffer_rgba())
+        H, W = rgba.shape[:2]
+        left, right = math.floor(box.x0 * DPI), math.ceil(box.x1 * DPI)
+        top, bottom = math.floor(H - box.y1 * DPI), math.ceil(H - box.y0 * DPI)
+        if left < 0 or top < 0 or right > W or bottom > H:
+            return None
+        return rgba[top:bottom, left:right].copy()
+    finally:
+        fig.dpi = dpi
+        fig.set_canvas(canvas)
+
+
+_MATHTEXT: dict[tuple, object] = {}
+MATHTEXT_CACHE_SIZE = 4096
+"""Parsed mathtext kept by :func:`shared_mathtext` (past that many, it starts again)."""
+
+
+@contextmanager
+def shared_mathtext() -> Iterator[None]:
+    """Within: each mathtext string is parsed once for every renderer and figure, not once per renderer.
+
+    matplotlib caches a parse per renderer, and a PNG with a tight box draws the figure
+    with two renderers (one to measure, one to save); the tick labels recur from figure
+    to figure (``a^{(1)}_{1}`` in three of the demo's six). Parsing (pyparsing) is the
+    largest cost of a heatmap, so the parses are kept here, keyed by everything a parse
+    depends on: the text, the dpi, the font properties, antialiasing, hinting, the
+    output type and the ``mathtext.*`` settings. The result is the same object matplotlib
+    would have built: the same pixels. (Without matplotlib's private ``_parse_cached``,
+    nothing changes.)
+    """
+    original = MathTextParser.__dict__.get("_parse_cached")
+    parse = getattr(original, "__wrapped__", None)
+    if parse is None:  # (another matplotlib: its own cache only)
+        yield
+        return
+
+    # the mathtext settings, fixed while saving (by key: reading rcParams["backend"] would load pyplot)
+    rc = tuple((k, str(mpl.rcParams[k])) for k in mpl.rcParams if k.startswith("mathtext."))
+
+    def cached(self: MathTextParser, s: str, dpi: float, prop: object, antialiased: bool, load_glyph_flags: object) -> object:
+        key = (self._output_type, s, dpi, prop, antialiased, load_glyph_flags, rc)
+        if key not in _MATHTEXT:
+            if len(_MATHTEXT) >= MATHTEXT_CACHE_SIZE:
+                _MATHTEXT.clear()
+            _MATHTEXT[key] = parse(self, s, dpi, prop, antialiased, load_glyph_flags)
+        return _MATHTEXT[key]
+
+    MathTextParser._parse_cached = cached
+    try:
+        yield
+    finally:
+        MathTextParser._parse_cached = original
 
 
 def _math(text: str) -> str:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
 from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
@@ -81,11 +82,10 @@ def draw_matrix(ax: Axes, A: Array, norm: Normalize | None = None, *, spy: bool 
     else:
         im = ax.imshow(A, cmap=cmap, norm=norm or centred_norm(A), interpolation="nearest", aspect="auto")
     m, n = A.shape
-    if m <= 40 and n <= 60:  # white cell borders while cells are big enough to see them
-        ax.set_xticks(np.arange(-0.5, n), minor=True)
-        ax.set_yticks(np.arange(-0.5, m), minor=True)
-        ax.grid(which="minor", color="white" if not spy else "#d0d0d0", linewidth=0.8)
-        ax.tick_params(which="minor", length=0)
+    if m <= 40 and n <= 60:  # white cell borders while cells are big enough to see them (lines, not minor ticks: cheaper)
+        segments = [((j, -0.5), (j, m - 0.5)) for j in np.arange(-0.5, n)] + [((-0.5, i), (n - 0.5, i)) for i in np.arange(-0.5, m)]
+        borders = LineCollection(segments, colors="white" if not spy else "#d0d0d0", linewidths=0.8, zorder=1.5)
+        ax.add_collection(borders, autolim=False)
     for side in ax.spines.values():
         side.set_color("#888888")
     return im
