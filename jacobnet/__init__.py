@@ -28,6 +28,7 @@ from jacobnet.core.attention import SelfAttention
 from jacobnet.core.blocks import Block, Concat, Residual, Select, Sequential, Sum
 from jacobnet.core.compose import Composition, Identity, OperatorSum, RowBlock, VStack
 from jacobnet.core.conv import Conv1d, Conv2d
+from jacobnet.core.cost import CostError, cost_limit, set_cost_limit
 from jacobnet.core.layer import Layer, Param
 from jacobnet.core.layers import Dense, Elementwise, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from jacobnet.core.losses import MSE, CrossEntropy, Loss, SoftmaxCrossEntropy
@@ -50,7 +51,7 @@ _LAZY = {  # name → the module that defines it, imported on first use
 }
 _MODULES = {  # short names of the modules people reach for
     "memory": "core.memory", "rules": "core.rules", "operators": "core.operators", "layers": "core.layers",
-    "blocks": "core.blocks", "compose": "core.compose", "paths": "chain.paths", "depth": "net.depth",
+    "blocks": "core.blocks", "compose": "core.compose", "paths": "chain.paths", "depth": "net.depth", "cost": "core.cost",
     "losses": "core.losses", "report": "check.report", "spec": "net.spec", "data": "course.data",
     "exercises": "course.exercises", "widgets": "viz.widgets", "gallery": "viz.gallery",
 }
@@ -62,7 +63,7 @@ __all__ = [
     "Matrix", "Diagonal", "DiagMinusOuter", "KronRows", "HStack", "Empty",
     "Identity", "Composition", "OperatorSum", "VStack", "RowBlock", "Selection", "Averaging", "BlockToeplitz", "PatchRows", "LayerNormJacobian", "TokenMatrix", "TokenKronRows", "TokenDiagRows",
     "Network", "GRADIENT_METHODS", "build_network", "Chain", "PathSum", "Factor", "Trace",
-    "JacobianMemoryError", "memory_budget", "set_budget", "train", *_LAZY,
+    "JacobianMemoryError", "memory_budget", "set_budget", "CostError", "cost_limit", "set_cost_limit", "train", *_LAZY,
 ]
 
 

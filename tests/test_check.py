@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import jacobnet as jn
+import jacobnet.check.report
 import jacobnet.symbolic
 from jacobnet import check
 from jacobnet.check import (
@@ -33,6 +34,7 @@ from jacobnet.check import (
 )
 from jacobnet.check.report import Block, network_blocks
 from jacobnet.core import finite
+from jacobnet.core.cost import CostError
 from jacobnet.core.operators import Matrix
 
 
@@ -362,8 +364,11 @@ def test_size_guard_before_any_gradient(monkeypatch):
         raise AssertionError("no gradient may be computed before the size guard")
 
     monkeypatch.setattr(jn.Network, "gradient", slow)
+    monkeypatch.setattr(jacobnet.check.report, "fd_gradient", slow)
+    with pytest.raises(CostError, match=r"finite differences of dL/dθ of .* \(101770 parameters: .* over the cost limit"):
+        compare_gradients(net, np.zeros(784), np.eye(10)[0])  # the cost of central differences, checked first
     with pytest.raises(jacobnet.symbolic.SymbolicSizeError, match="over the limit"):
-        compare_gradients(net, np.zeros(784), np.eye(10)[0])
+        compare_gradients(net, np.zeros(784), np.eye(10)[0], methods=("jacobian", "symbolic"))
 
 
 def test_networks_without_parameters_and_with_a_parameter_free_first_layer():

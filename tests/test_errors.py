@@ -269,9 +269,11 @@ def test_spec_errors() -> None:
         build_network("3,1", loss="softmax-ce")
     with pytest.raises(ValueError, match=re.escape("--seed must be a non-negative integer, got -1")):
         build_network("3,2", seed=-1)
-    for text in ("3,-4,2", "3", "3,4,", "3;4", "__import__('os')", "1e3,2"):
+    for text in ("3,-4,2", "3,4,", "3;4", "__import__('os')", "1e3,2"):
         with pytest.raises(ValueError, match=re.escape("--layers expects comma-separated positive integers such as 3,4,2")):
             parse_sizes(text)
+    with pytest.raises(ValueError, match=re.escape("--layers expects at least two sizes, input and output, such as 3,4,2")):
+        parse_sizes("3")  # (one size is a well-formed list: what is wrong is that it is one)
 
 
 def test_other_named_choices() -> None:

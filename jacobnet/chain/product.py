@@ -46,6 +46,7 @@ import numpy as np
 from jacobnet.chain.factor import Factor, find_factor
 from jacobnet.chain.kernels import Multiplication, Operand, combine, leaf
 from jacobnet.chain.orders import ORDER_NAMES, Tree, check_tree, forward_tree, optimal_tree, reverse_tree, tree_text
+from jacobnet.core.cost import cut_text, shorten
 from jacobnet.core.memory import check_budget, format_bytes
 from jacobnet.core.operators import Matrix
 from jacobnet.core.table import Table
@@ -160,7 +161,7 @@ class Chain:
     # --- orders -----------------------------------------------------------
     def tree(self, order: Order = "reverse", mode: str = "materialised") -> Tree:
         """The parenthesisation of ``order``; ``"optimal"`` is the cheapest under the cost model of ``mode``."""
-        check_mode(mode)
+        check_mode(_mode(mode))
         n = len(self.factors)
         if isinstance(order, str):
             if order == "reverse":
@@ -171,8 +172,11 @@ class Chain:
                 leaves = [leaf(f, mode, i) for i, f in enumerate(self.factors)]
                 return optimal_tree(leaves, _cost_only)
             choices = ", ".join(ORDER_NAMES)
-            raise ValueError(f"unknown order {order!r}; choose one of {choices} or nested pairs such as ((0, 1), 2)")
-        return check_tree(order, n)
+            raise ValueError(f"unknown order {shorten(repr(order), 80)}; choose one of {choices} or nested pairs such as ((0, 1), 2)")
+        try:
+            return check_tree(order, n)
+        except ValueError as err:  # (its message quotes the order whole)
+            raise ValueError(shorten(str(err), 400)) from None
 
     def describe(self, order: Order = "reverse", mode: str = "materialised") -> str:
         """The order with factor names, e.g. ``((J_loss·J_x(Dense 2))·J_θ(Dense 1))``."""
@@ -238,9 +242,11 @@ class Chain:
         return self._steps(tree, mode)
 
     def _steps(self, tree: Tree, mode: str) -> Iterator[Step]:
-        for i, (a, b, m) in enumerate(self._walk(tree, mode, compute=True), start=1):
-            r = m.result
+        i = 0  # (counted by hand: enumerate keeps its last item, the operands, alive through the next multiplication)
+        for a, b, m in self._walk(tree, mode, compute=True):
+            i, r = i + 1, m.result
             yield Step(i, a.name, b.name, a.shape, b.shape, r.name, r.shape, r.kind, m.kernel, m.flops, m.nbytes, r)
+            del a, b, m, r  # (the next multiplication runs without this one's operands)
 
     def evaluate(self, order: Order = "reverse", mode: str = "materialised") -> Array:
         """The product: ``(1, n)`` for a loss chain, or ``(B, 1, n)`` per sample.
@@ -248,7 +254,8 @@ class Chain:
         ``"reverse"`` multiplies left to right, ``((J_loss J_L) J_{L−1}) ⋯`` (backprop);
         ``"forward"`` right to left, ``J_loss (J_L (⋯ J_θ))`` (forward mode).
         ``mode="structured"`` multiplies through the factors' structure instead of
-        their dense matrices: the same numbers up to rounding.
+        their dense matrices: the same numbers up to rounding. Only the operands still
+        to be multiplied are alive at any time, and nothing but the result outlives the call.
 
         >>> c = Chain.from_matrices([np.ones((1, 4)), np.ones((4, 3)), 2 * np.ones((3, 5))])
         >>> c.evaluate("reverse"), c.evaluate(((0, 1), 2)).shape
@@ -257,26 +264,39 @@ class Chain:
         last = deque(self.steps(order, mode), maxlen=1)  # each step's result is the next one's input: keep the last
         if not last:
             return self.factors[0].dense()
-        out = last[0].value
+        out = last.pop().value
         if self.batch is not None and out.ndim == 2:  # every factor was shared: the same for each sample
             out = np.broadcast_to(out, (self.batch, *out.shape)).copy()
         return out
 
     # --- internals --------------------------------------------------------
     def _walk(self, tree: Tree, mode: str, compute: bool) -> Iterator[tuple[Operand, Operand, Multiplication]]:
-        leaves = [leaf(f, mode, i, compute) for i, f in enumerate(self.factors)]
-        steps: list[tuple[Operand, Operand, Multiplication]] = []
+        """Each multiplication of ``tree``, in the order it runs (post-order), as it is made.
 
-        def go(node: Tree) -> Operand:
+        A loop over an explicit stack, not a recursive closure (a closure that calls itself
+        is a reference cycle, and would keep every dense intermediate alive until the
+        garbage collector runs): a factor is made into an operand (materialised, for the
+        dense model) only when its multiplication comes, and an operand is dropped as
+        soon as its product exists.
+        """
+        todo: list[tuple[Tree, bool]] = [(tree, False)]
+        done: list[Operand | int] = []  # the results waiting for their sibling; a factor index until it is needed
+        while todo:
+            node, children_done = todo.pop()
             if isinstance(node, int):
-                return leaves[node]
-            a, b = go(node[0]), go(node[1])
-            m = combine(a, b, self._name(a.span[0], b.span[1]), compute)
-            steps.append((a, b, m))
-            return m.result
-
-        go(tree)
-        return iter(steps)
+                done.append(node)
+            elif not children_done:
+                todo += [(node, True), (node[1], False), (node[0], False)]
+            else:
+                right, left = done.pop(), done.pop()
+                a = leaf(self.factors[left], mode, left, compute) if isinstance(left, int) else left
+                del left
+                b = leaf(self.factors[right], mode, right, compute) if isinstance(right, int) else right
+                del right
+                m = combine(a, b, self._name(a.span[0], b.span[1]), compute)
+                done.append(m.result)
+                yield a, b, m
+                del a, b, m
 
     def _name(self, i: int, j: int) -> str:
         if (i, j) == (0, len(self.factors) - 1):
@@ -300,6 +320,13 @@ class Chain:
     def __repr__(self) -> str:
         inner = " · ".join(f"{f.name}{f.shape}" for f in self.factors)
         return f"Chain({self.target} = {inner})"
+
+
+def _mode(mode: object) -> object:
+    """``mode`` for :func:`check_mode`: a value that is no string refused as such, a long one cut for the message."""
+    if not isinstance(mode, str):
+        raise TypeError(f"mode must be 'materialised' or 'structured', got {type(mode).__name__}")
+    return cut_text(mode)
 
 
 def _cost_only(a: Operand, b: Operand) -> tuple[Operand, int, int]:

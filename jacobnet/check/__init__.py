@@ -11,7 +11,7 @@ The references themselves (:func:`jacobian_fd`, :func:`jacobian_complex_step`,
 everything above the core uses them; they are importable from here.
 """
 
-from jacobnet.check.entries import WrongEntry, entry_errors, entry_tolerance
+from jacobnet.check.entries import WrongEntries, WrongEntry, entry_errors, entry_tolerance
 from jacobnet.check.jacobian import TOLERANCES, JacobianCheck, check_jacobian, check_layer
 from jacobnet.check.report import GradientReport, compare_gradients
 from jacobnet.check.stepsize import StepSweep, network_step_sweep, step_size_sweep
@@ -28,7 +28,7 @@ from jacobnet.core.finite import (
 )
 
 __all__ = [
-    "check_jacobian", "check_layer", "JacobianCheck", "TOLERANCES", "WrongEntry", "entry_errors", "entry_tolerance",
+    "check_jacobian", "check_layer", "JacobianCheck", "TOLERANCES", "WrongEntry", "WrongEntries", "entry_errors", "entry_tolerance",
     "compare_gradients", "GradientReport", "StepSweep", "step_size_sweep", "network_step_sweep",
     "rel_error", "jacobian_fd", "jacobian_complex_step", "fd_gradient", "as_point", "EPS", "REL_STEP", "STEPS",
     "COMPLEX_STEP",

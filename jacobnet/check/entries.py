@@ -19,7 +19,7 @@ column labels given); a vector's entry ``j`` by its column label (``x_{j+1}``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -54,6 +54,51 @@ def entry_tolerance(expected: Array, rtol: float, atol: float) -> float:
     return rtol * float(np.max(np.abs(expected), initial=0.0)) + atol
 
 
+class WrongEntries(Sequence[WrongEntry]):
+    """The wrong entries of :func:`entry_errors`: a sequence that makes each :class:`WrongEntry` when it is read.
+
+    A Jacobian with a million wrong entries is a million indices here, not a million
+    objects (and labels) built before anyone looks; ``len``, indexing, slicing, iteration
+    and ``==`` against a list work as for a list, and the repr shows the first few.
+    """
+
+    SHOWN = 6
+
+    def __init__(self, flat: Array, expected: Array, claimed: Array, vector: bool,
+                 rows: Callable[[int], str], cols: Callable[[int], str]):
+        self._flat, self._E, self._G, self._vector, self._rows, self._cols = flat, expected, claimed, vector, rows, cols
+
+    def __len__(self) -> int:
+        return int(self._flat.size)
+
+    def _make(self, k: int) -> WrongEntry:
+        i, j = divmod(int(self._flat[k]), self._E.shape[1])
+        name = self._cols(j) if self._vector else f"∂{self._rows(i)}/∂{self._cols(j)}"
+        return WrongEntry(None if self._vector else i, j, name, float(self._E[i, j]), float(self._G[i, j]))
+
+    def __getitem__(self, k):  # type: ignore[override]
+        if isinstance(k, slice):
+            return [self._make(i) for i in range(*k.indices(len(self)))]
+        if not -len(self) <= k < len(self):
+            raise IndexError(f"wrong-entry index {k} out of range for {len(self)} wrong entries")
+        return self._make(k % len(self))
+
+    def __iter__(self) -> Iterator[WrongEntry]:
+        return (self._make(k) for k in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str) or len(other) != len(self):
+            return False
+        return all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # type: ignore[assignment]  # (a list-like value)
+
+    def __repr__(self) -> str:
+        if len(self) <= self.SHOWN:
+            return repr(list(self))
+        return f"[{', '.join(map(repr, self[:3]))}, …] ({len(self)} wrong entries)"
+
+
 def entry_errors(
     claimed: Array,
     expected: Array,
@@ -62,13 +107,14 @@ def entry_errors(
     row_labels: Sequence[str] | None = None,
     col_labels: Sequence[str] | None = None,
     worst_first: bool = True,
-) -> list[WrongEntry]:
+) -> WrongEntries:
     """Every entry of ``claimed`` off by more than :func:`entry_tolerance` (or NaN), as :class:`WrongEntry`.
 
     ``claimed`` and ``expected``: the same shape, ``(m, n)`` or ``(n,)``. Labels name
     the rows (outputs, default ``a_{i+1}``) and columns (inputs or parameters, default
     ``x_{j+1}``); only the wrong entries are named. Sorted worst first (NaN first),
-    ties in row-major order; ``worst_first=False`` keeps row-major order.
+    ties in row-major order; ``worst_first=False`` keeps row-major order. A
+    :class:`WrongEntries` sequence: found by NumPy, each entry made when it is read.
 
     >>> g = np.array([0.5, -2.0, 0.0])                                     # a gradient (3,)
     >>> entry_errors(np.array([0.5, 2.0, 1e-3]), g, 1e-6, 1e-12, col_labels=["W_{1,1}", "W_{1,2}", "b_{1}"])
@@ -79,13 +125,11 @@ def entry_errors(
         raise ValueError(f"entry_errors: claimed {claimed.shape} and expected {expected.shape} must be one (m, n) or (n,) shape")
     vector = expected.ndim == 1
     E, G = np.atleast_2d(expected), np.atleast_2d(claimed)
-    diff = np.abs(G - E)
-    bad = np.argwhere(~(diff <= entry_tolerance(E, rtol, atol))).tolist()  # NaN counts as wrong
+    with np.errstate(over="ignore", invalid="ignore"):  # (an overflowing difference is inf, inf − inf NaN: both wrong)
+        diff = np.abs(G - E).ravel()
+    flat = np.flatnonzero(~(diff <= entry_tolerance(E, rtol, atol)))  # NaN counts as wrong
     if worst_first:
-        bad.sort(key=lambda ij: -np.nan_to_num(diff[ij[0], ij[1]], nan=np.inf))
+        flat = flat[np.argsort(-np.nan_to_num(diff[flat], nan=np.inf), kind="stable")]
     rows = (lambda i: f"a_{i + 1}") if row_labels is None else row_labels.__getitem__
     cols = (lambda j: f"x_{j + 1}") if col_labels is None else col_labels.__getitem__
-    return [
-        WrongEntry(None if vector else i, j, cols(j) if vector else f"∂{rows(i)}/∂{cols(j)}", float(E[i, j]), float(G[i, j]))
-        for i, j in bad
-    ]
+    return WrongEntries(flat, E, G, vector, rows, cols)

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from jacobnet.check.entries import WrongEntry, entry_errors
-from jacobnet.core.finite import as_point, jacobian_complex_step, jacobian_fd, rel_error
+from jacobnet.core.cost import check_cost
+from jacobnet.core.finite import LAYER_OPS, SET_OPS, as_point, jacobian_complex_step, jacobian_fd, rel_error
 
 if TYPE_CHECKING:
     from jacobnet.core.layer import Layer
@@ -42,7 +43,7 @@ class JacobianCheck:
     got: Array
     rtol: float
     atol: float
-    wrong: list[WrongEntry] = field(default_factory=list)
+    wrong: Sequence[WrongEntry] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -74,6 +75,8 @@ def check_jacobian(
     atol: float = 1e-12,
     row_labels: Sequence[str] | None = None,
     col_labels: Sequence[str] | None = None,
+    *,
+    cost: float | None = None,
 ) -> JacobianCheck:
     """Check a claimed Jacobian ``J`` of ``f: ℝⁿ → ℝᵐ`` at ``x`` ``(n,)`` and name the wrong entries.
 
@@ -82,6 +85,8 @@ def check_jacobian(
     :data:`TOLERANCES` of the method. Entry ``(i, j)`` is wrong when
     ``|J_ij − ref_ij| > rtol · max|ref| + atol`` (:func:`entry_errors`) and is called
     ``∂a_{i+1}/∂x_{j+1}`` unless ``row_labels``/``col_labels`` name the outputs and inputs.
+    ``cost``: the operations of one evaluation of ``f``, for the reference's cost guard
+    (:func:`~jacobnet.core.finite.jacobian_fd`); the complex step takes ``n`` evaluations, central ``2n``.
 
     Raises:
         ValueError: ``x`` is not 1-D, ``J`` is not ``(m, n)`` (the message says if it is
@@ -104,7 +109,7 @@ def check_jacobian(
         got = np.asarray(J, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"check_jacobian: J must be an (m, n) array of real numbers, got {type(J).__name__} {J!r:.60}") from None
-    expected = references[method](f, x)
+    expected = references[method](f, x, cost=cost)
     if got.shape != expected.shape:
         hint = " (that is the transpose: rows = outputs, columns = inputs)" if got.shape == expected.shape[::-1] else ""
         raise ValueError(
@@ -130,9 +135,16 @@ def check_layer(layer: Layer, x: object, rtol: float | None = None, atol: float 
     >>> [c.ok for c in check_layer(Dense(3, 2, seed=0), np.array([0.5, -1.0, 2.0]))]
     [True, True]
     """
+    who = f"check_layer({layer.name})"
     if np.ndim(x) != 1:
-        raise ValueError(f"check_layer({layer.name}): x must be one sample of shape (n_in,), got shape {np.shape(x)}")
-    x = as_point(x, f"check_layer({layer.name})")
+        raise ValueError(f"{who}: x must be one sample of shape (n_in,), got shape {np.shape(x)}")
+    x = as_point(x, who)
+    forward = layer_forward_cost(layer, x.size)
+    per_param, per_call, _ = SET_OPS
+    set_cost = per_param * layer.n_params + per_call
+    work = 2 * x.size * (x.size + forward) + 2 * layer.n_params * (layer.n_params + forward + set_cost)
+    check_cost(work, f"{who}: finite differences in its {x.size} inputs and {layer.n_params} parameters "
+               f"({2 * (x.size + layer.n_params)} forward passes)", "check a smaller instance of the layer")
     J_x, J_theta, theta = layer.jacobian_input(x), layer.jacobian_params(x), layer.get_params()
 
     def at(t: Array) -> Array:
@@ -140,8 +152,19 @@ def check_layer(layer: Layer, x: object, rtol: float | None = None, atol: float 
         return layer.forward(x)
 
     try:
-        by_input = check_jacobian(layer.forward, x, J_x, rtol=rtol, atol=atol)
-        by_params = check_jacobian(at, theta, J_theta, rtol=rtol, atol=atol, col_labels=list(layer.param_labels()))
+        by_input = check_jacobian(layer.forward, x, J_x, rtol=rtol, atol=atol, cost=forward)
+        by_params = check_jacobian(at, theta, J_theta, rtol=rtol, atol=atol, col_labels=layer.param_labels(),
+                                   cost=forward + set_cost)
     finally:
         layer.set_params(theta)
     return by_input, by_params
+
+
+def layer_forward_cost(layer: Layer, n_in: int) -> int:
+    """Estimated operations of one ``layer.forward(x)`` at one sample of ``n_in`` inputs (as :func:`~jacobnet.core.finite.loss_cost`).
+
+    >>> from jacobnet import Dense
+    >>> layer_forward_cost(Dense(3, 2), 3)       # 8 parameters, 3 inputs, 2 outputs, one call
+    3013
+    """
+    return layer.n_params + n_in + layer.out_size(n_in) + LAYER_OPS

@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import numpy as np
 
 import jacobnet.symbolic
-from jacobnet.core.finite import rel_error
+from jacobnet.core.cost import shorten
+from jacobnet.core.finite import check_fd_cost, fd_gradient, rel_error
 from jacobnet.core.table import Table
 from jacobnet.net.network import GRADIENT_METHODS
 from jacobnet.symbolic.guard import check_layerwise_size, check_size, estimate_size
@@ -65,6 +66,9 @@ WHOLE_LOSS_CHECK_SIZE = 2e4
 """``symbolic="auto"`` takes the whole-loss derivation up to this many estimated expression nodes
 (:func:`~jacobnet.symbolic.guard.estimate_size`; about half a second cold, the CLI's default 3→4→2
 network), the per-layer one above: tiny networks get the strongest check, others one that is linear in depth."""
+WHOLE_LOSS_MAX_DEPTH = 64
+"""``symbolic="auto"`` takes the per-layer derivation for a network of more layers than this (positions, blocks' inner
+layers included) without estimating the whole loss: that estimate's own time grows with the depth squared."""
 
 
 @dataclass(frozen=True)
@@ -189,18 +193,27 @@ def network_blocks(net: Network) -> list[Block]:
 
 def compare_gradients(net: Network, x: Array, y: Array, methods: Sequence[str] = METHODS,
                       tolerances: Mapping[tuple[str, str], float] | None = None,
-                      max_size: float | None = None, symbolic: str = "per-layer") -> GradientReport:
+                      max_size: float | None = None, symbolic: str = "per-layer",
+                      max_work: float | None = None) -> GradientReport:
     """``dL/dθ`` by each method (``Network.gradient(method=…)``), compared: a :class:`GradientReport`.
 
     ``methods``: two or more of :data:`~jacobnet.net.network.GRADIENT_METHODS`, e.g.
     ``("jacobian", "finite-difference")``. ``symbolic``: the derivation behind
     ``"symbolic"`` — ``"per-layer"`` (what ``method="symbolic"`` computes),
-    ``"whole-loss"`` (tiny networks), or ``"auto"`` (:func:`symbolic_derivation`). Its size
-    guard runs first (``max_size``, see :mod:`jacobnet.symbolic.guard`), so a network
-    too big for SymPy fails at once.
+    ``"whole-loss"`` (tiny networks), or ``"auto"`` (:func:`symbolic_derivation`). The
+    guards run first, before any gradient: the cost of central differences
+    (:func:`~jacobnet.core.finite.check_fd_cost`, ``max_work``, see :mod:`jacobnet.core.cost`),
+    then SymPy's size guard (``max_size``, see :mod:`jacobnet.symbolic.guard`), so a network
+    too big for either fails at once.
+
+    Raises:
+        CostError: central differences would take more than the cost limit (a ``ValueError``).
+        SymbolicSizeError: SymPy's expressions would be over the size limit (a ``ValueError``).
     """
     methods = checked_methods(methods)
     x = net.check_input(x)
+    if "finite-difference" in methods:
+        check_fd_cost(net, x, max_work)
     derivation = None
     if "symbolic" in methods:
         derivation = symbolic_derivation(net, x.shape[-1], symbolic)
@@ -214,6 +227,7 @@ def compare_gradients(net: Network, x: Array, y: Array, methods: Sequence[str] =
             check_layerwise_size(net, x.shape[-1], max_size, advice)
     gradients = {
         m: jacobnet.symbolic.symbolic_gradient(net, x, y, max_size=max_size, derivation=derivation) if m == "symbolic"
+        else fd_gradient(net, x, y, max_work=max_work) if m == "finite-difference"
         else net.gradient(x, y, method=m)
         for m in methods
     }
@@ -231,6 +245,8 @@ def symbolic_derivation(net: Network, n_in: int, choice: str = "auto") -> str:
     ('whole-loss', 'per-layer')
     """
     if choice == "auto":
+        if net.n_params > WHOLE_LOSS_CHECK_SIZE or len(net.all_positions) > WHOLE_LOSS_MAX_DEPTH:
+            return "per-layer"  # (too big anyway, and the whole-loss estimate's time grows with depth squared)
         return "whole-loss" if estimate_size(net, n_in) <= WHOLE_LOSS_CHECK_SIZE else "per-layer"
     if choice not in SYMBOLIC:
         raise ValueError(f"compare_gradients: symbolic must be one of {', '.join(map(repr, [*SYMBOLIC, 'auto']))}, got {choice!r}")
@@ -248,10 +264,10 @@ def checked_methods(methods: object) -> tuple[str, ...]:
     known = ", ".join(map(repr, GRADIENT_METHODS))
     usage = f'compare_gradients: methods must be a sequence of two or more of {known}, e.g. methods=("jacobian", "finite-difference")'
     if isinstance(methods, str) or not isinstance(methods, Sequence):
-        raise ValueError(f"{usage}; got {'the string' if isinstance(methods, str) else type(methods).__name__} {methods!r}")
+        raise ValueError(f"{usage}; got {'the string' if isinstance(methods, str) else type(methods).__name__} {shorten(repr(methods), 80)}")
     for m in methods:
-        if m not in GRADIENT_METHODS:
-            raise ValueError(f"compare_gradients: unknown gradient method {m!r}; choose from {known}")
+        if not isinstance(m, str) or m not in GRADIENT_METHODS:
+            raise ValueError(f"compare_gradients: unknown gradient method {shorten(repr(m), 80)}; choose from {known}")
     if len(set(methods)) != len(methods) or len(methods) < 2:
-        raise ValueError(f"{usage}; got {tuple(methods)!r}")
+        raise ValueError(f"{usage}; got {shorten(repr(tuple(methods)), 80)}")
     return tuple(methods)

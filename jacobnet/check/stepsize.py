@@ -18,12 +18,14 @@ Their sum is smallest near ``h ≈ ε^{1/3} ≈ 6e-6`` (central) and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from jacobnet.core.finite import STEPS, fd_gradient, jacobian_fd, rel_error
+from jacobnet.core.cost import check_cost
+from jacobnet.core.finite import STEPS, check_fd_cost, fd_gradient, jacobian_fd, rel_error
 
 if TYPE_CHECKING:
     from jacobnet.net.network import Network
@@ -134,6 +136,8 @@ def step_size_sweep(
 def network_step_sweep(net: Network, x: Array, y: Array, hs: Array | None = None) -> StepSweep:
     """The central-difference sweep of ``dL/dθ`` of a network, against ``net.gradient(x, y)`` — ``(n_params,)``.
 
+    The whole sweep (``len(hs)`` gradients by differences) is checked against the cost limit first.
+
     >>> from jacobnet import build_network
     >>> net = build_network([3, 2], activation="tanh", loss="softmax-ce")
     >>> s = network_step_sweep(net, np.ones(3), np.array([0.0, 1.0]), hs=np.array([1e-3, 1e-6]))
@@ -141,6 +145,10 @@ def network_step_sweep(net: Network, x: Array, y: Array, hs: Array | None = None
     (2,)
     """
     hs = _checked_steps(hs, "network_step_sweep")
+    x = net.check_input(x)
+    each = check_fd_cost(net, x, math.inf)
+    check_cost(hs.size * each, f"network_step_sweep: {hs.size} finite-difference gradients of {net.n_params} parameters",
+               "sweep fewer steps, or a smaller network")
     exact = net.gradient(x, y)
-    errors = np.array([rel_error(fd_gradient(net, x, y, rel_step=h), exact) for h in hs])
+    errors = np.array([rel_error(fd_gradient(net, x, y, rel_step=h, max_work=math.inf), exact) for h in hs])
     return StepSweep("central", hs, errors, ORDERS["central"], STEPS["central"])

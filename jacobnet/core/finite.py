@@ -20,13 +20,24 @@ and names the wrong entries.
 They sit in ``core`` because everything above needs them: ``Network.gradient``
 (``method="finite-difference"``, :func:`fd_gradient`), the symbolic derivations
 (:func:`rel_error`) and every check of :mod:`jacobnet.check`.
+
+Differences are slow: one evaluation per column (two, central), each as dear as
+the function. Both :func:`jacobian_fd` and :func:`fd_gradient` estimate their work
+first — evaluations × operations of one (:func:`loss_cost` for a network's loss) —
+and refuse at once over the cost limit (:mod:`jacobnet.core.cost`, a ``CostError``);
+:func:`jacobian_fd` also refuses a Jacobian over the memory budget after its first column.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
+
+from jacobnet.core.cost import check_cost, shorten
+from jacobnet.core.memory import check_budget
+from jacobnet.core.numerics import F8
 
 if TYPE_CHECKING:
     from jacobnet.core.stack import Stack
@@ -39,6 +50,17 @@ STEPS = {"central": REL_STEP, "forward": EPS**0.5}
 COMPLEX_STEP = 1e-20
 PROGRESS_FROM = 2000
 """:func:`fd_gradient` shows a progress bar by default from this many parameters on."""
+CALL_OPS = 40_000
+"""The fixed cost of one loss evaluation (validating ``x`` and ``y``, the loss, the calls), in operations: ~40 µs."""
+LAYER_OPS = 3_000
+"""The fixed cost of one layer's forward pass (its Python call and checks), in operations: ~3 µs."""
+FUNCTION_OPS = 2_000
+"""The least one evaluation of a user's ``f`` costs in :func:`jacobian_fd` when nothing else is known (a Python call)."""
+ACTIVATION_OPS = 10
+"""Operations per activation entry of a forward pass (an elementwise function, a softmax, the copies between layers)."""
+SET_OPS = (3, 40_000, 5_000)
+"""One ``net.set_params`` — what each difference in ``θ`` adds: operations per parameter (check, copy,
+assign), per call and per layer with parameters."""
 
 
 def rel_error(actual: Array, expected: Array, scale: float | None = None) -> float:
@@ -90,13 +112,18 @@ def _steps(x: Array, rel_step: float) -> Array:
 
 
 def jacobian_fd(f: Callable[[Array], Array], x: Array, rel_step: float | None = None, scheme: str = "central",
-                progress: bool = False) -> Array:
+                progress: bool = False, *, cost: float | None = None, max_work: float | None = None) -> Array:
     """Finite-difference Jacobian of ``f: ℝⁿ → ℝᵐ`` at ``x`` ``(n,)`` — shape ``(m, n)``; a scalar ``f`` gives ``(1, n)``.
 
     ``scheme="central"``: ``J[:, i] ≈ (f(x + h_i e_i) − f(x − h_i e_i)) / (2 h_i)``, error ``O(h²)``;
     ``scheme="forward"``: ``J[:, i] ≈ (f(x + h_i e_i) − f(x)) / h_i``, error ``O(h)``, half the calls.
     ``h_i = rel_step · max(|x_i|, 1)``, ``rel_step`` by default :data:`STEPS` of the scheme.
     ``progress`` shows a bar over the ``n`` columns.
+
+    Guards: ``n`` (central ``2n``) evaluations of ``cost`` operations each (default
+    :data:`FUNCTION_OPS`), plus the ``n``-vector each one builds, are checked against the
+    cost limit before the first (``max_work``: this call's limit, see :mod:`jacobnet.core.cost`);
+    after the first column, the ``(m, n)`` result against the memory budget.
 
     >>> f = lambda v: np.array([v[0] * v[1], v[1] ** 2])       # ℝ² → ℝ², at (3, 2): [[2, 3], [0, 4]]
     >>> J = jacobian_fd(f, np.array([3.0, 2.0]), scheme="forward")
@@ -109,6 +136,7 @@ def jacobian_fd(f: Callable[[Array], Array], x: Array, rel_step: float | None = 
     if not 0 < rel_step < 1:
         raise ValueError(f"jacobian_fd: rel_step must be in (0, 1), got {rel_step!r}")
     x = as_point(x, "jacobian_fd")
+    _check_evaluations(x, x.size * (1 if scheme == "forward" else 2), cost, max_work)
     h = _steps(x, rel_step)
     if scheme == "forward":
         fx = _output(f, x)
@@ -116,12 +144,14 @@ def jacobian_fd(f: Callable[[Array], Array], x: Array, rel_step: float | None = 
     return _by_columns(f, x, lambda i, e: (_output(f, x + h[i] * e) - _output(f, x - h[i] * e)) / (2.0 * h[i]), progress)
 
 
-def jacobian_complex_step(f: Callable[[Array], Array], x: Array, h: float = COMPLEX_STEP) -> Array:
+def jacobian_complex_step(f: Callable[[Array], Array], x: Array, h: float = COMPLEX_STEP, *, cost: float | None = None,
+                          max_work: float | None = None) -> Array:
     """Complex-step Jacobian of ``f: ℝⁿ → ℝᵐ`` at ``x`` — shape ``(m, n)``.
 
     ``J[:, i] = Im f(x + i·h·e_i) / h``: no subtraction, so no cancellation, and
     ``h = 1e-20`` leaves a truncation error ``O(h²)`` far below rounding. ``f`` must
     accept complex input and be analytic (no ``abs``, ``max``, comparisons, ``np.real``).
+    ``n`` evaluations, guarded as in :func:`jacobian_fd` (``cost``, ``max_work``).
 
     >>> f = lambda v: np.array([v[0] * np.exp(v[1]), np.sin(v[0]) * v[2]])    # ℝ³ → ℝ²
     >>> J = jacobian_complex_step(f, np.array([1.0, 0.0, 2.0]))
@@ -129,7 +159,15 @@ def jacobian_complex_step(f: Callable[[Array], Array], x: Array, h: float = COMP
     ((2, 3), True)
     """
     x = as_point(x, "jacobian_complex_step")
+    _check_evaluations(x, x.size, cost, max_work)
     return _by_columns(f, x, lambda i, e: np.imag(_output(f, x + 1j * h * e)) / h)
+
+
+def _check_evaluations(x: Array, evaluations: int, cost: float | None, max_work: float | None) -> None:
+    """The cost guard of a Jacobian by columns: ``evaluations`` of ``f`` (``cost`` each, default :data:`FUNCTION_OPS`), an ``n``-vector each."""
+    each = x.size + (FUNCTION_OPS if cost is None else cost)
+    check_cost(evaluations * each, f"a Jacobian by differences at a point of shape {x.shape} ({evaluations} evaluations "
+               f"of f, ~{each:.2g} operations each)", "differentiate fewer inputs at a time, or use an exact Jacobian", max_work)
 
 
 def _output(f: Callable[[Array], Array], x: Array) -> Array:
@@ -151,11 +189,16 @@ def _by_columns(f: Callable[[Array], Array], x: Array, column: Callable[[int, Ar
 
         bar = progress_bar(x.size, "finite differences", "column", True)
     cols = []
+    e = np.zeros_like(x)
     try:
         for i in range(x.size):
-            e = np.zeros_like(x)
             e[i] = 1.0
             cols.append(column(i, e))
+            e[i] = 0.0
+            if i == 0:  # the output size is known now: the columns and their stack, before the other n − 1
+                m = cols[0].size
+                check_budget(2 * F8 * m * x.size, f"a finite-difference Jacobian of shape ({m}, {x.size})",
+                             "differentiate fewer inputs or outputs at a time")
             if bar is not None:
                 bar.update()
     finally:
@@ -164,12 +207,14 @@ def _by_columns(f: Callable[[Array], Array], x: Array, column: Callable[[int, Ar
     return np.stack(cols, axis=-1)
 
 
-def fd_gradient(net: Stack, x: Array, y: Array, rel_step: float = REL_STEP, progress: bool | None = None) -> Array:
+def fd_gradient(net: Stack, x: Array, y: Array, rel_step: float = REL_STEP, progress: bool | None = None,
+                max_work: float | None = None) -> Array:
     """``dL/dθ`` by central differences in every parameter — shape ``(n_params,)``.
 
     Two loss evaluations per parameter; the network's parameters are restored
     afterwards, whatever happens. ``progress``: show a progress bar (``None``:
-    only for long work, from :data:`PROGRESS_FROM` parameters on).
+    only for long work, from :data:`PROGRESS_FROM` parameters on). The work is
+    checked first (:func:`check_fd_cost`; ``max_work``: this call's limit).
 
     >>> from jacobnet import build_network
     >>> net = build_network("3,2", "tanh", "softmax-ce", seed=0)          # 3 → 2: 8 parameters
@@ -178,6 +223,8 @@ def fd_gradient(net: Stack, x: Array, y: Array, rel_step: float = REL_STEP, prog
     >>> g.shape, bool(rel_error(g, net.gradient(x, y)) < 1e-8)
     ((8,), True)
     """
+    x = net.check_input(x)
+    check_fd_cost(net, x, max_work)
     theta = net.get_params()
     if progress is None:
         progress = theta.size >= PROGRESS_FROM
@@ -188,7 +235,43 @@ def fd_gradient(net: Stack, x: Array, y: Array, rel_step: float = REL_STEP, prog
         net.set_params(t)
         return net.loss(x, y)
 
-    try:
-        return jacobian_fd(loss_at, theta, rel_step, progress=progress)[0]
+    try:  # (its cost is checked above, loss by loss: jacobian_fd's own guard, which knows only the point, is off)
+        return jacobian_fd(loss_at, theta, rel_step, progress=progress, max_work=math.inf)[0]
     finally:
         net.set_params(theta)
+
+
+def loss_cost(net: Stack, x: Array) -> int:
+    """Estimated operations of one ``net.loss(x, y)`` at a validated ``x`` ``(n,)`` or ``(B, n)``.
+
+    Per sample, a multiply-add per parameter (exact for Dense layers, a lower bound where
+    a parameter is used at several positions, as in a convolution) and :data:`ACTIVATION_OPS`
+    per activation; per layer :data:`LAYER_OPS`; per call :data:`CALL_OPS`.
+
+    >>> from jacobnet import build_network
+    >>> loss_cost(build_network("3,4,2"), np.ones(3))        # 26 parameters, 4 + 4 + 2 activations, 3 layers
+    49126
+    """
+    batch = 1 if x.ndim == 1 else x.shape[0]
+    width, activations = x.shape[-1], 0
+    for layer in net.layers:
+        width = layer.out_size(width)
+        activations += width
+    return batch * (net.n_params + ACTIVATION_OPS * activations) + LAYER_OPS * len(net.all_positions) + CALL_OPS
+
+
+def check_fd_cost(net: Stack, x: Array, max_work: float | None = None) -> float:
+    """The work of :func:`fd_gradient` at a validated ``x`` — ``2 · n_params`` evaluations of
+    :func:`loss_cost` plus ``set_params`` each — or a ``CostError`` over the limit (``max_work``: this call's).
+
+    >>> from jacobnet import build_network
+    >>> check_fd_cost(build_network("3,4,2"), np.ones(3))    # 52 evaluations of 49 126 + 78 + 40 000 + 2 · 5 000
+    5158608
+    """
+    n = net.n_params
+    per_param, per_call, per_layer = SET_OPS
+    each = loss_cost(net, x) + per_param * n + per_call + per_layer * len(net.param_layers)
+    what = f"finite differences of dL/dθ of {shorten(repr(net))} ({n} parameters: {2 * n} loss evaluations of ~{each:.2g} operations)"
+    return check_cost(2 * n * each, what, "use method='jacobian' (the same gradient in one backward pass), a smaller network "
+                      "or a smaller batch", max_work)
+

@@ -36,12 +36,35 @@ from typing import Sequence
 import numpy as np
 
 from jacobnet.check.entries import entry_errors, entry_tolerance
+from jacobnet.core.cost import check_cost, shorten
 from jacobnet.core.finite import rel_error
+from jacobnet.core.memory import check_budget
+from jacobnet.core.numerics import F8
 
 Array = np.ndarray
 RTOL, ATOL = 1e-6, 1e-12
 ROUNDED = 1e-3  # a wrong answer with every entry this close (relative) is taken for rounded decimals
 MAX_SHOWN = 5
+CHECK_OPS = 500
+"""Operations per entry of checking an answer (comparisons, the patterns, the sorts of the order hint): measured
+~60 for a right answer, ~480 for one with every entry wrong."""
+WORK_COPIES = 4
+"""Arrays of the expected answer's size a check holds at once, besides the answer and the expected value (measured)."""
+
+
+def guard_check(name: str, shape: tuple[int, ...]) -> None:
+    """Refuse at once a check of an answer of ``shape`` over the memory budget or the cost limit (before any work).
+
+    >>> from jacobnet.core.memory import memory_budget
+    >>> with memory_budget(2**20):
+    ...     guard_check("dL/dθ", (25_005_000,))
+    Traceback (most recent call last):
+    ...
+    jacobnet.core.memory.JacobianMemoryError: materialising the working copies of a check of dL/dθ of shape (25005000,) would take 763 MiB, over the memory budget of 1 MiB; check a smaller instance, or raise the budget with jacobnet.core.memory.set_budget(nbytes)
+    """
+    size = int(np.prod(shape, dtype=np.float64))
+    check_budget(WORK_COPIES * F8 * size, f"the working copies of a check of {name} of shape {shape}", "check a smaller instance")
+    check_cost(CHECK_OPS * size, f"checking {name} of shape {shape}", "check a smaller instance")
 
 
 @dataclass
@@ -90,8 +113,8 @@ def _read(answer: object, name: str) -> Array | Feedback:
         return Feedback(False, name, "not answered yet: replace `...` with your answer.")
     try:
         arr = np.asarray(answer, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        return Feedback(False, name, f"could not read your answer as an array of numbers ({exc}).")
+    except (TypeError, ValueError, OverflowError) as exc:  # (OverflowError: an integer beyond float64)
+        return Feedback(False, name, f"could not read your answer as an array of numbers ({shorten(str(exc), 120)}).")
     bad = np.argwhere(~np.isfinite(arr))
     if bad.size:
         where = tuple(int(i) for i in bad[0])
@@ -166,14 +189,16 @@ def check_matrix(
     """
     expected = np.asarray(expected, dtype=np.float64)
     _singular(columns)  # checked up front, not only when an answer is wrong
+    guard_check(name, expected.shape)
     got = _read(answer, name)
     if isinstance(got, Feedback):
         return got
-    if got.shape != expected.shape:
-        return _shape_feedback(got, expected, name, rtol, atol, columns)
-    if _close(got, expected, rtol, atol):
-        return Feedback(True, name, f"correct — shape {expected.shape}, all {expected.size} entries match.")
-    return _diagnose(got, expected, name, row_labels, col_labels, rtol, atol, column_hint, columns)
+    with np.errstate(over="ignore", invalid="ignore"):  # (a difference that overflows is inf: wrong, as it should be)
+        if got.shape != expected.shape:
+            return _shape_feedback(got, expected, name, rtol, atol, columns)
+        if _close(got, expected, rtol, atol):
+            return Feedback(True, name, f"correct — shape {expected.shape}, all {expected.size} entries match.")
+        return _diagnose(got, expected, name, row_labels, col_labels, rtol, atol, column_hint, columns)
 
 
 def _diagnose(got, expected, name, row_labels, col_labels, rtol, atol, column_hint, columns) -> Feedback:  # noqa: ANN001
@@ -195,8 +220,9 @@ def _global_pattern(got: Array, expected: Array, rtol: float, atol: float, colum
             f"almost: every entry is within {ROUNDED * 100:g} % (relative error {rel_error(got, expected):.1g}); "
             "write exact expressions such as np.cos(1.0) or 3 / 16 instead of rounded decimals."
         )
-    e2 = float(np.sum(expected * expected))
-    c = float(np.sum(got * expected)) / e2 if e2 else 0.0
+    scale = float(np.max(np.abs(expected), initial=0.0)) or 1.0  # (scaled: a gradient of 1e154 squares to inf)
+    e2 = float(np.sum((expected / scale) ** 2))
+    c = float(np.sum((got / scale) * (expected / scale))) / e2 if e2 else 0.0
     if expected.size > 1 and c not in (0.0, 1.0) and _close(got, c * expected, rtol, atol):
         return f"off by a constant factor: your answer is {c:.6g} × the right one."
     what = "entries" if expected.ndim == 1 else "columns"

@@ -18,6 +18,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from jacobnet.core.cost import check_cost, cut_text
+from jacobnet.core.finite import loss_cost
+from jacobnet.core.memory import check_budget
+from jacobnet.core.numerics import F8
 from jacobnet.core.validate import as_input, positive_int
 
 if TYPE_CHECKING:
@@ -76,11 +80,17 @@ class Grid:
     labels: Array
 
 
+GRID_CHUNK = 2**16
+""":func:`decision_grid` runs the network on this many grid points at a time (its activations stay small)."""
+
+
 def decision_grid(net: Network, X: Array, resolution: int = 100, margin: float = 0.25) -> Grid:
     """Evaluate a 2-input classifier on a ``resolution × resolution`` grid covering ``X`` (plus ``margin``).
 
     Probabilities are ``softmax(f(x))`` for a :class:`SoftmaxCrossEntropy` network (it outputs logits),
-    else the outputs themselves.
+    else the outputs themselves. The grid is checked first against the memory budget (its
+    arrays: ``xx``, ``yy``, ``probs``, ``labels``) and the cost limit (``resolution²`` forward
+    passes, :mod:`jacobnet.core.cost`), then run :data:`GRID_CHUNK` points at a time.
 
     >>> from jacobnet import build_network
     >>> g = decision_grid(build_network([2, 3], loss="softmax-ce"), np.zeros((1, 2)), resolution=4)
@@ -88,12 +98,30 @@ def decision_grid(net: Network, X: Array, resolution: int = 100, margin: float =
     ((4, 4), (4, 4, 3), True)
     """
     X = np.atleast_2d(as_input(X, "decision_grid: X", 2))
-    positive_int(resolution, "decision_grid: resolution")
+    positive_int(cut_text(resolution), "decision_grid: resolution")
     if isinstance(margin, bool) or not isinstance(margin, (int, float, np.integer, np.floating)) or not 0 <= margin < np.inf:
-        raise ValueError(f"decision_grid: margin must be a finite number ≥ 0, got {margin!r}")
-    lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
+        raise ValueError(f"decision_grid: margin must be a finite number ≥ 0, got {margin!r:.60}")
+    if net.input_size not in (None, 2):
+        raise ValueError(f"decision_grid: the network must take 2 inputs (a point of the plane), it takes {net.input_size}")
+    points = resolution * resolution
+    k = net.sizes[-1] or net.forward(X[:1]).shape[-1]  # (the classes: known from the sizes, unless the last layer is size-free)
+    per_point = 3 + 2 * k  # xx, yy and the labels; the outputs and the probabilities
+    check_budget(F8 * min(points, 2**64) * per_point, f"a decision grid of {resolution} × {resolution} points and {k} classes",
+                 "use a smaller resolution")
+    chunks = -(-min(points, 2**64) // GRID_CHUNK)
+    work = chunks * loss_cost(net, np.broadcast_to(0.0, (min(points, GRID_CHUNK), 2)))  # (a chunk's shape; nothing allocated)
+    check_cost(work, f"a decision grid of {resolution} × {resolution} points ({points} forward passes)", "use a smaller resolution")
+    with np.errstate(over="ignore"):
+        lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
+        finite = bool(np.all(np.isfinite(hi - lo)))
+    if not finite:
+        raise ValueError(f"decision_grid: the grid (the range of X plus margin={margin!r:.30} on each side) overflows float64")
     xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
-    out = net.forward(np.column_stack([xx.ravel(), yy.ravel()]))
-    probs = net.loss_fn.prediction(out)
-    probs = probs.reshape(resolution, resolution, -1)
+    flat = np.column_stack([xx.ravel(), yy.ravel()])
+    probs = np.empty((points, k))
+    for start in range(0, points, GRID_CHUNK):
+        stop = min(points, start + GRID_CHUNK)
+        probs[start:stop] = net.loss_fn.prediction(net.forward(flat[start:stop]))
+    del flat
+    probs = probs.reshape(resolution, resolution, k)
     return Grid(xx, yy, probs, np.argmax(probs, axis=-1))

@@ -48,7 +48,22 @@ def jacobian_latex(J: sp.Matrix, of: str = "a", wrt: str = "x") -> str:
     r"""``\frac{\partial of}{\partial wrt} \in \mathbb{R}^{m\times n} = J`` for an ``(m, n)`` matrix ``J``.
 
     ``of`` and ``wrt`` are LaTeX fragments (e.g. ``"\theta"``), placed as text, never parsed.
+    For a layer, :func:`show_jacobians` gives its two symbolic Jacobians.
+
+    >>> from jacobnet import Dense
+    >>> jacobian_latex(Dense(2, 2))
+    Traceback (most recent call last):
+    ...
+    TypeError: jacobian_latex: J must be a SymPy matrix, got a Dense layer; for a layer's Jacobians use show_jacobians(layer)
     """
+    if not isinstance(J, sp.MatrixBase):
+        if isinstance(J, Layer):
+            raise TypeError(f"jacobian_latex: J must be a SymPy matrix, got a {type(J).__name__} layer; "
+                            "for a layer's Jacobians use show_jacobians(layer)")
+        raise TypeError(f"jacobian_latex: J must be a SymPy matrix such as sp.Matrix([[1, 2]]), got a {type(J).__name__}")
+    for name, text in (("of", of), ("wrt", wrt)):
+        if not isinstance(text, str):
+            raise TypeError(f"jacobian_latex: {name} must be a LaTeX string such as 'a' or r'\theta', got {type(text).__name__}")
     m, n = J.shape
     body = sp.latex(J) if m and n else r"\text{(no entries)}"
     return rf"\frac{{\partial {of}}}{{\partial {wrt}}} \in \mathbb{{R}}^{{{m}\times {n}}} = {body}"
