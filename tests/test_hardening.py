@@ -531,3 +531,25 @@ def test_the_figures_go_to_a_folder_of_their_own_and_the_command_says_where(tmp_
         out = capsys.readouterr().out
         assert f"in jacobnet-figures/ ({tmp_path / 'jacobnet-figures'})" in out
     assert cli.DEFAULT_OUT == "jacobnet-figures" and tree(tmp_path) == []  # (nothing drawn: the writer was replaced)
+
+
+# --- loose edges in the layers and the factors ----------------------------------------------------
+def test_a_parameter_beyond_float64_is_refused_after_the_cast() -> None:
+    d = jn.Dense(3, 2)
+    with pytest.raises(ValueError, match=r"non-finite parameter 1e\+4000 at index 0 of 8 \(as float64\)"):
+        d.set_params(np.full(8, np.longdouble("1e4000")))
+    assert np.isfinite(d.get_params()).all()
+
+
+def test_a_rule_parameter_beyond_float64_and_a_positional_size_are_named() -> None:
+    with pytest.raises(ValueError, match=r"LeakyReLU: alpha must be finite, got 1000000000"):
+        jn.LeakyReLU(10**400)
+    with pytest.raises(TypeError, match=r"Tanh: takes no positional arguments \(an elementwise layer fits any size\), got 1"):
+        jn.Tanh(1)
+
+
+def test_a_factor_is_an_array() -> None:
+    net = jn.build_network("3,2", "tanh", "mse")
+    factor = net.trace(np.ones(3), np.zeros(2)).factor("J_x(Dense 1)")
+    np.testing.assert_array_equal(np.asarray(factor), factor.dense())
+    assert np.asarray(factor, dtype=np.float32).dtype == np.float32

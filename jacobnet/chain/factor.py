@@ -102,6 +102,10 @@ class Factor:
         """
         return self.op.dense(what=self.name)
 
+    def __array__(self, dtype: object = None, copy: object = None) -> Array:
+        """``np.asarray(factor)``: its materialised matrix (:meth:`dense`, memory-guarded)."""
+        return self.dense() if dtype is None else self.dense().astype(dtype)
+
     def __repr__(self) -> str:
         return f"Factor({self.name!r}, shape={self.shape}, kind={self.kind!r})"
 

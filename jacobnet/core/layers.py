@@ -286,9 +286,12 @@ class Elementwise(Layer):
     rule: Rule | None = None
     """A rule of the class's own (a class attribute), for a function not in ``RULES``."""
 
-    def __init__(self, **rule_params: float):
+    def __init__(self, *args: object, **rule_params: float):
         self.rule: Rule = type(self).rule or get_rule(self.rule_name)
         kind = type(self).__name__
+        if args:  # Tanh(1): an elementwise layer takes no size (it fits any)
+            accepted = ", ".join(f"{k}=…" for k in self.rule.defaults) or "no arguments"
+            raise TypeError(f"{kind}: takes no positional arguments (an elementwise layer fits any size), got {args[0]!r:.40}; it accepts {accepted}")
         unknown = sorted(set(rule_params) - set(self.rule.defaults))
         if unknown:
             accepted = ", ".join(self.rule.defaults) or "no parameters"
@@ -296,8 +299,12 @@ class Elementwise(Layer):
         for key, value in rule_params.items():
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise TypeError(f"{kind}: {key} must be a real number, got {value!r}")
-            if not np.isfinite(value):
-                raise ValueError(f"{kind}: {key} must be finite, got {value!r}")
+            try:
+                finite = np.isfinite(float(value))
+            except OverflowError:  # an int beyond float64 (10**400)
+                finite = False
+            if not finite:
+                raise ValueError(f"{kind}: {key} must be finite, got {value!r:.40} (as float64)")
         self.rule_params: dict[str, float] = {**self.rule.defaults, **{k: float(v) for k, v in rule_params.items()}}
 
     def hyperparameters(self) -> dict[str, object]:

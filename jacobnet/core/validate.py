@@ -157,7 +157,9 @@ def as_params(theta: object, who: str, n: int) -> Array:
         )
     if arr.shape != (n,):
         raise ValueError(f"{who} expects parameters of shape ({n},), got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        where = int(np.argwhere(~np.isfinite(arr))[0][0])
-        raise ValueError(f"{who} got a non-finite parameter {arr[where]} at index {where} of {n}")
-    return arr.astype(np.float64, copy=True)
+    with np.errstate(over="ignore"):  # (a longdouble beyond float64 becomes inf here, and is refused below)
+        out = arr.astype(np.float64, copy=True)
+    if not np.isfinite(out).all():
+        where = int(np.argwhere(~np.isfinite(out))[0][0])
+        raise ValueError(f"{who} got a non-finite parameter {str(arr[where]):.40} at index {where} of {n} (as float64)")
+    return out
