@@ -510,6 +510,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     status = None
     try:
         status = _run(list(sys.argv[1:] if argv is None else argv), who)
+        if _stopping:  # the stop's exception was swallowed on the way (a library's broad except): stop as asked anyway
+            _raise_stop(_stopping[0])
     except KeyboardInterrupt:
         status = EXIT_INTERRUPTED
         _say(f"{who[0]}: interrupted")

@@ -803,6 +803,7 @@ def test_chains_of_random_networks_are_their_layers_gradients(case) -> None:
     counts = {key: sum((routes_above(net, p) for p in ps), Counter()) for key, ps in by_layer.items()}
     assume(sum(sum(c.values()) for c in counts.values()) <= 256)
     g, where = ad_gradient(net, x, y), theta_layout(net.layers)
+    assume(np.max(np.abs(g)) > 1e-8)  # (a gradient at rounding level, e.g. through dead ReLUs, has no digits to compare)
     for key, ps in by_layer.items():
         chain = net.chain(x, y, layer=ps[-1].name)  # any use names the layer
         want = counts[key]

@@ -37,7 +37,7 @@ from typing import Sequence
 
 import numpy as np
 
-from jacobnet.core.operator import Box, Operator, per_sample
+from jacobnet.core.operator import Box, FreeOperator, Operator, per_sample
 
 Array = np.ndarray
 
@@ -51,21 +51,7 @@ def _batch_of(ops: Sequence[Operator], batch: int | None = None) -> int | None:
     return next((op.batch for op in ops if op.batch is not None), batch)
 
 
-class _Free(Operator):
-    """An operator that stores nothing and multiplies by nothing (it moves entries): no bytes, no FLOPs."""
-
-    @property
-    def nbytes(self) -> int:
-        return 0
-
-    def vjp_flops(self, k: int) -> int:
-        return 0
-
-    def jvp_flops(self, p: int) -> int:
-        return 0
-
-
-class Identity(_Free):
+class Identity(FreeOperator):
     """``I_n``, the Jacobian of ``y = x`` (the skip path); ``batch`` marks it as every sample's.
 
     >>> Identity(3).vjp(np.array([[1.0, 2.0, 3.0]]))
@@ -283,7 +269,7 @@ class VStack(Operator):
         return sum(op.jvp_flops(p) for op in self.ops)
 
 
-class RowBlock(_Free):
+class RowBlock(FreeOperator):
     """``[0; I_n; 0]`` of shape ``(total, n)``, the identity in rows ``offset … offset + n − 1``.
 
     ``∂y/∂y_b`` of a concatenation ``y = [y_1; …; y_b; …]``: where branch ``b``'s

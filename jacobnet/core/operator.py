@@ -143,9 +143,12 @@ class Operator:
         return out
 
     def vjp_mean(self, G: Array) -> Array:
-        """The batch mean ``(1/B) Σ_b G_b @ J_b``: ``(B, k, m)`` → ``(k, n)``; unbatched: ``G @ J``."""
-        out = self.vjp(G)
-        return out.mean(axis=0) if out.ndim == 3 else out
+        """The batch mean ``(1/B) Σ_b G_b @ J_b``: ``(B, k, m)`` → ``(k, n)`` (:meth:`vjp_sum` over ``B``); unbatched: ``G @ J``."""
+        if G.ndim != 3:
+            return self.vjp(G)
+        out = self.vjp_sum(G)
+        out *= 1.0 / G.shape[0]
+        return out
 
     def jvp(self, H: Array) -> Array:
         """``J @ H`` through the structure; ``H``: ``(..., n, p)`` → ``(..., m, p)``."""
@@ -177,3 +180,17 @@ class Operator:
     def __repr__(self) -> str:
         b = "" if self.batch is None else f", batch={self.batch}"
         return f"{type(self).__name__}(shape={self.shape}, kind={self.kind!r}{b})"
+
+
+class FreeOperator(Operator):
+    """An operator that stores nothing and multiplies by nothing (it moves or drops entries): no bytes, no FLOPs."""
+
+    @property
+    def nbytes(self) -> int:
+        return 0
+
+    def vjp_flops(self, k: int) -> int:
+        return 0
+
+    def jvp_flops(self, p: int) -> int:
+        return 0

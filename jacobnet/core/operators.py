@@ -53,7 +53,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from jacobnet.core.numerics import F8, ones, sum_others
-from jacobnet.core.operator import Box, Operator, per_sample
+from jacobnet.core.operator import Box, FreeOperator, Operator, per_sample
 
 Array = np.ndarray
 
@@ -160,7 +160,7 @@ class Diagonal(Operator):
         return self.shape[0] * p
 
 
-class Empty(Operator):
+class Empty(FreeOperator):
     """The ``(m, 0)`` parameter Jacobian of a layer without parameters.
 
     >>> Empty(3).dense().shape
@@ -184,16 +184,6 @@ class Empty(Operator):
 
     def jvp(self, H: Array) -> Array:
         return per_sample(np.zeros(H.shape[:-2] + (self.shape[0], H.shape[-1])), self.batch)
-
-    @property
-    def nbytes(self) -> int:
-        return 0
-
-    def vjp_flops(self, k: int) -> int:
-        return 0
-
-    def jvp_flops(self, p: int) -> int:
-        return 0
 
 
 class DiagMinusOuter(Operator):
@@ -323,14 +313,6 @@ class KronRows(Operator):
             return out
         out[:, : m * n] = (Gt @ self.x).reshape(k, m * n)
         np.add.reduce(G, axis=0, out=out[:, m * n :])
-        return out
-
-    def vjp_mean(self, G: Array) -> Array:
-        """``(1/B) Σ_b [vec_r(G_b ⊗ x_b) | G_b]``: :meth:`vjp_sum` over ``B``."""
-        if G.ndim != 3 or self.x.ndim != 2:
-            return super().vjp_mean(G)
-        out = self.vjp_sum(G)
-        out *= 1.0 / G.shape[0]
         return out
 
     def jvp(self, H: Array) -> Array:

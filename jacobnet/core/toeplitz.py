@@ -325,14 +325,6 @@ class PatchRows(Operator):
         out[:, c * q :] = G.reshape(B, k, c, T).sum(axis=(0, 3))
         return out
 
-    def vjp_mean(self, G: Array) -> Array:
-        """``(1/B) Σ_b G_b @ J_b``: :meth:`vjp_sum` over ``B``."""
-        if G.ndim != 3 or self.P.ndim != 3:
-            return super().vjp_mean(G)
-        out = self.vjp_sum(G)
-        out *= 1.0 / G.shape[0]
-        return out
-
     def jvp(self, H: Array) -> Array:
         c, T, q = self.c_out, self.positions, self.q
         HW = H[..., : c * q, :].reshape(H.shape[:-2] + (c, q, H.shape[-1]))

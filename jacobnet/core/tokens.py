@@ -187,14 +187,6 @@ class TokenKronRows(Operator):
         out[:, m * n :] = Gt.sum(axis=(0, 2))
         return out
 
-    def vjp_mean(self, G: Array) -> Array:
-        """``(1/B) Σ_b G_b @ J_b``: :meth:`vjp_sum` over ``B``."""
-        if G.ndim != 3 or self.x.ndim != 2:
-            return super().vjp_mean(G)
-        out = self.vjp_sum(G)
-        out *= 1.0 / G.shape[0]
-        return out
-
     def jvp(self, H: Array) -> Array:
         m, n, p = self.m, self.n, H.shape[-1]
         HW = H[..., : m * n, :].reshape(H.shape[:-2] + (m, n, p))
