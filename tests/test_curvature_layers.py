@@ -24,6 +24,7 @@ import autograd.numpy as anp
 import numpy as np
 import pytest
 import reference as ref
+from test_curvature import fd_hessian
 
 import jacobnet as jn
 from jacobnet.check import rel_error
@@ -317,17 +318,7 @@ def test_network_hessian_equals_autograds_hessian_of_the_plain_loss_and_hvp_is_h
 def test_network_hessian_equals_central_differences_of_the_gradient(name):
     net = NETWORKS[name]()
     X, Y = net_data(net, 3, seed=2)
-    theta = net.get_params()
-
-    def grad_at(t):
-        net.set_params(t)
-        return net.gradient(X, Y)
-
-    try:
-        H_fd = jacobian_fd(grad_at, theta)
-    finally:
-        net.set_params(theta)
-    assert rel_error(net.hessian(X, Y), H_fd) <= HESS_FD_TOL
+    assert rel_error(net.hessian(X, Y), fd_hessian(net, X, Y)) <= HESS_FD_TOL
 
 
 @pytest.mark.parametrize("nonlinearity, output", [("tanh", "last"), ("relu", "all")])
