@@ -78,6 +78,12 @@ def test_second_run_gives_identical_bytes(gallery, tmp_path):
     assert different == []
 
 
+ROUND_OFF_PIXELS = 0.05
+"""The share of pixels a figure that draws round-off may change between CPUs: its
+dots of 1e-17 move and appear or vanish with the BLAS kernel (1.8 % of
+``gradient_comparison`` between two machines here); a stale figure changes more."""
+
+
 def pixels(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGBA"))
 
@@ -96,7 +102,7 @@ def test_committed_figures_are_what_the_command_makes_now(gallery):
                 stale.append(g.filename)
         else:
             a, b = pixels(new), pixels(old)
-            if a.shape != b.shape or np.mean(np.any(a != b, axis=-1)) > 0.01:
+            if a.shape != b.shape or np.mean(np.any(a != b, axis=-1)) > ROUND_OFF_PIXELS:
                 stale.append(g.filename)
     assert stale == [], "figures/ is stale: run `jacobnet figures` and commit figures/"
 

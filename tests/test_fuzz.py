@@ -34,6 +34,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import DERANDOMIZE
 
 import jacobnet as jn
 import jacobnet.cli as cli
@@ -54,7 +55,7 @@ from jacobnet.symbolic.latex import jacobian_latex
 MiB = 2**20
 BUDGET = 32 * MiB  # the memory budget every case runs under
 SLACK = 24 * MiB  # what a case may allocate besides what the guard covers (NumPy, SymPy's guards, argparse)
-FUZZ = settings(max_examples=int(os.environ.get("JACOBNET_FUZZ", "120")), deadline=None,
+FUZZ = settings(max_examples=int(os.environ.get("JACOBNET_FUZZ", "120")), deadline=None, derandomize=DERANDOMIZE,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 LIBRARY_ERRORS = (ValueError, TypeError, KeyError, MemoryError)
 COUNTS: dict[str, Counter] = {}

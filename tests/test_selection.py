@@ -192,3 +192,12 @@ def test_averaging_outline_runs_of_each_window():
 def test_bad_construction_is_named(make, match):
     with pytest.raises((TypeError, ValueError), match=match):
         make()
+
+
+def test_batch_sum_of_an_all_hole_selection_is_float_zeros():
+    """Every row a hole: the per-sample bincount keeps no entries, and the sum and mean are float zeros."""
+    op = Selection(np.full((2, 3), -1), 4)
+    G = np.ones((2, 1, 3))
+    for r in (op.vjp_sum(G), op.vjp_mean(G)):
+        assert r.dtype == np.float64
+        np.testing.assert_array_equal(r, np.zeros((1, 4)))

@@ -180,7 +180,7 @@ class Selection(Operator):
             else:
                 keep = np.broadcast_to(self.valid[:, None, :], G.shape)
                 flat, vals = flat[keep], G[keep]
-            r = np.bincount(flat, weights=vals, minlength=k * n).reshape(k, n)
+            r = np.bincount(flat, weights=vals, minlength=k * n).astype(np.float64, copy=False).reshape(k, n)
         if out is None:
             return r
         out[...] = r
