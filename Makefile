@@ -5,6 +5,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# The checkout's folder on sys.path (a .pth): `import jacobnet` then finds this package even when run from
+# the folder above a clone named jacobnet/, which an editable install alone would take for a namespace package
+CHECKOUT_PTH := import site, sys; open(site.getsitepackages()[0] + '/jacobnet-checkout.pth', 'w').write(sys.argv[1] + '\n')
 
 .PHONY: demo test notebooks figures bench clean
 
@@ -12,6 +15,7 @@ $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "jacobnet needs Python >= 3.11, found " + sys.version.split()[0] + " (set PYTHON=python3.11)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -c "$(CHECKOUT_PTH)" "$(CURDIR)"
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
