@@ -12,14 +12,16 @@ blocks, as the :class:`~jacobnet.chain.paths.PathSum` of every path's product.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from jacobnet.chain.factor import Factor
 from jacobnet.chain.paths import MAX_PATHS, PathSum, Step, count_paths, paths_above, paths_through
 from jacobnet.chain.product import Chain
+from jacobnet.core.compose import RowBlock
 from jacobnet.core.labels import activation_labels
+from jacobnet.core.selection import Selection
 
 if TYPE_CHECKING:
     from jacobnet.core.stack import Position, Stack
@@ -145,7 +147,7 @@ def build_chain(net: Stack, x: Array, y: Array, layer: int | str | None = None, 
             made[step] = input_factor(net, pos, a) if kind == "x" else placement_factor(pos, b, a)
         return made[step]
 
-    chains = []
+    chains, zero = [], None
     for use in uses:
         routes = paths_through(net.positions) if use is None else paths_above(net, use)
         tail = [] if use is None else [theta_factor(net, use, inputs[use.index])]
@@ -153,13 +155,32 @@ def build_chain(net: Stack, x: Array, y: Array, layer: int | str | None = None, 
             words = describe_route(route)
             if len(uses) > 1:
                 words = f"use {use.use} ({use.name})" + (f" · {words}" if words else "")
-            chains.append(Chain(name, [j_loss, *(factor(s) for s in route if s[0] != "via"), *tail], route=words))
+            chain = Chain(name, [j_loss, *(factor(s) for s in route if s[0] != "via"), *tail], route=words)
+            if picks_nothing(chain.factors):
+                zero = zero or chain
+            else:
+                chains.append(chain)
+    chains = chains or [zero]  # (every path zero: one of them stands for the zero gradient)
     return chains[0] if len(chains) == 1 else PathSum(name, chains)
 
 
+def picks_nothing(factors: Sequence[Factor]) -> bool:
+    """A selection right above a concatenation's ``E_b`` that picks none of branch ``b``'s rows: the product is 0.
+
+    Through an unrolled RNN, step ``t + 1`` picks ``x_{t+1}`` and ``h_t`` from the state, so a path that reaches
+    the ``x`` part of the state from below is exactly zero; such paths are left out of the sum.
+    """
+    for above, below in zip(factors, factors[1:]):
+        if isinstance(above.op, Selection) and isinstance(below.op, RowBlock):
+            index = above.op.index
+            if not np.any((index >= below.op.offset) & (index < below.op.offset + below.op.n)):
+                return True
+    return False
+
+
 def describe_route(route: list[Step]) -> str:
-    """A path in words: the blocks it passes and how (``Residual 1: skip``, ``Concat 1: branch 2``)."""
-    return " · ".join(f"{pos.name}: {pos.layer.branch_name(b)}" for kind, pos, b in route if kind == "via")
+    """A path in words: the blocks it passes and how (``Residual 1: skip``, ``Concat 1: branch 2``); a block of one branch has no choice to name."""
+    return " · ".join(f"{pos.name}: {pos.layer.branch_name(b)}" for kind, pos, b in route if kind == "via" and len(pos.branches) > 1)
 
 
 def _target_position(net: Stack, layer: int | str | None) -> Position:

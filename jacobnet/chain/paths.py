@@ -13,7 +13,9 @@ A *route* is a path as steps, loss side first: ``("x", pos, -1)`` a layer's
 ``J_x``; ``("place", pos, b)`` a concatenation's ``E_b``; ``("via", pos, b)``
 which branch of a block it takes (no factor). :func:`paths_above` and
 :func:`paths_through` list them; :func:`count_paths` counts them without
-listing (the count can be exponential: from the first step of an unrolled RNN, ``2·3^(T−1)``).
+listing (the count can be exponential: from the first step of an unrolled RNN, ``2·3^(T−1)``). A chain
+leaves out the routes a selection makes exactly zero (:func:`jacobnet.chain.build.picks_nothing`): through
+an unrolled RNN, one path per use of a shared weight remains.
 
 >>> import numpy as np
 >>> from jacobnet import Network, Dense, Tanh, Residual, MSE

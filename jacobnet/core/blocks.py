@@ -553,6 +553,10 @@ class Select(Layer):
             raise ValueError(f"Select: index {bad} is out of range for an input of {self.n_in} (0 … {self.n_in - 1}, or −1 for a zero)")
         self.index = idx.astype(np.int64)
 
+    @property
+    def name(self) -> str:
+        return self.title or type(self).__name__
+
     def out_size(self, n_in: int) -> int:
         return len(self.index)
 
