@@ -391,3 +391,17 @@ def test_bad_clip_norm_is_refused(clip):
 
 def test_spectra_is_exported_for_the_chain():
     assert isinstance(singular_values(mixed_net(), np.ones(5)), Spectra)
+
+
+def test_a_gain_scales_every_weight_of_the_swept_networks():
+    """``gain=g`` multiplies each Dense's weights by g: a deep linear network's singular values by g^depth."""
+    plain, loud = (sweep(("linear",), ("orthogonal",), depth=4, width=3, gain=g)["linear", "orthogonal"] for g in (1.0, 1.5))
+    np.testing.assert_allclose(loud.values[-1], 1.5**4 * plain.values[-1], rtol=1e-12)
+    np.testing.assert_allclose(plain.values[-1], np.ones(3), rtol=1e-12)
+    assert all(layer.gain == 0.5 for layer in network("tanh", "he", 2, 3, gain=0.5).layers[::2])
+
+
+def test_the_legend_of_a_spectrum_through_time_names_the_hidden_states():
+    fig = spectrum_figure({"rnn": through_time(jn.RNN(2, 3, steps=4, seed=0), np.ones(8))}, x="depth")
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert r"\partial h_T/\partial h_t" in texts[2] and r"\partial a_L" not in " ".join(texts)

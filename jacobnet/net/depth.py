@@ -111,17 +111,19 @@ def _names(values: object, what: str, allowed: Sequence[str] | None = None) -> l
     return list(values)
 
 
-def network(activation: str, init: str, depth: int, width: int, seed: int = 0) -> Network:
-    """``depth`` × ``(Dense(width, width, init=init), activation)`` with an MSE loss; Dense ``k`` (1-based) seeded ``seed + k``.
+def network(activation: str, init: str, depth: int, width: int, seed: int = 0, *, gain: float = 1.0) -> Network:
+    """``depth`` × ``(Dense(width, width, init=init, gain=gain), activation)`` with an MSE loss; Dense ``k`` (1-based) seeded ``seed + k``.
 
     ``activation="linear"``: Dense layers only.
 
     >>> network("relu", "he", depth=2, width=3)
     Network([Dense(3, 3, init='he'), ReLU(), Dense(3, 3, init='he'), ReLU()], MSE())
+    >>> network("tanh", "orthogonal", depth=1, width=3, gain=1.5).layers[0].gain
+    1.5
     """
     layers: list[Layer] = []
     for k in range(1, positive_int(depth, "depth: depth") + 1):
-        layers.append(Dense(width, width, init=init, seed=seed + k))
+        layers.append(Dense(width, width, init=init, gain=gain, seed=seed + k))
         act = _activation(activation)
         if act is not None:
             layers.append(act)
@@ -136,10 +138,11 @@ def sweep(
     width: int = 32,
     seed: int = 0,
     samples: int = 1,
+    gain: float = 1.0,
 ) -> dict[tuple[str, str], Spectra]:
     """The spectra across depth of one network per activation × init, at one random input.
 
-    Each network is :func:`network` ``(activation, init, depth, width, seed)`` — the same
+    Each network is :func:`network` ``(activation, init, depth, width, seed, gain=gain)`` — the same
     weight seeds for every activation, so the columns differ only by the init — and
     its :func:`singular_values` at ``x ~ N(0, I)`` (seeded by ``seed``; ``samples > 1``: a
     batch of that many inputs, per sample). Products of ``k`` (Dense, activation) pairs
@@ -158,7 +161,7 @@ def sweep(
     positive_int(depth, "sweep: depth")
     rng = np.random.default_rng(seed_value(seed, "sweep: seed", allow_none=False))
     x = rng.normal(size=width if samples == 1 else (samples, width))
-    return {(a, i): singular_values(network(a, i, depth, width, seed), x) for a in activations for i in inits}
+    return {(a, i): singular_values(network(a, i, depth, width, seed, gain=gain), x) for a in activations for i in inits}
 
 
 def table(spectra_by_name: Mapping[object, Spectra], weights: int | None = None) -> Table:

@@ -51,12 +51,16 @@ def _floor(curves: list[dict[str, Array]]) -> float:
     return smallest / 10
 
 
-def _panel(ax: Axes, xs: Array, c: dict[str, Array], floor: float, head: str) -> None:
+SIGMA_MAX = {"layers": r"$\sigma_{\max} = \|\partial a_L/\partial a_l\|_2$", "time steps": r"$\sigma_{\max} = \|\partial h_T/\partial h_t\|_2$"}
+"""The legend of the σ_max curve, by what a depth counts (:attr:`jacobnet.chain.spectra.Spectra.unit`)."""
+
+
+def _panel(ax: Axes, xs: Array, c: dict[str, Array], floor: float, head: str, unit: str = "layers") -> None:
     """One network: the band of all singular values, its middle half, σ_max and σ_min (at round-off: hollow, on the floor)."""
     lift = lambda a: np.where(a > c["roundoff"], np.maximum(a, floor), floor)
     ax.fill_between(xs, lift(c["lo"]), c["hi"], color=BAND_COLOUR, alpha=0.18, linewidth=0, label="all singular values")
     ax.fill_between(xs, lift(c["q1"]), c["q3"], color=BAND_COLOUR, alpha=0.35, linewidth=0, label="their middle half")
-    ax.plot(xs, np.maximum(c["max"], floor), color=MAX_COLOUR, linewidth=1.4, label=r"$\sigma_{\max} = \|\partial a_L/\partial a_l\|_2$")
+    ax.plot(xs, np.maximum(c["max"], floor), color=MAX_COLOUR, linewidth=1.4, label=SIGMA_MAX.get(unit, SIGMA_MAX["layers"]))
     resolved = c["min"] > c["roundoff"]
     ax.plot(xs, np.where(resolved, np.maximum(c["min"], floor), np.nan), color=MIN_COLOUR, linewidth=1.4, label=r"$\sigma_{\min}$")
     ax.plot(xs[~resolved], np.full((~resolved).sum(), floor), "v", color=MIN_COLOUR, markersize=3.5,
@@ -127,7 +131,7 @@ def spectrum_figure(spectra_by_name: Mapping[object, Spectra], *, x: str = "weig
         for n, key in enumerate(keys):
             r, c = (rows.index(key[0]), cols.index(key[1])) if grid else divmod(n, len(cols))  # type: ignore[index]
             head = (str(key[1]) if r == 0 else "") if grid else str(key)  # type: ignore[index]
-            _panel(axes[r, c], series[key][0], curves[key], floor, head)
+            _panel(axes[r, c], series[key][0], curves[key], floor, head, unit)
         for ax in axes.ravel()[len(keys):] if not grid else ():
             ax.set_visible(False)
         if grid:
