@@ -1,8 +1,10 @@
-"""The answer checkers: right answers pass, and each kind of wrong answer is named as such."""
+"""The answer checkers: right answers pass, each kind of wrong answer is named as such — a hint first, the expected
+values only with ``reveal=True`` — and every index in feedback counts from 1."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -43,7 +45,7 @@ def test_tiny_rounding_passes_but_a_real_error_does_not(dense):
     wrong = W.copy()
     wrong[1, 2] += 0.05  # 1 % of the entry: not rounding
     fb = check_layer_jacobian(wrong, dense, X)
-    assert not fb.ok and "(1, 2)" in str(fb)
+    assert not fb.ok and "(2, 3) ∂a_2/∂x_3" in str(fb)
 
 
 def test_non_square_transpose_is_detected(dense):
@@ -76,10 +78,14 @@ def test_wrong_entry_is_named_with_expected_got_and_reason(dense):
     wrong[1, 0] = 5.0  # a value where the output does not depend on the parameter
     fb = check_layer_jacobian(wrong, dense, X, wrt="params")
     text = str(fb)
-    assert not fb.ok and fb.summary.startswith("3 of 16 entries wrong")
-    assert "(1, 5) ∂a_2/∂W_2,3: expected -1, got 1 — sign flipped" in text
-    assert "(0, 6) ∂a_1/∂b_1: expected 1, got 0 — should be nonzero" in text
-    assert "(1, 0) ∂a_2/∂W_1,1: expected 0, got 5 — should be 0" in text
+    assert not fb.ok and fb.status == "wrong" and fb.summary.startswith("3 of 16 entries wrong")
+    assert "(2, 6) ∂a_2/∂W_2,3: not 1 — sign flipped" in text
+    assert "(1, 7) ∂a_1/∂b_1: not 0 — should be nonzero" in text
+    assert "(2, 1) ∂a_2/∂W_1,1: not 5 — should be 0" in text
+    revealed = str(check_layer_jacobian(wrong, dense, X, wrt="params", reveal=True))
+    assert "(2, 6) ∂a_2/∂W_2,3: expected -1, got 1 — sign flipped" in revealed
+    assert "(1, 7) ∂a_1/∂b_1: expected 1, got 0 — should be nonzero" in revealed
+    assert "(2, 1) ∂a_2/∂W_1,1: expected 0, got 5 — should be 0" in revealed
 
 
 def test_swapped_indices_are_suggested():
@@ -87,7 +93,7 @@ def test_swapped_indices_are_suggested():
     wrong = A.copy()
     wrong[0, 1] = A[1, 0]
     fb = check_matrix(wrong, A)
-    assert "mirrored entry (j, i)" in str(fb)
+    assert "(1, 2) ∂a_1/∂x_2: not 3 — this is the value of the mirrored entry (2, 1): indices swapped?" in str(fb)
 
 
 def test_many_wrong_entries_are_summarised():
@@ -95,19 +101,21 @@ def test_many_wrong_entries_are_summarised():
     rng = np.random.default_rng(0)
     fb = check_matrix(A + rng.uniform(1, 2, size=A.shape), A)
     assert fb.summary.startswith("12 of 12") and len(fb.details) == 6 and "… and 7 more" in fb.details[-1]
+    assert fb.reason == "12 of 12 entries wrong"
 
 
 def test_rounded_decimals_are_called_almost():
     f = lambda v: np.array([np.cos(v[0])])
     fb = check_function_jacobian([[-0.8415]], f, np.array([1.0]))  # −sin 1 = −0.841471…
-    assert not fb.ok and fb.summary.startswith("almost") and "exact expressions" in fb.summary
+    assert not fb.ok and fb.summary.startswith("almost") and "exact expressions" in fb.summary and fb.reason == "almost: rounded decimals"
     assert "almost" not in check_function_jacobian([[-0.84]], f, np.array([1.0])).summary  # 0.2 % off: wrong
 
 
 def test_all_signs_flipped_and_constant_factor(dense):
     assert "every sign is flipped" in check_layer_jacobian(-W, dense, X).summary
     fb = check_layer_jacobian(0.5 * W, dense, X)
-    assert "constant factor" in fb.summary and "0.5 ×" in fb.summary
+    assert "constant factor" in fb.summary and "0.5" not in str(fb)  # the hint names the mistake, not the factor
+    assert "0.5 ×" in check_layer_jacobian(0.5 * W, dense, X, reveal=True).summary
 
 
 def test_column_major_vec_is_recognised(dense):
@@ -136,12 +144,13 @@ def test_right_numbers_wrong_shape():
     (None, "not answered yet"),
     ("W", "could not read your answer"),
     ([[1.0, 2.0], [3.0]], "could not read your answer"),
-    ([[0.0, 1.0, np.nan], [3.0, 4.0, 5.0]], "non-finite value nan at index (0, 2)"),
+    ([[0.0, 1.0, np.nan], [3.0, 4.0, 5.0]], "non-finite value nan in row 1, column 3"),
     (np.zeros((4, 4)), "wrong shape: expected (2, 3)"),
 ])
 def test_unusable_answers(dense, answer, words):
     fb = check_layer_jacobian(answer, dense, X)
     assert not fb.ok and words in fb.summary
+    assert fb.status == ("blank" if words == "not answered yet" else "wrong")
 
 
 def test_diagonal_given_as_a_vector():
@@ -157,17 +166,31 @@ def test_check_shape():
     assert check_shape((2, 3), np.zeros((2, 3))).ok
     assert check_shape([4, 16], (4, 16)).ok
     assert "transposed" in check_shape((3, 2), (2, 3)).summary
-    assert "expected (2, 3)" in check_shape((2, 2), (2, 3)).summary
+    assert "the number of rows is right, the number of columns is not" in check_shape((2, 2), (2, 3)).summary
+    assert "the number of columns is right, the number of rows is not" in check_shape((4, 3), (2, 3)).summary
+    assert "neither the rows nor the columns" in check_shape((4, 4), (2, 3)).summary
+    assert "has 3 dimensions, the answer has 2" in check_shape((2, 3, 1), (2, 3)).summary
+    assert "count the entries" in check_shape((5,), (4,)).summary
+    assert "expected (2, 3)" in check_shape((2, 2), (2, 3), reveal=True).summary
     assert "tuple of integers" in check_shape("2x3", (2, 3)).summary
-    assert "not answered" in check_shape(..., (2, 3)).summary
+    blank = check_shape(..., (2, 3))
+    assert "not answered" in blank.summary and blank.status == "blank"
 
 
 def test_check_number():
     assert check_number(88, 88).ok
     assert check_number(np.array([0.5]), 0.5).ok
     assert "sign flipped" in check_number(-3.0, 3.0).summary
-    assert "expected 88, got 89" in check_number(89, 88).summary
+    assert check_number(89, 88).summary == "not 89: off by one."
+    assert "expected 88, got 89 — off by one" in check_number(89, 88, reveal=True).summary
+    assert "off by a power of ten" in check_number(880, 88).summary
+    assert "off by a simple factor" in check_number(44, 88).summary
+    assert "factor of 0.5" in check_number(44, 88, reveal=True).summary
+    assert "rounded" in check_number(0.8415, np.sin(1.0)).summary
+    assert check_number(85, 88, hint="count the rows and the columns again").summary == "not 85: count the rows and the columns again."
+    assert check_number(12.5, 88).summary == "not 12.5."
     assert "single number" in check_number([1, 2], 1).summary
+    assert check_number(..., 88).status == "blank"
 
 
 def test_check_gradient_names_parameters():
@@ -178,7 +201,7 @@ def test_check_gradient_names_parameters():
     wrong = g.copy()
     wrong[4] = -g[4]  # W^{(1)}_{2,2}
     text = str(check_gradient(wrong, net, x, y))
-    assert "(4,) W^(1)_2,2" in text and "sign flipped" in text
+    assert "entry 5 W^(1)_2,2: not" in text and "sign flipped" in text
     layers_swapped = np.concatenate([g[8:], g[:8]])
     fb = check_gradient(layers_swapped, net, x, y)
     assert "the right entries in the wrong order" in fb.summary and "layer order" in fb.summary
@@ -193,7 +216,7 @@ def test_check_function_jacobian_against_finite_differences():
     assert "transpose" in fb.summary
     wrong = J.copy()
     wrong[2, 1] = np.sin(2.0)
-    assert "(2, 1) ∂f_3/∂x_2" in str(check_function_jacobian(wrong, f, x))
+    assert "(3, 2) ∂f_3/∂x_2" in str(check_function_jacobian(wrong, f, x))
 
 
 def test_feedback_prints_and_repr_equal():
@@ -216,7 +239,8 @@ def test_parameter_jacobian_feedback_says_parameters(dense):
     wrong[1, 0] = 5.0
     assert "does not depend on this parameter" in str(check_layer_jacobian(wrong, dense, X, wrt="params"))
     shape = check_shape((2, 9), J_THETA, name="J_θ", columns="parameters")
-    assert "columns = 8 parameters" in shape.summary
+    assert "count the parameters again" in shape.summary and "input" not in shape.summary
+    assert "columns = 8 parameters" in check_shape((2, 9), J_THETA, columns="parameters", reveal=True).summary
 
 
 @pytest.mark.parametrize("columns", ["params", "outputs", ""])
@@ -229,7 +253,7 @@ def test_columns_word_is_checked(dense, columns):
 
 def test_input_jacobian_feedback_still_says_inputs(dense):
     assert "columns = 3 inputs" in check_layer_jacobian(W.T, dense, X).summary
-    assert "columns = 3 inputs" in check_shape((3, 2), W).summary
+    assert "columns the inputs" in check_shape((3, 2), W).summary
 
 
 def test_gradient_entries_are_parameters():
@@ -306,3 +330,128 @@ def test_loss_rows_name_the_loss_input():
     assert "∂L/∂z_3" in str(check_loss_jacobian(wrong, jn.SoftmaxCrossEntropy(), z, y))  # logits, not ŷ
     mse_wrong = np.array([[0.0, 4.0 / 3.0, 5.0]])
     assert "∂L/∂ŷ_3" in str(check_loss_jacobian(mse_wrong, jn.MSE(), np.array([1.0, 2.0, 4.0]), np.array([1.0, 0.0, 1.0])))
+
+
+# --- hints first: a default wrong answer never shows the expected values; reveal=True does --------------
+E_VALUES = np.array([[1.25, -3.5, 7.75], [2.125, 0.0, -6.5]])  # (2, 3): every nonzero value distinctive
+NOISE = np.array([[0.37, 0.0, 0.0], [0.0, 0.0, -0.91]])
+
+
+def shown(value: float, text: str) -> bool:
+    """``value`` written in ``text`` as a number of its own (``7.75`` in ``got 7.75``, not in ``17.75``)."""
+    return re.search(rf"(?<![\d.]){re.escape(f'{value:.6g}')}(?![\d])", text) is not None
+
+
+WRONG_MATRICES = {
+    "two entries": E_VALUES + NOISE,
+    "every entry": E_VALUES + 0.013 + np.arange(6.0).reshape(2, 3) * 0.1,
+    "a factor": 1.5 * E_VALUES,
+    "transposed, numbers wrong": (E_VALUES + 0.29).T,
+    "a wrong shape": np.full((3, 3), 0.61),
+    "the right columns in another order": E_VALUES[:, [2, 0, 1]],
+    "rounded": np.round(E_VALUES * (1 + 4e-4), 4),
+}
+
+
+@pytest.mark.parametrize("case", WRONG_MATRICES)
+def test_a_hint_never_shows_the_expected_values(case):
+    answer = WRONG_MATRICES[case]
+    hint = str(check_matrix(answer, E_VALUES, name="J"))
+    own = {float(v) for v in np.ravel(answer)}  # the student's own numbers may be quoted back
+    hidden = [v for v in E_VALUES.ravel() if v != 0 and v not in own and shown(v, hint)]
+    assert not hidden, (hidden, hint)
+    assert "expected" not in hint.replace("expected shape", "") or case == "a wrong shape", hint
+    revealed = str(check_matrix(answer, E_VALUES, name="J", reveal=True))
+    wrong = np.abs(np.asarray(answer) - E_VALUES) > 1e-6 * 7.75 if np.shape(answer) == E_VALUES.shape else np.ones((2, 3), bool)
+    assert all(shown(v, revealed) for v in E_VALUES[wrong]), revealed  # the expected value of every wrong entry
+    assert "expected" in revealed
+
+
+@pytest.mark.parametrize("answer, expected", [(87, 88), (44, 88), (880, 88), (12.5, 88), (-3.0, 3.25), (0.7072, np.sqrt(0.5))])
+def test_a_number_hint_never_shows_the_expected_number(answer, expected):
+    hint = str(check_number(answer, expected, name="count"))
+    assert not shown(expected, hint) and "expected" not in hint, hint
+    assert shown(expected, str(check_number(answer, expected, name="count", reveal=True)))
+
+
+@pytest.mark.parametrize("answer", [(3, 2), (2, 2), (4, 3), (4, 4), (2, 3, 1), (6,)])
+def test_a_shape_hint_never_shows_the_expected_shape(answer):
+    hint = str(check_shape(answer, (2, 3), name="J_x"))
+    assert "(2, 3)" not in hint and "2 outputs" not in hint and "3 inputs" not in hint, hint
+    assert "expected (2, 3)" in str(check_shape(answer, (2, 3), name="J_x", reveal=True))
+
+
+def test_gradients_and_layer_jacobians_hint_first(dense):
+    net = jn.Network([jn.Dense(3, 2, seed=0), jn.Tanh(), jn.Dense(2, 1, seed=1)], jn.MSE())
+    x, y = np.array([0.3, -1.0, 2.0]), np.array([0.5])
+    g = net.gradient(x, y)
+    wrong = g + np.where(np.arange(g.size) == 3, 0.25, 0.0)
+    hint, revealed = str(check_gradient(wrong, net, x, y)), str(check_gradient(wrong, net, x, y, reveal=True))
+    assert "entry 4 W^(1)_2,1" in hint and not shown(g[3], hint) and shown(g[3], revealed)
+    bad = W + [[0, 0, 0], [0, 0.375, 0]]
+    assert "expected" not in str(check_layer_jacobian(bad, dense, X)) and "expected 4, got 4.375" in str(check_layer_jacobian(bad, dense, X, reveal=True))
+    f = lambda v: np.array([v[0] * v[1], np.sin(v[1])])  # ℝ² → ℝ²
+    fb = check_function_jacobian([[2.0, 1.0], [0.0, 0.5]], f, np.array([1.0, 2.0]), reveal=True)
+    assert f"expected {np.cos(2.0):.6g}, got 0.5" in str(fb)
+    row = check_loss_jacobian([[0.0, 1.0, 2.0]], jn.MSE(), np.array([1.0, 2.0, 4.0]), np.array([1.0, 0.0, 1.0]), reveal=True)
+    assert "expected 1.33333, got 1" in str(row)
+
+
+@pytest.mark.parametrize("reveal", ["yes", 1, None])
+def test_reveal_must_be_a_bool(reveal):
+    with pytest.raises(TypeError, match="reveal must be True or False"):
+        check_matrix(W, W, reveal=reveal)
+    with pytest.raises(TypeError, match="reveal must be True or False"):
+        check_number(1, 1, reveal=reveal)
+
+
+# --- every index in feedback counts from 1 ----------------------------------------------------------------
+ENTRY = re.compile(r"^\((\d+), (\d+)\) ∂a_(\d+)/∂x_(\d+): ")
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (3, 2), (1, 4), (5, 1)])
+def test_every_index_is_one_based(shape):
+    rng = np.random.default_rng(sum(shape))
+    expected = rng.uniform(1.0, 2.0, size=shape)
+    for i, j in [(0, 0), (shape[0] - 1, shape[1] - 1)]:
+        wrong = expected.copy()
+        wrong[i, j] += 0.5
+        fb = check_matrix(wrong, expected)
+        assert fb.details[0].startswith(f"({i + 1}, {j + 1}) ∂a_{i + 1}/∂x_{j + 1}: "), fb
+        for line in fb.details:  # the position and the name agree
+            m = ENTRY.match(line)
+            assert m is None or (m[1], m[2]) == (m[3], m[4]), line
+    vector = rng.uniform(1.0, 2.0, size=4)
+    assert check_matrix(vector + [0.5, 0, 0, 0], vector).details[0].startswith("entry 1 x_1: ")
+    assert "row 2, column 1" in check_matrix([[1.0, 2.0], [np.inf, 3.0]], np.ones((2, 2))).summary
+    assert "at entry 3" in check_matrix([1.0, 2.0, np.nan], np.ones(3)).summary
+
+
+def test_the_wrong_entries_of_one_row_or_column_are_said_to_share_it():
+    E = np.arange(1.0, 13.0).reshape(3, 4)
+    row = E + [[0] * 4, [0.5, 0, 0.5, 0], [0] * 4]
+    assert "all in row 2 (a_2)" in str(check_matrix(row, E))
+    col = E + [[0, 0, 0, 0.5], [0, 0, 0, 0.25], [0] * 4]
+    assert "all in column 4 (x_4)" in str(check_matrix(col, E))
+    assert "all in" not in str(check_matrix(E + np.eye(3, 4) * 0.5, E))
+
+
+# --- the status a lesson's summary reads --------------------------------------------------------------------
+def test_feedback_status_and_reason(dense):
+    assert check_layer_jacobian(W, dense, X).status == "ok"
+    assert check_layer_jacobian(..., dense, X).status == "blank"
+    fb = check_layer_jacobian(W.T, dense, X)
+    assert (fb.status, fb.reason, bool(fb)) == ("wrong", "your answer is the transpose", False)
+    assert check_layer_jacobian(-W, dense, X).reason == "every sign is flipped"
+    assert Feedback(False, "J", "wrong shape: expected (2, 3).").reason == "wrong shape"
+    with pytest.raises(ValueError, match="status must be one of"):
+        Feedback(True, "J", "right", status="blank")
+    with pytest.raises(ValueError, match="status must be one of"):
+        Feedback(False, "J", "wrong", status="maybe")
+
+
+def test_strip_answers_leaves_out_solution_cells(tmp_path):
+    slip = code_cell("print(expected)", ["solution"])
+    src = write(tmp_path, notebook(code_cell("answer = 1\nprint(answer)", ["answer"]), slip, code_cell("x = 2")))
+    cells = json.loads(strip_answers(src).read_text(encoding="utf-8"))["cells"]
+    assert ["".join(c["source"]) for c in cells] == ["answer = ...\nprint(answer)", "x = 2"]

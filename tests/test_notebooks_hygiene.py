@@ -1,15 +1,22 @@
-"""The course notebooks stay reviewable: committed without outputs, and they only narrate.
+"""The course notebooks stay reviewable and follow the course API: committed without outputs, they only narrate.
 
-Policy (README, "Course"): notebooks are committed with outputs stripped and
+Policy (README, "Course"): the course is exactly the lessons of
+:data:`jacobnet.course.lessons.LESSONS`, each a notebook ``notebooks/<stem>.ipynb``
+titled ``# N · <its registered title>``. Notebooks are committed with outputs stripped and
 ``execution_count`` null, so a diff shows only what a person wrote. They
 import the installed package (no ``sys.path``), define no functions or
 classes (everything a user needs lives in ``jacobnet``) — a named ``lambda``
 only for a function under study, declared with its signature (``# ℝ² → ℝ³``) —
-check answers with ``jacobnet.course.exercises`` from answer cells tagged ``answer``
-(so :func:`jacobnet.course.exercises.strip_answers` can blank them), draw with
-jacobnet's figures, and end with a cell that asserts what they taught. The
-minutes of the lessons add up to the total announced at the top. ``make test``
-executes them all with nbmake.
+and draw with jacobnet's figures. A lesson declares its exercises once,
+``lesson = Lesson("N · <its registered title>", exercises=K)`` (2 to 4 of them, headed
+``### Exercise k``), checks every one with ``lesson.check(k, <a packaged checker>)``
+from an answer cell tagged ``answer`` (so the student edition can blank it), holds
+no ``assert`` (the facts a lesson states are asserted in ``tests/test_lesson_NN.py``),
+and ends with a "What this lesson showed" section and the cell ``lesson.summary()``.
+The minutes of a lesson's sections add up to the total announced at the top.
+A blank student edition runs top to bottom and ends with "0 of K exercises done"
+(executed here for a few representative lessons; ``make test`` executes every
+lesson with nbmake).
 """
 
 from __future__ import annotations
@@ -17,28 +24,21 @@ from __future__ import annotations
 import ast
 import json
 import re
-from pathlib import Path
 
 import pytest
 
-from jacobnet.course.exercises import ANSWER_TAG, strip_answers
+from jacobnet.course.handout import ANSWER_TAG, SOLUTION_TAG, strip_answers
+from jacobnet.course.lessons import LESSONS, NOTEBOOKS, LessonInfo, read_minutes
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-COURSE = [
-    "01_chain_rule_as_matrices",
-    "02_dense_layer",
-    "03_activations_and_softmax",
-    "04_backprop_is_a_product",
-    "05_symbolic_vs_numeric",
-    "06_accumulation_order",
-    "07_training_with_jacobians",
-]
 DEFINITION = re.compile(r"^\s*(async\s+def|def|class)\s", re.MULTILINE)
 NAMED_LAMBDA = re.compile(r"^\s*[\w, ]+=\s*lambda\b.*$", re.MULTILINE)
 SIGNATURE = re.compile(r"#\s*ℝ\S*\s*→\s*ℝ")  # "# ℝ² → ℝ³": the function is the subject, not a helper
 MINUTES = re.compile(r"\((\d+) min\)")
-TOTAL = re.compile(r"About (\d+) minutes")
 CHECKER = re.compile(r"\b(?:exercises|feedback)\.check_\w+\(")  # the packaged checkers (jacobnet.course)
+EXERCISE = re.compile(r"^#+ Exercise (\d+)\b", re.MULTILINE)
+SHOWED = re.compile(r"^## What this lesson showed", re.MULTILINE)
+BLANK_RUN = ("01_chain_rule_as_matrices", "04_build_backprop_yourself", "11_layernorm_and_attention")
+"""The lessons whose blank student edition is executed here: the first, the build-it-yourself one, one of the new layers."""
 
 
 def load(name: str) -> dict:
@@ -50,17 +50,34 @@ def source(cell: dict) -> str:
     return src if isinstance(src, str) else "".join(src)
 
 
+def python(code: str) -> str:
+    """A cell's code without its IPython magics (``%matplotlib inline``), so that ``ast`` can read it."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in code.splitlines())
+
+
 def code_cells(nb: dict) -> list[str]:
     return [source(c) for c in nb["cells"] if c["cell_type"] == "code"]
 
 
-def test_the_course_is_exactly_these_notebooks():
-    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == COURSE
+def trees(nb: dict) -> list[ast.Module]:
+    return [ast.parse(python(code)) for code in code_cells(nb)]
 
 
-@pytest.fixture(params=COURSE)
-def nb(request) -> dict:
-    return load(request.param)
+def test_the_course_is_exactly_the_registered_lessons():
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == [info.stem for info in LESSONS]
+
+
+@pytest.fixture(params=LESSONS, ids=[info.stem for info in LESSONS])
+def lesson(request) -> LessonInfo:
+    info = request.param
+    if not info.path().is_file():
+        pytest.fail(f"{info.filename} is a lesson of jacobnet.course.lessons.LESSONS but is missing from {NOTEBOOKS}")
+    return info
+
+
+@pytest.fixture
+def nb(lesson: LessonInfo) -> dict:
+    return load(lesson.stem)
 
 
 def test_valid_nbformat_4_with_python3_kernel(nb):
@@ -112,42 +129,143 @@ def test_the_lambda_rule_itself(line, helper):
     assert flagged == helper
 
 
-def test_minutes_add_up(nb):
-    top = source(nb["cells"][0])
-    total = TOTAL.search(top)
-    assert total, "the first cell announces 'About N minutes'"
-    lessons = [int(m) for c in nb["cells"] if c["cell_type"] == "markdown" for m in MINUTES.findall(source(c))]
-    assert len(lessons) >= 3 and sum(lessons) == int(total.group(1)), (lessons, total.group(0))
+def test_minutes_add_up(nb, lesson):
+    total = read_minutes(lesson.path())
+    sections = [int(m) for c in nb["cells"] if c["cell_type"] == "markdown" for m in MINUTES.findall(source(c))]
+    assert len(sections) >= 3 and sum(sections) == total, (sections, total)
+
+
+def test_starts_with_its_registered_title_and_numbered_sections(nb, lesson):
+    """The title is written once, in the registry: the notebook's first line and its Lesson(...) say the same."""
+    first = nb["cells"][0]
+    assert first["cell_type"] == "markdown" and source(first).splitlines()[0] == f"# {lesson.heading}", source(first)[:80]
+    sections = [c for c in nb["cells"] if c["cell_type"] == "markdown" and re.match(r"## \d+\. ", source(c))]
+    assert len(sections) >= 3
+
+
+def test_holds_no_assert(nb):
+    """The facts a lesson states are asserted in tests/test_lesson_NN.py; a student's notebook never stops at an assert."""
+    for code, tree in zip(code_cells(nb), trees(nb)):
+        assert not any(isinstance(node, ast.Assert) for node in ast.walk(tree)), f"an assert in a lesson (move it to tests/):\n{code}"
+
+
+def declarations(nb: dict) -> list[ast.Call]:
+    return [node for tree in trees(nb) for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and (getattr(node.func, "id", None) == "Lesson" or getattr(node.func, "attr", None) == "Lesson")]
+
+
+def lesson_checks(nb: dict) -> list[ast.Call]:
+    """Every ``lesson.check(…)`` call of the notebook."""
+    return [node for tree in trees(nb) for node in ast.walk(tree) if is_lesson_check(node)]
+
+
+def is_lesson_check(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "check"
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == "lesson")
+
+
+def declared_exercises(nb: dict, lesson: LessonInfo) -> int:
+    calls = declarations(nb)
+    assert len(calls) == 1, f"declare the lesson once: lesson = Lesson('{lesson.heading}', exercises=K); found {len(calls)}"
+    call = calls[0]
+    title = call.args[0] if call.args else None
+    assert isinstance(title, ast.Constant) and title.value == lesson.heading, f"Lesson({lesson.heading!r}, …), not {ast.unparse(call)}"
+    count = [k.value for k in call.keywords if k.arg == "exercises"]
+    assert count and isinstance(count[0], ast.Constant) and isinstance(count[0].value, int), f"exercises=K as a number: {ast.unparse(call)}"
+    return count[0].value
+
+
+def test_declares_its_exercises_and_checks_every_one(nb, lesson):
+    n = declared_exercises(nb, lesson)
+    assert 2 <= n <= 4, f"a lesson has 2 to 4 exercises, {lesson.filename} declares {n}"
+    numbers = []
+    for call in lesson_checks(nb):
+        assert len(call.args) == 2 and isinstance(call.args[0], ast.Constant), f"lesson.check(k, feedback): {ast.unparse(call)}"
+        assert CHECKER.match(ast.unparse(call.args[1])), f"check with a packaged checker (exercises./feedback.check_…): {ast.unparse(call)}"
+        numbers.append(call.args[0].value)
+    assert set(numbers) == set(range(1, n + 1)), f"exercises 1 to {n} are declared, lesson.check is called for {sorted(numbers)}"
+
+
+def test_the_exercise_headings_count_as_declared(nb, lesson):
+    headings = [int(k) for c in nb["cells"] if c["cell_type"] == "markdown" for k in EXERCISE.findall(source(c))]
+    assert headings == list(range(1, declared_exercises(nb, lesson) + 1)), headings
+
+
+def test_ends_with_what_it_showed_and_the_summary(nb):
+    last = nb["cells"][-1]
+    assert last["cell_type"] == "code" and source(last).strip() == "lesson.summary()", source(last)[-200:]
+    markdown = [source(c) for c in nb["cells"] if c["cell_type"] == "markdown"]
+    showed = [i for i, text in enumerate(markdown) if SHOWED.search(text)]
+    sections = [i for i, text in enumerate(markdown) if re.match(r"## \d+\. ", text)]
+    assert showed and showed[-1] > max(sections, default=-1), "a '## What this lesson showed' section after the last numbered one"
 
 
 def assigned_names(code: str) -> set[str]:
-    tree = ast.parse(code)
-    targets = [t for node in ast.walk(tree) if isinstance(node, ast.Assign) for t in node.targets]
+    tree = ast.parse(python(code))
+    targets = [t for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign))
+               for t in (node.targets if isinstance(node, ast.Assign) else [node.target])]
     return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
 
 
-def read_names(code: str) -> set[str]:
-    return {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+def read_names(code: str, checks: bool = False) -> set[str]:
+    """The names a cell reads — outside ``lesson.check(…)`` (checking an answer is not using it) unless ``checks``."""
+    tree = ast.parse(python(code))
+    inside = set() if checks else {id(n) for node in ast.walk(tree) if is_lesson_check(node) for n in ast.walk(node)}
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and id(n) not in inside}
 
 
 def test_answer_cells_are_tagged_and_nothing_else_reads_answers(nb):
-    """So that a blanked notebook (strip_answers) still runs, up to the final checks, with "not answered yet"."""
+    """So that a blank lesson (the student edition) runs to its summary, whatever the student has written so far."""
     for cell in nb["cells"]:
-        if cell["cell_type"] != "code" or source(cell).lstrip().startswith("%"):
+        if cell["cell_type"] != "code":
             continue
         code = source(cell)
         answers = {n for n in assigned_names(code) if n.startswith("answer")}
-        tagged = ANSWER_TAG in cell["metadata"].get("tags", [])
+        tags = cell["metadata"].get("tags", [])
+        tagged = ANSWER_TAG in tags
         assert bool(answers) == tagged, f"tag {ANSWER_TAG!r} must mark exactly the cells that assign answer…:\n{code}"
-        if not tagged:
+        if not tagged and SOLUTION_TAG not in tags:
             assert not {n for n in read_names(code) if n.startswith("answer")}, f"reads an answer outside its cell:\n{code}"
+
+
+def bound_names(code: str) -> set[str]:
+    """Every name a cell binds: assignments, loop and ``with`` targets, imports."""
+    tree = ast.parse(python(code))
+    names = assigned_names(code)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.For, ast.comprehension)):
+            names |= {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            names |= {n.id for n in ast.walk(node.optional_vars) if isinstance(n, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
+
+
+def test_the_student_edition_needs_no_solution_cell(nb):
+    """A name bound only in a cell tagged "solution" (left out of the hand-out) is not read by a later cell."""
+    kept: set[str] = set()
+    only_in_solutions: set[str] = set()
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        code = source(cell)
+        if SOLUTION_TAG in cell["metadata"].get("tags", []):
+            only_in_solutions |= bound_names(code) - kept
+            continue
+        missing = (read_names(code, checks=True) & only_in_solutions) - bound_names(code)
+        assert not missing, f"reads {sorted(missing)}, bound only in a {SOLUTION_TAG!r} cell the student edition leaves out:\n{code}"
+        kept |= bound_names(code)
+        only_in_solutions -= kept
 
 
 def test_strip_answers_blanks_every_answer(nb, tmp_path):
     src = tmp_path / "lesson.ipynb"
     src.write_text(json.dumps(nb), encoding="utf-8")
     blank = json.loads(strip_answers(src).read_text(encoding="utf-8"))
-    for before, after in zip(nb["cells"], blank["cells"]):
+    kept = [c for c in nb["cells"] if SOLUTION_TAG not in c["metadata"].get("tags", [])]
+    assert len(blank["cells"]) == len(kept)
+    for before, after in zip(kept, blank["cells"]):
         if ANSWER_TAG not in before["metadata"].get("tags", []):
             assert after["source"] == before["source"]
             continue
@@ -158,26 +276,31 @@ def test_strip_answers_blanks_every_answer(nb, tmp_path):
         assert source(after) != source(before) and after["outputs"] == []
 
 
-def test_has_exercises_with_the_packaged_checker(nb):
-    code = "\n".join(code_cells(nb))
-    assert len(CHECKER.findall(code)) >= 2
-    exercises = [c for c in nb["cells"] if c["cell_type"] == "markdown" and re.search(r"^#+ .*Exercise", source(c), re.M)]
-    assert 2 <= len(exercises) <= 4
-
-
 def test_draws_with_jacobnet_figures(nb):
     code = "\n".join(code_cells(nb))
     assert re.search(r"\bviz\.\w+\(", code)
     assert "plt.show" not in code
 
 
-def test_starts_with_a_title_and_numbered_lessons(nb):
-    first = nb["cells"][0]
-    assert first["cell_type"] == "markdown" and source(first).startswith("# ")
-    lessons = [c for c in nb["cells"] if c["cell_type"] == "markdown" and re.match(r"## \d+\. ", source(c))]
-    assert len(lessons) >= 3
+# --- a blank student edition runs to its summary ----------------------------------------------------------
+def final_text(nb: dict) -> str:
+    """What the last cell of an executed notebook shows (its result, or what it printed)."""
+    outputs = nb["cells"][-1].get("outputs", [])
+    texts = [o.get("data", {}).get("text/plain", "") if o["output_type"] == "execute_result" else o.get("text", "") for o in outputs]
+    return "".join(t if isinstance(t, str) else "".join(t) for t in texts)
 
 
-def test_ends_with_an_assert_cell(nb):
-    last = nb["cells"][-1]
-    assert last["cell_type"] == "code" and re.search(r"^assert ", source(last), re.MULTILINE)
+@pytest.mark.parametrize("stem", BLANK_RUN)
+def test_a_blank_lesson_runs_to_its_summary(stem, tmp_path):
+    import nbformat  # (the test extra's: executing a lesson needs a kernel, so these load only here)
+    from nbclient import NotebookClient
+
+    info = next(info for info in LESSONS if info.stem == stem)
+    if not info.path().is_file():
+        pytest.fail(f"{info.filename} is a lesson of jacobnet.course.lessons.LESSONS but is missing from {NOTEBOOKS}")
+    n = declared_exercises(load(stem), info)
+    student = nbformat.read(strip_answers(info.path(), tmp_path / info.filename), as_version=4)
+    NotebookClient(student, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    text = final_text(student)
+    assert text.startswith(f"Lesson {info.number}: 0 of {n} exercises done"), text
+    assert all(f"exercise {k}: not answered yet" in text for k in range(1, n + 1)), text
