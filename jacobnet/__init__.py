@@ -53,7 +53,8 @@ _MODULES = {  # short names of the modules people reach for
     "memory": "core.memory", "rules": "core.rules", "operators": "core.operators", "layers": "core.layers",
     "blocks": "core.blocks", "compose": "core.compose", "paths": "chain.paths", "depth": "net.depth", "cost": "core.cost",
     "losses": "core.losses", "report": "check.report", "spec": "net.spec", "data": "course.data",
-    "exercises": "course.exercises", "widgets": "viz.widgets", "gallery": "viz.gallery",
+    "exercises": "course.exercises", "feedback": "course.feedback", "handout": "course.handout", "lessons": "course.lessons",
+    "widgets": "viz.widgets", "gallery": "viz.gallery",
 }
 
 __all__ = [
