@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import jacobnet as jn
+from jacobnet.core.progress import STATIC_ENV, progress_bar, static_output
 from jacobnet.viz import chain_step_figures
 from jacobnet.viz.figstyle import save_png
 from jacobnet.viz.widgets import StepGallery, chain_stepper
@@ -88,3 +89,33 @@ def test_with_ipywidgets_the_slider_switches_the_figure(monkeypatch, chain):
     assert names == "value"
     show({"new": 3})
     assert "∂L/∂θ(Dense 1)" in caption.value and image.value != first and image.value.startswith(PNG_MAGIC)
+
+
+def test_for_a_static_page_the_gallery_whatever_is_installed(monkeypatch, chain):
+    monkeypatch.setitem(sys.modules, "ipywidgets", _fake_ipywidgets())
+    monkeypatch.setenv(STATIC_ENV, "1")
+    gallery = chain_stepper(chain, "forward", interactive=True)
+    assert isinstance(gallery, StepGallery) and gallery.note == "", "a page has no kernel: no slider, no install hint"
+    assert gallery.captions == [str(s) for s in chain.steps("forward")]
+    monkeypatch.setenv(STATIC_ENV, "0")
+    assert not isinstance(chain_stepper(chain, "forward"), StepGallery)
+
+
+@pytest.mark.parametrize(("value", "static"), [("1", True), ("yes", True), ("0", False), ("", False)])
+def test_static_output_reads_the_environment(monkeypatch, value, static):
+    monkeypatch.setenv(STATIC_ENV, value)
+    assert static_output() is static
+
+
+def test_a_static_progress_bar_is_text_that_stays_and_draws_its_start_and_end_only(monkeypatch, capsys):
+    monkeypatch.setenv(STATIC_ENV, "1")
+    with progress_bar(50, "work", "item", True) as bar:  # leave=False is overridden: the page keeps the last line
+        for _ in range(50):
+            bar.update(1)
+    err = capsys.readouterr().err
+    assert type(bar).__module__ == "tqdm.std"
+    assert err.count("\r") == 2 and err.endswith("\n"), "drawn twice: when it starts and when it ends"
+    assert err.rsplit("\r", 1)[-1].startswith("work: 100%") and "50/50" in err.rsplit("\r", 1)[-1]
+    with progress_bar(5, "hidden", "item", False) as bar:
+        bar.update(5)
+    assert capsys.readouterr().err == ""

@@ -6,7 +6,9 @@
 * with ``ipywidgets`` installed (``pip install 'jacobnet[notebooks]'``): a slider
   over the steps above the current step's figure;
 * without it: a :class:`StepGallery` that Jupyter shows as all the steps, one
-  below the other — so a notebook that calls it runs either way.
+  below the other — so a notebook that calls it runs either way;
+* for a static page (``JACOBNET_STATIC=1``, :func:`jacobnet.core.progress.static_output`, set by the
+  HTML edition): the :class:`StepGallery`, whatever is installed.
 
 ``ipywidgets`` is imported only inside :func:`chain_stepper`, never at import time.
 
@@ -25,6 +27,7 @@ import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from jacobnet.core.progress import static_output
 from jacobnet.viz.figstyle import png_bytes
 
 if TYPE_CHECKING:
@@ -75,7 +78,10 @@ def chain_stepper(
         mode: ``"structured"`` multiplies through the factors' structure (same values, other cost).
         interactive: ``None`` = a slider if ipywidgets is installed; ``False`` = always the gallery;
             ``True`` = a slider, raising ``ImportError`` with the install command if ipywidgets is missing.
+            Under :func:`~jacobnet.core.progress.static_output` it is always the gallery (a page has no kernel).
     """
+    if static_output():
+        return step_gallery(chain, order, mode)
     ipywidgets = None
     if interactive is not False:
         try:
