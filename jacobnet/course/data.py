@@ -1,7 +1,7 @@
-"""Small data sets generated with NumPy, for the course and the tests.
+"""Small data sets for the course and the tests: two spirals made with NumPy, and scikit-learn's digits.
 
 Everything is float64 and seeded: the same arguments give the same arrays
-on every machine.
+on every machine. :func:`digits` needs scikit-learn (the ``course`` extra).
 
 >>> X, labels = two_spirals(5, seed=0)
 >>> X.shape, labels.shape, X.dtype
@@ -12,6 +12,8 @@ on every machine.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from jacobnet.core.cost import cut_text, shorten
@@ -20,6 +22,8 @@ from jacobnet.core.numerics import F8
 from jacobnet.core.validate import positive_int, seed_value
 
 Array = np.ndarray
+DIGITS_SIZE, DIGITS_SIDE, DIGITS_CLASSES, DIGITS_LEVELS = 1797, 8, 10, 16
+"""scikit-learn's digits: 1,797 images of 8 × 8 pixels, 10 classes, grey levels 0 … 16."""
 MAX_TURNS, MAX_NOISE = 1e6, 1e100
 """:func:`two_spirals` takes ``|turns| ≤ MAX_TURNS`` and ``0 ≤ noise ≤ MAX_NOISE``: beyond, its float64 angles or jitter overflow."""
 
@@ -91,3 +95,84 @@ def one_hot(labels: Array, n_classes: int) -> Array:
     if labels.size and (labels.min() < 0 or labels.max() >= k):
         raise ValueError(f"one_hot: labels must lie in 0…{k - 1}, got range {labels.min()}…{labels.max()}")
     return np.eye(k)[labels]
+
+
+class DigitsSplit(NamedTuple):
+    """A train/test split of the digits: ``X`` ``(N, 64)`` pixels in ``[0, 1]``, ``Y`` ``(N, 10)`` one-hot.
+
+    A tuple, so ``X_train, Y_train, X_test, Y_test = digits()`` unpacks it; row ``i`` of ``X``
+    is an 8 × 8 image flattened row-major (``X[i].reshape(8, 8)`` is the picture).
+    """
+
+    X_train: Array
+    Y_train: Array
+    X_test: Array
+    Y_test: Array
+
+    @property
+    def labels_train(self) -> Array:
+        """The training classes ``0 … 9``, ``(N_train,)``: ``argmax`` of ``Y_train``."""
+        return np.argmax(self.Y_train, axis=1)
+
+    @property
+    def labels_test(self) -> Array:
+        """The test classes ``0 … 9``, ``(N_test,)``: ``argmax`` of ``Y_test``."""
+        return np.argmax(self.Y_test, axis=1)
+
+    def __repr__(self) -> str:
+        return f"DigitsSplit({len(self.X_train)} train, {len(self.X_test)} test images of 8×8, 10 classes)"
+
+
+def digits(*, test_size: float = 0.25, seed: int = 0) -> DigitsSplit:
+    """The handwritten digits that ship with scikit-learn, split in a fixed, stratified way.
+
+    ``sklearn.datasets.load_digits`` (1,797 images of 8 × 8 pixels with grey levels
+    0 … 16, nothing downloaded): ``x = pixels / 16 ∈ [0, 1]^64`` (row-major), ``y`` one-hot
+    over the 10 classes. ``sklearn.model_selection.train_test_split(stratify=labels,
+    random_state=seed)`` keeps every class's share the same in both parts, and the
+    same ``seed`` gives the same split on every machine.
+
+    Args:
+        test_size: the fraction of the images held out for testing, ``0 < test_size < 1``
+            (each part must have at least one image per class).
+        seed: the split's seed, an integer ``0 ≤ seed < 2³²``.
+
+    Returns:
+        A :class:`DigitsSplit` ``(X_train, Y_train, X_test, Y_test)``: ``X`` ``(N, 64)``,
+        ``Y`` ``(N, 10)``, float64; 1,347 and 450 rows for ``test_size=0.25``.
+
+    Raises:
+        ModuleNotFoundError: scikit-learn is not installed (it names the extra to install).
+
+    >>> X_train, Y_train, X_test, Y_test = digits()
+    >>> X_train.shape, Y_train.shape, X_test.shape, Y_test.shape
+    ((1347, 64), (1347, 10), (450, 64), (450, 10))
+    >>> float(X_train.min()), float(X_train.max()), np.bincount(digits().labels_test).tolist()[:3]
+    (0.0, 1.0, [45, 46, 44])
+    """
+    fraction = _test_fraction(test_size)
+    seed = seed_value(cut_text(seed), "digits: seed", allow_none=False)
+    if seed >= 2**32:
+        raise ValueError(f"digits: seed must be below 2**32 (scikit-learn's random_state), got {seed!r}")
+    try:
+        from sklearn.datasets import load_digits  # (scikit-learn loads only here)
+        from sklearn.model_selection import train_test_split
+    except ImportError as err:
+        raise ModuleNotFoundError("jn.data.digits() needs scikit-learn: pip install 'jacobnet[course]'", name="sklearn") from err
+    data = load_digits()
+    X = np.asarray(data.data, dtype=np.float64) / DIGITS_LEVELS
+    labels = np.asarray(data.target, dtype=np.int64)
+    X_train, X_test, l_train, l_test = train_test_split(X, labels, test_size=fraction, stratify=labels, random_state=seed)
+    return DigitsSplit(X_train, one_hot(l_train, DIGITS_CLASSES), X_test, one_hot(l_test, DIGITS_CLASSES))
+
+
+def _test_fraction(test_size: object) -> float:
+    """``test_size`` as a float in ``(0, 1)`` that leaves at least one image per class in each part, else raise."""
+    if isinstance(test_size, (bool, np.bool_)) or not isinstance(test_size, (float, np.floating)):
+        raise TypeError(f"digits: test_size must be a fraction (a float between 0 and 1), got {type(test_size).__name__} "
+                        f"{shorten(repr(test_size), 60)}")
+    n_test = int(np.ceil(float(test_size) * DIGITS_SIZE)) if 0 < test_size < 1 else 0
+    if not DIGITS_CLASSES <= n_test <= DIGITS_SIZE - DIGITS_CLASSES:
+        raise ValueError(f"digits: test_size must put {DIGITS_CLASSES} … {DIGITS_SIZE - DIGITS_CLASSES} of the {DIGITS_SIZE} images "
+                         f"in the test part (one per class at least, in each part), got {test_size!r} ({n_test} images)")
+    return float(test_size)
