@@ -255,11 +255,11 @@ def test_784_128_10_forward_reverse_ratio():
     net = jn.build_network("784,128,10", "tanh", "softmax-ce", seed=0)
     t = net.chain(np.zeros(784), np.eye(10)[3]).order_table()
     flops = dict(zip(t.column("order"), t.column("flops")))
-    assert flops["forward"] / flops["reverse"] > 100
-    assert flops["optimal"] == flops["reverse"]
+    assert flops["forward"] / flops["reverse = optimal = optimal (structured)"] > 100  # the optimal tree is the reverse one
+    assert len(t.rows) == 2
     text = str(t).splitlines()
     assert text[0].startswith("Accumulation orders of ∂L/∂θ(Dense 1)")
-    assert text[3].split()[:2] == ["forward", "(0·(1·(2·3)))"]
+    assert text[3].startswith("forward") and "(J_loss·(J_x(Dense 2)·(J_x(Tanh 1)·J_θ(Dense 1))))" in text[3]
 
 
 # --- malformed orders ---------------------------------------------------------

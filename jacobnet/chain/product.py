@@ -337,38 +337,58 @@ def _cost_only(a: Operand, b: Operand) -> tuple[Operand, int, int]:
 COLUMNS = ["order", "parenthesisation", "flops", "bytes", "structured flops", "structured bytes"]
 
 
+def _orders(chain: Chain, orders: Sequence[Order] | None) -> list[tuple[str, Tree]]:
+    """``(label, tree)`` per order: by default forward, reverse, the dense-optimal and the structured-optimal tree."""
+    if orders is None:
+        labelled = [(o, chain.tree(o)) for o in ("forward", "reverse", "optimal")]
+        labelled.append(("optimal (structured)", chain.tree("optimal", "structured")))
+        return labelled
+    return [(o if isinstance(o, str) else "explicit", chain.tree(o)) for o in orders]
+
+
+def _costs(chain: Chain, tree: Tree) -> dict:
+    return {
+        "flops": chain.flops(tree),
+        "bytes": chain.bytes(tree),
+        "structured flops": chain.flops(tree, "structured"),
+        "structured bytes": chain.bytes(tree, "structured"),
+    }
+
+
 def order_rows(chain: Chain, orders: Sequence[Order] | None = None) -> list[dict]:
-    """One dict per order: its tree, and FLOPs and bytes in the dense and the structured model.
+    """One dict per order: its tree (factor indices, ``(0·(1·2))``), and FLOPs and bytes in the dense and the structured model.
 
     Default orders: forward, reverse, the dense-optimal tree and the
     structured-optimal tree (each row is one tree, costed under both models).
     """
-    labelled: list[tuple[str, Tree]]
-    if orders is None:
-        labelled = [(o, chain.tree(o)) for o in ("forward", "reverse", "optimal")]
-        labelled.append(("optimal (structured)", chain.tree("optimal", "structured")))
-    else:
-        labelled = [(o if isinstance(o, str) else "explicit", chain.tree(o)) for o in orders]
-    return [
-        {
-            "order": label,
-            "parenthesisation": tree_text(tree),
-            "flops": chain.flops(tree),
-            "bytes": chain.bytes(tree),
-            "structured flops": chain.flops(tree, "structured"),
-            "structured bytes": chain.bytes(tree, "structured"),
-        }
-        for label, tree in labelled
-    ]
+    return [{"order": label, "parenthesisation": tree_text(tree), **_costs(chain, tree)} for label, tree in _orders(chain, orders)]
 
 
 def order_table(chain: Chain, orders: Sequence[Order] | None = None) -> Table:
     """The orders of ``chain`` as a printable :class:`~jacobnet.core.table.Table` (``.rows`` is the data).
 
-    FLOPs are multiply-adds; bytes are those written for intermediates. The
-    footer gives the factors' own storage, dense and structured.
+    Each tree is written with the factors' names; orders that are the same tree share a
+    row (``reverse = optimal``). FLOPs are multiply-adds; bytes are those written for
+    intermediates. The footer gives the factors' own storage, dense and structured.
+
+    >>> import numpy as np
+    >>> from jacobnet import build_network
+    >>> chain = build_network("3,4,2", "tanh", "mse", seed=0).chain(np.ones(3), np.zeros(2))
+    >>> [(r["order"], r["flops"]) for r in order_table(chain).rows]
+    [('forward', 416), ('reverse = optimal = optimal (structured)', 88)]
+    >>> order_table(chain).rows[1]["parenthesisation"]
+    '(((J_loss·J_x(Dense 2))·J_x(Tanh 1))·J_θ(Dense 1))'
     """
-    rows = order_rows(chain, orders)
+    names = [f.name for f in chain.factors]
+    rows: list[dict] = []
+    seen: dict[str, dict] = {}
+    for label, tree in _orders(chain, orders):  # an order that is the same tree as an earlier one joins its row
+        key = tree_text(tree)
+        if key in seen:
+            seen[key]["order"] += f" = {label}"
+        else:
+            seen[key] = {"order": label, "parenthesisation": tree_text(tree, names), **_costs(chain, tree)}
+            rows.append(seen[key])
     who = "" if chain.batch is None else f", batch of {chain.batch}"
     title = f"Accumulation orders of {chain.target} = " + " · ".join(f.name for f in chain.factors) + who
     dense = sum(f.nbytes_dense for f in chain.factors)
