@@ -144,7 +144,7 @@ def _form_check(name: str, closed: sp.Matrix, derived: sp.Matrix, assume: dict |
 
 
 def compare_closed_forms(what: Layer | Loss, n: int | None = None) -> list[FormCheck]:
-    """Show each hand-derived form equals SymPy's Jacobian: ``[J_x, J_θ]`` of a layer, ``[J_loss]`` of a loss.
+    """Show each hand-derived form equals SymPy's Jacobian: ``[J_x, J_θ]`` of a layer (``[J_x]`` without parameters), ``[J_loss]`` of a loss.
 
     A loss's closed form may hold only under an assumption on the targets
     (``loss.closed_form_assumes``): softmax-cross-entropy's ``s − y`` holds for
@@ -154,6 +154,9 @@ def compare_closed_forms(what: Layer | Loss, n: int | None = None) -> list[FormC
     >>> from jacobnet import SoftmaxCrossEntropy
     >>> [c.proved for c in compare_closed_forms(SoftmaxCrossEntropy(), n=2)]
     [True]
+    >>> from jacobnet import Dense, Tanh
+    >>> [(c.name, c.closed.shape) for c in compare_closed_forms(Dense(3, 2, seed=0))], [c.name for c in compare_closed_forms(Tanh(), n=3)]
+    ([('J_x', (2, 3)), ('J_θ', (2, 8))], ['J_x'])
     """
     if isinstance(what, Loss):  # the loss protocol: one row, L's derivative
         if n is None:
@@ -161,4 +164,5 @@ def compare_closed_forms(what: Layer | Loss, n: int | None = None) -> list[FormC
         assume = what.closed_form_assumes(vector_symbols("y", n))
         return [_form_check("J_loss", closed_form_loss_row(what, n), loss_jacobian(what, n), assume)]
     closed, derived = closed_form_jacobians(what, n), layer_jacobians(what, n)
-    return [_form_check(name, c, d) for name, c, d in zip(("J_x", "J_θ"), closed, derived)]
+    checks = [_form_check(name, c, d) for name, c, d in zip(("J_x", "J_θ"), closed, derived)]
+    return checks if what.n_params else checks[:1]  # (a layer without parameters has no J_θ to prove)
