@@ -453,3 +453,35 @@ def test_curvature_figure_draws_h_gn_and_residual_with_the_layer_blocks(small):
         hessian_figure(np.ones((26, 25)), net)
     with pytest.raises(ValueError, match="scale must be 'linear' or 'symlog'"):
         hessian_figure(np.eye(26), net, scale="log")
+
+
+def test_top_eigenvalue_is_the_dominant_eigenvalue_of_the_dense_hessian():
+    """Power iteration on HVPs against eigvalsh of the R-pass Hessian and of Gauss–Newton (non-square layers, a batch)."""
+    from jacobnet.chain.curvature import gauss_newton, hessian, top_eigenvalue
+
+    net = jn.build_network("3,5,2", "tanh", "softmax-ce", seed=3)
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(7, 3)), np.eye(2)[rng.integers(2, size=7)]
+    for part, dense in (("total", hessian(net, X, Y)), ("gauss_newton", gauss_newton(net, X, Y))):
+        ev = np.linalg.eigvalsh((dense + dense.T) / 2)
+        want = ev[np.argmax(np.abs(ev))]
+        top = top_eigenvalue(net, X, Y, part=part, tol=1e-13, max_iter=5000)
+        assert top.converged and abs(top.value - want) <= 1e-9 * abs(want)
+        assert np.linalg.norm(dense @ top.vector - top.value * top.vector) <= 1e-5 * abs(want)
+        warm = top_eigenvalue(net, X, Y, top.vector, part=part, tol=1e-13, max_iter=5000)
+        assert warm.hvps < top.hvps  # a warm start from the eigenvector converges at once
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"v0": np.zeros(32)}, r"v0 must be a finite nonzero vector of shape \(n_params,\) = \(32,\), got shape \(32,\)"),
+    ({"v0": np.ones(4)}, r"got shape \(4,\)"),
+    ({"tol": 0.0}, "tol must be a positive number, got 0.0"),
+    ({"max_iter": True}, "max_iter must be a positive number, got True"),
+    ({"part": "diagonal"}, "diagonal"),
+])
+def test_top_eigenvalue_refuses_bad_arguments(kwargs, match):
+    from jacobnet.chain.curvature import top_eigenvalue
+
+    net = jn.build_network("3,5,2", "tanh", "mse", seed=0)
+    with pytest.raises(ValueError, match=match):
+        top_eigenvalue(net, np.ones(3), np.zeros(2), **kwargs)
