@@ -140,9 +140,9 @@ def test_entry_errors_in_a_jacobian_and_a_vector():
     wrong = entry_errors(G, E, rtol=1e-3, atol=0.0)
     assert wrong == [WrongEntry(1, 2, "∂a_2/∂x_3", 4.0, 3.0), WrongEntry(1, 1, "∂a_2/∂x_2", 0.0, 0.005)]
     assert [str(w) for w in entry_errors(G, E, 1e-3, 0.0, worst_first=False)] == [
-        "(1, 1) ∂a_2/∂x_2: expected 0, got 0.005", "(1, 2) ∂a_2/∂x_3: expected 4, got 3"]
+        "(2, 2) ∂a_2/∂x_2: expected 0, got 0.005", "(2, 3) ∂a_2/∂x_3: expected 4, got 3"]  # (where: 1-based, as the names)
     g = entry_errors(np.array([1.0, np.nan]), np.array([1.0, 2.0]), 1e-6, 1e-12, col_labels=["W_{1,1}", "b_{1}"])
-    assert len(g) == 1 and (g[0].row, g[0].col, g[0].name, g[0].where) == (None, 1, "b_{1}", "(1,)")
+    assert len(g) == 1 and (g[0].row, g[0].col, g[0].name, g[0].where) == (None, 1, "b_{1}", "entry 2")
     with pytest.raises(ValueError, match=r"claimed \(3, 2\) and expected \(2, 3\)"):
         entry_errors(E.T, E, 1e-6, 0.0)
 
@@ -173,7 +173,7 @@ def test_wrong_entry_is_named(method):
     [w] = result.wrong
     assert (w.row, w.col, w.name) == (1, 2, "∂a_2/∂x_3")
     assert w.expected == pytest.approx(exact_12, rel=1e-8) and w.got == -exact_12
-    assert "(1, 2) ∂a_2/∂x_3: expected" in str(result)
+    assert "(2, 3) ∂a_2/∂x_3: expected" in str(result)  # where it is, counted from 1 as the name counts
 
 
 def test_wrong_entries_sorted_worst_first_with_labels():

@@ -12,10 +12,14 @@ import pytest
 import jacobnet as jn
 from jacobnet.check import fd_gradient
 from jacobnet.course.exercises import (
+    check_batch_gradient,
+    check_flops,
     check_function_jacobian,
     check_gradient,
+    check_jacobian_shape,
     check_layer_jacobian,
     check_loss_jacobian,
+    check_loss_value,
     strip_answers,
 )
 from jacobnet.course.feedback import Feedback, check_matrix, check_number, check_shape
@@ -142,9 +146,10 @@ def test_right_numbers_wrong_shape():
 @pytest.mark.parametrize("answer, words", [
     (..., "not answered yet"),
     (None, "not answered yet"),
-    ("W", "could not read your answer"),
+    ("W", "your answer is text"),
+    ("88", "your answer is text"),  # (not read as the number 88)
     ([[1.0, 2.0], [3.0]], "could not read your answer"),
-    ([[0.0, 1.0, np.nan], [3.0, 4.0, 5.0]], "non-finite value nan in row 1, column 3"),
+    ([[0.0, 1.0, np.nan], [3.0, 4.0, 5.0]], "non-finite value nan at (1, 3)"),
     (np.zeros((4, 4)), "wrong shape: expected (2, 3)"),
 ])
 def test_unusable_answers(dense, answer, words):
@@ -423,8 +428,19 @@ def test_every_index_is_one_based(shape):
             assert m is None or (m[1], m[2]) == (m[3], m[4]), line
     vector = rng.uniform(1.0, 2.0, size=4)
     assert check_matrix(vector + [0.5, 0, 0, 0], vector).details[0].startswith("entry 1 x_1: ")
-    assert "row 2, column 1" in check_matrix([[1.0, 2.0], [np.inf, 3.0]], np.ones((2, 2))).summary
+    assert "inf at (2, 1)" in check_matrix([[1.0, 2.0], [np.inf, 3.0]], np.ones((2, 2))).summary
     assert "at entry 3" in check_matrix([1.0, 2.0, np.nan], np.ones(3)).summary
+    assert check_number(np.inf, 1).summary == "your answer has a non-finite value inf."  # (a 0-d answer: no position)
+
+
+def test_check_jacobian_and_the_course_write_an_entry_s_place_the_same_way():
+    """One source (WrongEntry.where): the library's check and the course's feedback both say (2, 3), 1-based, for J[1, 2]."""
+    f = lambda v: np.array([v[0] * v[1], v[1] + 3 * v[2]])  # ℝ³ → ℝ²
+    x = np.array([1.0, 2.0, 3.0])
+    claimed = np.array([[2.0, 1.0, 0.0], [0.0, 1.0, 1.0]])  # J[1, 2] is 3
+    library = str(jn.check.check_jacobian(f, x, claimed)).splitlines()[1].strip()
+    course = check_function_jacobian(claimed, f, x, name="J").details[0]
+    assert library.startswith("(2, 3) ∂a_2/∂x_3: expected 3") and course.startswith("(2, 3) ∂f_2/∂x_3: not 1")
 
 
 def test_the_wrong_entries_of_one_row_or_column_are_said_to_share_it():
@@ -455,3 +471,131 @@ def test_strip_answers_leaves_out_solution_cells(tmp_path):
     src = write(tmp_path, notebook(code_cell("answer = 1\nprint(answer)", ["answer"]), slip, code_cell("x = 2")))
     cells = json.loads(strip_answers(src).read_text(encoding="utf-8"))["cells"]
     assert ["".join(c["source"]) for c in cells] == ["answer = ...\nprint(answer)", "x = 2"]
+
+
+# --- a shape is integers; a checker's own arguments are checked, naming the checker ------------------------
+@pytest.mark.parametrize("answer", [(2.9, 3.2), (2.0, 3.0), "23", (True, 3), ("2", "3"), (2, None), {2: 0, 3: 0}, np.array([2.0, 3.0])])
+def test_a_shape_is_a_tuple_of_integers(answer):
+    fb = check_shape(answer, (2, 3))
+    assert not fb.ok and fb.reason == "not a tuple of integers", fb
+
+
+def test_numpy_integers_are_a_shape():
+    assert check_shape((np.int64(2), np.int32(3)), (2, 3)).ok and check_shape(np.array([2, 3]), (2, 3)).ok
+    assert check_shape(np.zeros((2, 3)).shape, np.zeros((2, 3))).ok
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: check_matrix([1.0], [np.nan]), ValueError, "check_matrix: the expected value has a non-finite entry nan at entry 1"),
+    (lambda: check_matrix(1.0, 2.0), ValueError, r"check_matrix: the expected value must be a matrix \(m, n\) or a vector \(n,\), got shape \(\)"),
+    (lambda: check_matrix(np.ones((2, 2, 2)), np.ones((2, 2, 2))), ValueError, r"got shape \(2, 2, 2\)"),
+    (lambda: check_matrix(np.zeros((2, 0)), np.zeros((2, 0))), ValueError, r"check_matrix: the expected value has no entries \(shape \(2, 0\)\)"),
+    (lambda: check_matrix(W + 1, W, col_labels=["p", "q"]), ValueError,
+     r"check_matrix: col_labels must be a sequence of 3 strings, one per column of the expected value \(2, 3\); got 2 labels"),
+    (lambda: check_matrix(W + 1, W, row_labels="ab"), ValueError, "check_matrix: row_labels must be a sequence of 2 strings"),
+    (lambda: check_matrix(W, W, rtol="a"), TypeError, "check_matrix: rtol must be a number ≥ 0"),
+    (lambda: check_matrix(W, W, atol=-1e-9), ValueError, "check_matrix: atol must be a finite number ≥ 0, got -1e-09"),
+    (lambda: check_matrix(W, W, rtol=np.inf), ValueError, "check_matrix: rtol must be a finite number ≥ 0, got inf"),
+    (lambda: check_matrix(W, W, name=3), TypeError, "check_matrix: name must be a string"),
+    (lambda: check_matrix(W, [["a", "b"]]), TypeError, "check_matrix: the expected value must be an array of real numbers"),
+    (lambda: check_number(88, 88, rtol=-1), ValueError, "check_number: rtol must be a finite number ≥ 0, got -1"),
+    (lambda: check_number(1, 10**400), ValueError, "check_number: the expected value, an integer of 401 digits, is beyond float64"),
+    (lambda: check_number(1, np.array([1.0, 2.0])), TypeError, r"check_number: the expected value must be a single real number, got array"),
+    (lambda: check_number(1, float("nan")), ValueError, "check_number: the expected value is nan, not a finite number"),
+    (lambda: check_number(1, "88"), TypeError, "check_number: the expected value must be a single real number, got '88'"),
+    (lambda: check_shape((2, 3), (2.5, 3)), TypeError, r"check_shape: expected must be a shape \(a tuple of integers ≥ 0\) or an array"),
+])
+def test_a_bad_expected_value_or_option_is_named_by_its_checker(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+def test_zero_tolerances_compare_exactly_and_never_crash():
+    E = np.array([[1.0, 2.0], [3.0, 4.0]])
+    assert check_matrix(E.copy(), E, rtol=0, atol=0).ok
+    assert "wrong order" in check_matrix(E[:, ::-1], E, rtol=0, atol=0).summary  # (the order hint used log10 of the tolerance)
+
+
+def test_a_function_undefined_at_x_is_named_not_a_nan_crash():
+    f = lambda v: np.sqrt(v)  # ℝ² → ℝ², undefined left of 0
+    with pytest.raises(ValueError, match=r"check_function_jacobian: the central differences of f at x are not finite \(nan at \(1, 1\)\)"):
+        check_function_jacobian(np.eye(2), f, np.array([0.0, 1.0]))
+
+
+def test_a_layer_without_parameters_has_no_parameter_jacobian():
+    with pytest.raises(ValueError, match=re.escape("check_layer_jacobian: Tanh has no parameters, so it has no J_θ (its J_x: wrt='input')")):
+        check_layer_jacobian(np.zeros((2, 0)), jn.Tanh(), np.zeros(2), wrt="params")
+
+
+def test_the_mirrored_entry_hint_gives_nothing_away():
+    E = np.array([[1.0, 2.0], [5.0, 4.0]])
+    copied = str(check_matrix([[1.0, 5.0], [5.0, 4.0]], E))  # (2, 1) right, (1, 2) holds its value: a copy, said so
+    assert "value of the mirrored entry (2, 1): indices swapped?" in copied
+    leak = str(check_matrix([[1.0, 5.0], [3.0, 4.0]], E))  # (2, 1) wrong too: saying (1, 2) holds its value would reveal 5
+    assert "mirrored" not in leak and "2 of 4 entries wrong" in leak
+
+
+# --- checkers that compute the expected value themselves (so that a cell holds no expression that prints it) -------------
+def test_check_jacobian_shape_of_a_layer_and_of_a_function(monkeypatch):
+    layer = jn.Dense(5, 4, seed=0)
+    monkeypatch.setattr(jn.Dense, "jacobian_params", lambda *a, **k: pytest.fail("the Jacobian was built for its shape"))
+    assert check_jacobian_shape((4, 24), layer, np.zeros(5), wrt="params").ok
+    assert check_jacobian_shape((4, 5), layer, np.zeros(5)).ok
+    fb = check_jacobian_shape((24, 4), layer, np.zeros(5), wrt="params")
+    assert "transposed" in fb.summary and "columns the parameters" in fb.summary and fb.name == "J_θ(Dense(5→4))"
+    k = lambda v: np.array([v[0] * v[3], v[1] + v[2] ** 2])  # ℝ⁴ → ℝ²
+    assert check_jacobian_shape((2, 4), k, np.ones(4), name="J_k").ok
+    hint = str(check_jacobian_shape((4, 4), k, np.ones(4), name="J_k"))
+    assert "(2, 4)" not in hint and "expected (2, 4)" in str(check_jacobian_shape((4, 4), k, np.ones(4), reveal=True))
+    assert check_jacobian_shape(..., k, np.ones(4)).status == "blank"
+    with pytest.raises(ValueError, match="check_jacobian_shape: Tanh has no parameters"):
+        check_jacobian_shape((2, 0), jn.Tanh(), np.zeros(2), wrt="params")
+    with pytest.raises(ValueError, match="check_jacobian_shape: a function has no parameters"):
+        check_jacobian_shape((2, 4), k, np.ones(4), wrt="params")
+
+
+def test_check_loss_value():
+    net = jn.build_network([2, 3, 2], loss="softmax-ce", seed=0)
+    X, Y = np.random.default_rng(0).normal(size=(6, 2)), np.eye(2)[[0, 1, 0, 1, 1, 0]]
+    loss = net.loss(X, Y)
+    assert check_loss_value(loss, net, X, Y).ok and not check_loss_value(loss * 1.01, net, X, Y).ok
+    assert check_loss_value(loss * 1.01, net, X, Y, rtol=0.05).ok
+    hint = str(check_loss_value(2 * loss, net, X, Y, hint="−log of the probability of the class"))
+    assert not shown(loss, hint) and "−log of the probability" in hint and "simple factor" in hint
+    assert shown(loss, str(check_loss_value(2 * loss, net, X, Y, reveal=True)))
+    assert check_loss_value(..., net, X, Y).status == "blank"
+
+
+def test_check_batch_gradient_is_the_sum_of_the_per_sample_products():
+    layer = jn.Dense(4, 2, seed=0)
+    G = np.array([[1.0, -2.0], [0.0, 3.0], [2.0, 1.0]])  # (B, m) = (3, 2)
+    X3 = np.array([[1.0, 0.0, 2.0, -1.0], [3.0, 1.0, -1.0, 0.0], [0.0, 2.0, 1.0, 1.0]])  # (B, n) = (3, 4)
+    exact = np.concatenate([(G.T @ X3).ravel(), G.sum(axis=0)])  # [vec_r(Gᵀ X), 1ᵀ G], (10,)
+    assert check_batch_gradient(exact, layer, X3, G).ok
+    assert exact[6] == -6.0 and check_batch_gradient(-6.0, layer, X3, G, entry="W_{2,3}").ok
+    assert check_batch_gradient(-6.0, layer, X3, G, entry="W_2,3").ok  # the plain label too
+    wrong = check_batch_gradient(-5.0, layer, X3, G, entry="W_{2,3}")
+    assert wrong.summary == "not -5: off by one." and wrong.name == "the batch gradient's W_2,3"
+    col_major = np.concatenate([(G.T @ X3).ravel(order="F"), G.sum(axis=0)])
+    assert "wrong order" in check_batch_gradient(col_major, layer, X3, G).summary
+    with pytest.raises(ValueError, match=r"check_batch_gradient: G must hold one row δ_bᵀ per input, shape \(B, n_out\) = \(3, 2\), got \(2, 3\)"):
+        check_batch_gradient(exact, layer, X3, G.T)
+    with pytest.raises(ValueError, match=r"check_batch_gradient: Dense.* has no parameter 'W_\{3,1\}'"):
+        check_batch_gradient(0.0, layer, X3, G, entry="W_{3,1}")
+    with pytest.raises(ValueError, match=r"X must be a batch of the layer's inputs"):
+        check_batch_gradient(exact, layer, X3[0], G[0])
+
+
+def test_check_flops_counts_the_order_asked():
+    chain = jn.build_network("3,4,2", activation="tanh", loss="softmax-ce", seed=0).chain(np.array([0.5, -1.0, 2.0]), np.array([0.0, 1.0]))
+    forward = 4 * 4 * 16 + 2 * 4 * 16 + 1 * 2 * 16  # (4×4)(4×16), then (2×4)·, then (1×2)·, as the lesson counts it
+    assert check_flops(forward, chain, "forward").ok and check_flops(88, chain, "reverse").ok
+    hint = str(check_flops(forward + 1, chain, "forward", hint="start from the right"))
+    assert "off by one" in hint and "start from the right" in hint and not shown(forward, hint)
+    with pytest.raises(TypeError, match="check_flops: chain must be a product of factors"):
+        check_flops(1, np.eye(2), "forward")
+
+
+def test_a_layer_jacobian_is_checked_at_one_sample(dense):
+    with pytest.raises(ValueError, match=r"check_layer_jacobian: x must be one sample of shape \(n_in,\), got shape \(2, 3\)"):
+        check_layer_jacobian(W, dense, np.ones((2, 3)))

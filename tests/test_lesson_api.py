@@ -124,11 +124,24 @@ def test_a_title_without_a_number_is_named_by_itself():
     assert repr(Lesson(TITLE, exercises=3)) == "Lesson('4 · Build backpropagation yourself', exercises=3)"
 
 
-@pytest.mark.parametrize("number", [0, 4, -1, True, 1.0, "1", None])
+@pytest.mark.parametrize("number", [0, 4, -1, np.int64(4)])
 def test_an_exercise_number_outside_the_lesson_is_a_clear_error(number):
     lesson = Lesson(TITLE, exercises=3)
     with pytest.raises(ValueError, match=r"Lesson 4 has exercises 1 to 3; got exercise "):
         lesson.check(number, right())
+
+
+@pytest.mark.parametrize("number", [True, np.True_, 1.0, "1", None])
+def test_an_exercise_number_is_an_integer(number):
+    with pytest.raises(TypeError, match=r"Lesson 4: the exercise number must be an integer, got "):
+        Lesson(TITLE, exercises=3).check(number, right())
+
+
+def test_numpy_integers_count_as_integers():
+    lesson = Lesson(TITLE, exercises=np.int64(2))
+    assert lesson.exercises == 2 and type(lesson.exercises) is int
+    lesson.check(np.int32(2), right())
+    assert str(lesson.summary()) == "Lesson 4: 1 of 2 exercises done; exercise 1: not checked — run its cell"
 
 
 @pytest.mark.parametrize("fb", [True, "✓", None, 1.0])
@@ -140,9 +153,11 @@ def test_check_takes_a_checker_s_feedback_only(fb):
 @pytest.mark.parametrize("title, count, error, words", [
     ("", 2, TypeError, "title must be a non-empty string"),
     (4, 2, TypeError, "title must be a non-empty string"),
-    (TITLE, 0, ValueError, "exercises must be a positive integer"),
-    (TITLE, True, ValueError, "exercises must be a positive integer"),
-    (TITLE, "3", ValueError, "exercises must be a positive integer"),
+    (TITLE, 0, ValueError, r"Lesson '4 · Build backpropagation yourself': exercises \(how many the lesson has\) must be a positive integer, got 0"),
+    (TITLE, -2, ValueError, "exercises .* must be a positive integer, got -2"),
+    (TITLE, True, TypeError, r"exercises \(how many the lesson has\) must be an integer, got True \(bool\)"),
+    (TITLE, "3", TypeError, r"must be an integer, got '3' \(str\)"),
+    (TITLE, 3.0, TypeError, r"must be an integer, got 3.0 \(float\)"),
 ])
 def test_a_lesson_is_declared_with_a_title_and_a_count(title, count, error, words):
     with pytest.raises(error, match=words):

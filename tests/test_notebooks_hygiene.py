@@ -10,8 +10,10 @@ only for a function under study, declared with its signature (``# ℝ² → ℝ�
 and draw with jacobnet's figures. A lesson declares its exercises once,
 ``lesson = Lesson("N · <its registered title>", exercises=K)`` (2 to 4 of them, headed
 ``### Exercise k``), checks every one with ``lesson.check(k, <a packaged checker>)``
-from an answer cell tagged ``answer`` (so the student edition can blank it), holds
-no ``assert`` (the facts a lesson states are asserted in ``tests/test_lesson_NN.py``),
+from a code cell tagged ``answer`` that binds each answer once, at its top level
+(``answer… = value``), and reads it only as the answer of a packaged checker (so the
+student edition, which replaces exactly those values by ``...``, holds no answer and
+still runs), holds no ``assert`` (the facts a lesson states are asserted in ``tests/test_lesson_NN.py``),
 and ends with a "What this lesson showed" section and the cell ``lesson.summary()``.
 The minutes of a lesson's sections add up to the total announced at the top.
 A blank student edition runs top to bottom and ends with "0 of K exercises done"
@@ -259,21 +261,126 @@ def test_the_student_edition_needs_no_solution_cell(nb):
         only_in_solutions -= kept
 
 
-def test_strip_answers_blanks_every_answer(nb, tmp_path):
+def is_checker_call(node: ast.AST) -> bool:
+    """``exercises.check_…(…)`` or ``feedback.check_…(…)``: a packaged checker, which takes a blank answer (``...``)."""
+    return isinstance(node, ast.Call) and bool(CHECKER.match(ast.unparse(node)))
+
+
+def answer_assignments(tree: ast.Module) -> list[ast.Assign]:
+    """The top-level ``answer… = value`` statements (one target: a name, or a tuple of names, all ``answer…``)."""
+    def names(target: ast.expr) -> list[ast.expr]:
+        return target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
+
+    return [node for node in tree.body if isinstance(node, ast.Assign) and len(node.targets) == 1
+            and all(isinstance(n, ast.Name) and n.id.startswith("answer") for n in names(node.targets[0]))]
+
+
+def answer_rule_breaks(code: str) -> list[str]:
+    """What an answer cell does with its answers that a blank copy (every answer ``...``) could not survive, or that
+    would leave an answer's value in it: the rule is that each ``answer…`` name is bound once, at the top level
+    (``answer… = value``), and read only as the answer argument (the first) of a packaged checker, or inside the
+    value of a later answer (blanked with it)."""
+    tree = ast.parse(python(code))
+    answers = answer_assignments(tree)
+    targets = {id(n) for node in answers for n in ast.walk(node.targets[0])}
+    blanked = {id(n) for node in answers for n in ast.walk(node.value)}
+    as_answer = {id(call.args[0]) for call in ast.walk(tree) if is_checker_call(call) and call.args}
+    bound_at: dict[str, int] = {}
+    breaks = []
+    for node in answers:
+        for n in ast.walk(node.targets[0]):
+            if isinstance(n, ast.Name):
+                if n.id in bound_at:
+                    breaks.append(f"line {node.lineno}: {n.id} is bound twice")
+                bound_at.setdefault(n.id, node.lineno)
+    for n in ast.walk(tree):
+        if isinstance(n, (ast.Subscript, ast.Attribute)) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            base = n.value
+            while isinstance(base, (ast.Subscript, ast.Attribute)):
+                base = base.value
+            if isinstance(base, ast.Name) and base.id.startswith("answer"):
+                breaks.append(f"line {n.lineno}: {base.id} is changed in place")
+        if not (isinstance(n, ast.Name) and n.id.startswith("answer")) or id(n) in targets:
+            continue
+        if not isinstance(n.ctx, ast.Load):
+            breaks.append(f"line {n.lineno}: {n.id} is bound other than by a top-level `{n.id} = value`")
+        elif n.id not in bound_at or n.lineno < bound_at[n.id]:
+            breaks.append(f"line {n.lineno}: {n.id} is read before this cell binds it")
+        elif id(n) not in blanked | as_answer:
+            breaks.append(f"line {n.lineno}: {n.id} is read other than as the answer of a packaged checker")
+    for n in ast.walk(tree):  # bindings that are not Name nodes: imports, definitions, except … as, match captures
+        for name in _bound_strings(n):
+            if name.startswith("answer"):
+                breaks.append(f"line {n.lineno}: {name} is bound by {type(n).__name__}")
+    return breaks
+
+
+def _bound_strings(node: ast.AST) -> list[str]:
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return [(a.asname or a.name).split(".")[0] for a in node.names]
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)):
+        return [node.name] if node.name else []
+    if isinstance(node, (ast.Global, ast.Nonlocal)):
+        return list(node.names)
+    return []
+
+
+@pytest.mark.parametrize("code, words", [
+    ("answer_a = 1; answer_b = 2\nlesson.check(1, feedback.check_number(answer_a, 1))", ""),
+    ("answer = 3\nanswer_2 = answer * 2\nlesson.check(1, exercises.check_flops(answer_2, c))", ""),
+    ("answer = np.zeros(3)\nanswer[0] = 3.0", "changed in place"),
+    ("answer = 80\nanswer += 8", "bound other than"),
+    ("answer_J = 1\nanswer_row: float = 88.0", "bound other than"),
+    ("answer = 1\nif True:\n    answer = 88", "bound other than"),
+    ("answer = np.eye(2)\nprint(answer.T)", "read other than as the answer"),
+    ("answer = 3\nlesson.check(1, feedback.check_number(float(answer) * 2, 6))", "read other than as the answer"),
+    ("answer = 3\nlesson.check(1, feedback.check_number(6, answer))", "read other than as the answer"),
+    ("answer = 1\nanswer = 2", "bound twice"),
+    ("print(answer)\nanswer = 1", "read before"),
+    ("answer = 1\nprint(answer_x := 88)", "bound other than"),
+    ("answer = 1\nfor answer_i in range(3): pass", "bound other than"),
+    ("answer = 1\nimport numpy as answer_np", "bound by Import"),
+])
+def test_the_answer_rule_itself(code, words):
+    breaks = answer_rule_breaks(code)
+    assert (words in " ".join(breaks)) if words else not breaks, breaks
+
+
+def test_answer_cells_follow_the_answer_rule(nb):
+    """Every answer cell binds each answer once, at its top level, and reads it only as a checker's answer: so that the
+    student edition, which blanks exactly those values, holds no answer and runs whatever is (not) filled in."""
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and ANSWER_TAG in cell["metadata"].get("tags", []):
+            assert not answer_rule_breaks(source(cell)), (answer_rule_breaks(source(cell)), source(cell))
+        assert cell["cell_type"] == "code" or ANSWER_TAG not in cell["metadata"].get("tags", []), source(cell)[:80]
+
+
+def blanked(code: str) -> str:
+    """The teacher's answer cell as the student edition must hold it, derived from the syntax tree (not from strip_answers'
+    text splicing): every top-level answer's value ``...`` and every other statement unchanged — as ``ast.dump``."""
+    tree = ast.parse(code)
+    for node in answer_assignments(tree):
+        target = node.targets[0]
+        k = len(target.elts) if isinstance(target, (ast.Tuple, ast.List)) else 1
+        node.value = ast.Constant(...) if k == 1 else ast.Tuple([ast.Constant(...)] * k, ast.Load())
+    return ast.dump(tree)
+
+
+def test_strip_answers_blanks_every_answer_and_nothing_else(nb, tmp_path):
     src = tmp_path / "lesson.ipynb"
     src.write_text(json.dumps(nb), encoding="utf-8")
     blank = json.loads(strip_answers(src).read_text(encoding="utf-8"))
     kept = [c for c in nb["cells"] if SOLUTION_TAG not in c["metadata"].get("tags", [])]
     assert len(blank["cells"]) == len(kept)
     for before, after in zip(kept, blank["cells"]):
+        assert after["cell_type"] == before["cell_type"] and after["metadata"] == before["metadata"]
         if ANSWER_TAG not in before["metadata"].get("tags", []):
             assert after["source"] == before["source"]
             continue
-        assigns = [node for node in ast.parse(source(after)).body if isinstance(node, ast.Assign)]
-        answers = [a.value for a in assigns if any(n.startswith("answer") for n in assigned_names(ast.unparse(a)))]
-        parts = [p for v in answers for p in (v.elts if isinstance(v, ast.Tuple) else [v])]
-        assert parts and all(isinstance(p, ast.Constant) and p.value is ... for p in parts), source(after)
-        assert source(after) != source(before) and after["outputs"] == []
+        assert ast.dump(ast.parse(source(after))) == blanked(source(before)), source(after)
+        assert answer_assignments(ast.parse(source(before))) and after["outputs"] == []
 
 
 def test_draws_with_jacobnet_figures(nb):

@@ -7,13 +7,15 @@ answer checker (:mod:`jacobnet.course.feedback`): entry ``(i, j)`` is wrong when
 
 — norm-wise, like :func:`jacobnet.check.rel_error`, so entries that are zero
 in the exact answer are judged on the matrix's scale — or when it is NaN.
-A Jacobian's entry ``(i, j)`` is called ``∂a_{i+1}/∂x_{j+1}`` (or by the row and
-column labels given); a vector's entry ``j`` by its column label (``x_{j+1}``).
+Where an entry is, in text, counts from 1 like its name (:func:`position`): the
+entry ``J[1, 2]`` is ``(2, 3) ∂a_2/∂x_3`` — row 2, column 3 — unless row and column
+labels are given; a vector's ``g[4]`` is ``entry 5``, named by its column label (``x_5``).
+The indices a :class:`WrongEntry` holds (``row``, ``col``) are NumPy's, from 0.
 
 >>> import numpy as np
 >>> J = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])                  # (2, 3)
 >>> [str(w) for w in entry_errors(J * [[1, 1, 1], [1, -1, 2]], J, rtol=1e-6, atol=1e-12)]
-['(1, 2) ∂a_2/∂x_3: expected 3, got 6', '(1, 1) ∂a_2/∂x_2: expected -1, got 1']
+['(2, 3) ∂a_2/∂x_3: expected 3, got 6', '(2, 2) ∂a_2/∂x_2: expected -1, got 1']
 """
 
 from __future__ import annotations
@@ -26,9 +28,28 @@ import numpy as np
 Array = np.ndarray
 
 
+def position(index: tuple[int, ...]) -> str:
+    """A NumPy index (from 0) as the text feedback shows, counting from 1: ``(i+1, j+1)``, or ``entry j+1`` in a vector.
+
+    The one way an entry's place is written, by :class:`WrongEntry` (so by
+    :func:`jacobnet.check.check_jacobian`) and by the course's feedback.
+
+    >>> position((0, 2)), position((4,)), position((0, 1, 2))
+    ('(1, 3)', 'entry 5', '(1, 2, 3)')
+    """
+    if len(index) == 1:
+        return f"entry {index[0] + 1}"
+    return f"({', '.join(str(i + 1) for i in index)})"
+
+
 @dataclass(frozen=True)
 class WrongEntry:
-    """One entry that disagrees: ``(row, col)`` (0-based; ``row`` is None in a vector), its name, the values."""
+    """One entry that disagrees: its NumPy index ``(row, col)`` (from 0; ``row`` is None in a vector), its name, the values.
+
+    >>> w = WrongEntry(0, 2, "∂a_1/∂x_3", 3.0, 1.0)
+    >>> w.where, str(w)
+    ('(1, 3)', '(1, 3) ∂a_1/∂x_3: expected 3, got 1')
+    """
 
     row: int | None
     col: int
@@ -38,8 +59,8 @@ class WrongEntry:
 
     @property
     def where(self) -> str:
-        """The NumPy index as text: ``(i, j)``, or ``(j,)`` in a vector."""
-        return f"({self.col},)" if self.row is None else f"({self.row}, {self.col})"
+        """Where the entry is, counting from 1 like its name (:func:`position`): ``(i+1, j+1)``, or ``entry j+1`` in a vector."""
+        return position((self.col,) if self.row is None else (self.row, self.col))
 
     def __str__(self) -> str:
         return f"{self.where} {self.name}: expected {self.expected:.6g}, got {self.got:.6g}"

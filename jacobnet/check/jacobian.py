@@ -99,7 +99,7 @@ def check_jacobian(
     True
     >>> print(check_jacobian(f, x, [[2.0, 1.0, 0.0], [0.0, 1.0, 1.0]], method="complex-step"))
     ✗ 1 of 6 entries of the Jacobian (2, 3) disagree with complex-step:
-      (1, 2) ∂a_2/∂x_3: expected 3, got 1
+      (2, 3) ∂a_2/∂x_3: expected 3, got 1
     """
     references = {"central": jacobian_fd, "complex-step": jacobian_complex_step}
     if method not in references:

@@ -23,8 +23,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from jacobnet.core.cost import shorten
-from jacobnet.course.feedback import Feedback
+from jacobnet.core.validate import positive_int
+from jacobnet.course.answers import Feedback
 
 NUMBERED = re.compile(r"^\s*(\d+)\s*·")
 """A title such as ``"4 · Build backpropagation yourself"`` names lesson 4."""
@@ -36,6 +39,11 @@ class LessonSummary:
 
     ``open`` holds ``(number, what)`` for every exercise not done, in order, e.g.
     ``(2, "not answered yet")``; printing the summary writes it as one line.
+
+    >>> LessonSummary("Lesson 4", 2, 3, ((2, "not answered yet"),))
+    Lesson 4: 2 of 3 exercises done; exercise 2: not answered yet
+    >>> LessonSummary("Lesson 4", 3, 3).complete
+    True
     """
 
     lesson: str
@@ -60,7 +68,7 @@ class LessonSummary:
 class Lesson:
     """The exercises of one lesson: ``Lesson(title, exercises=N)`` numbers them ``1 … N``.
 
-    :meth:`check` records exercise ``k``'s :class:`~jacobnet.course.feedback.Feedback`
+    :meth:`check` records exercise ``k``'s :class:`~jacobnet.course.answers.Feedback`
     (a later check of the same ``k`` replaces it); :meth:`summary` says how many are
     done and what is missing. A title starting ``"N · "`` is called "Lesson N" in the summary.
 
@@ -75,9 +83,8 @@ class Lesson:
     def __init__(self, title: str, exercises: int):
         if not isinstance(title, str) or not title.strip():
             raise TypeError(f"Lesson: title must be a non-empty string such as '4 · Build backpropagation yourself', got {shorten(repr(title), 80)}")
-        if isinstance(exercises, bool) or not isinstance(exercises, int) or exercises < 1:
-            raise ValueError(f"Lesson {title!r}: exercises must be a positive integer (how many the lesson has), got {shorten(repr(exercises), 80)}")
-        self.title, self.exercises = title, exercises
+        what = f"Lesson {shorten(repr(title), 80)}: exercises (how many the lesson has)"
+        self.title, self.exercises = title, positive_int(_integer(exercises, what), what)
         numbered = NUMBERED.match(title)
         self.name = f"Lesson {int(numbered.group(1))}" if numbered else title.strip()
         self._records: dict[int, Feedback] = {}
@@ -88,10 +95,11 @@ class Lesson:
     def check(self, number: int, feedback: Feedback) -> Feedback:
         """Record ``feedback`` as exercise ``number``'s (1-based) and return it, so that the cell shows it.
 
-        Raises ``ValueError`` for a number outside ``1 … exercises`` and ``TypeError`` for
-        anything but a :class:`~jacobnet.course.feedback.Feedback` (what the checkers return).
+        Raises ``TypeError`` for a number that is not an integer (``int`` or NumPy's) or a
+        ``feedback`` that is not a :class:`~jacobnet.course.answers.Feedback` (what the checkers
+        return), ``ValueError`` for a number outside ``1 … exercises``.
         """
-        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= self.exercises:
+        if not 1 <= _integer(number, f"{self.name}: the exercise number") <= self.exercises:
             raise ValueError(f"{self.name} has exercises 1 to {self.exercises}; got exercise {shorten(repr(number), 40)}")
         if not isinstance(feedback, Feedback):
             raise TypeError(f"{self.name}, exercise {number}: check() takes the Feedback a checker returns "
@@ -107,6 +115,13 @@ class Lesson:
             if what:
                 open_.append((k, what))
         return LessonSummary(self.name, self.exercises - len(open_), self.exercises, tuple(open_))
+
+
+def _integer(value: object, what: str) -> int:
+    """``value`` if it is an integer (``int`` or a NumPy integer, not a bool), else a ``TypeError`` naming ``what``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what} must be an integer, got {shorten(repr(value), 40)} ({type(value).__name__})")
+    return int(value)
 
 
 def _state(fb: Feedback | None) -> str:
