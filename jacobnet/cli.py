@@ -23,7 +23,6 @@ file system (a spec of many sizes gets a shortened, hashed prefix).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import re
 import signal
@@ -49,8 +48,6 @@ DEFAULT_OUT = "jacobnet-figures"
 MAX_QUOTED = 80
 """At most this many characters of a typed value are quoted back in a message."""
 MAX_MESSAGE = 600
-MAX_PREFIX = 100
-"""Heatmap file prefixes longer than this (a spec of many sizes) are cut and end with a hash of the whole."""
 FIGURE_OPS = 3 * 10**8
 """The cost of drawing and saving one heatmap, in operations (~0.3 s), for the cost guard of ``heatmap`` and ``demo``."""
 CELL_OPS = 400
@@ -239,21 +236,6 @@ def check_file_names(out: Path, names: Sequence[str]) -> None:
         raise ValueError(f"--out {_quoted(str(out))}: the files' paths would have {full} bytes, over this system's limit of {path_max}")
 
 
-def bounded_prefix(prefix: str) -> str:
-    """A file prefix of at most :data:`MAX_PREFIX` characters: a longer one is cut and ends with a hash of the whole.
-
-    >>> bounded_prefix("heatmap_3-4-2_tanh_softmax-ce_")
-    'heatmap_3-4-2_tanh_softmax-ce_'
-    >>> p = bounded_prefix("heatmap_" + "-".join(["20"] * 300) + "_tanh_mse_")
-    >>> len(p), p[-13:]
-    (100, '-0fc0605904d_')
-    """
-    if len(prefix) <= MAX_PREFIX:
-        return prefix
-    digest = hashlib.sha256(prefix.encode()).hexdigest()[:11]
-    return f"{prefix[: MAX_PREFIX - 13]}-{digest}_"
-
-
 # --- the commands -----------------------------------------------------------------------------
 def _network(args: argparse.Namespace) -> Network:
     from jacobnet.net.spec import build_network
@@ -277,7 +259,7 @@ class _Heatmaps:
 
         self.net, self.x, self.y, self.out, self.spy = net, x, y, out, getattr(args, "spy", False)
         factors = net.trace(x, y, mode="structured").factors  # names and shapes, nothing dense
-        self.prefix = bounded_prefix(spec_prefix(args.layers, args.activation, args.loss, args.seed))
+        self.prefix = spec_prefix(args.layers, args.activation, args.loss, args.seed)  # (bounded: a spec of many sizes is hashed)
         check_file_names(out, [f"{self.prefix}{'spy_' if self.spy else ''}{slug(f.name)}.png" for f in factors])
         check_budget(sum(f.nbytes_dense for f in factors), f"the {len(factors)} dense factors of the trace of {shorten(repr(net))}",
                      "use smaller --layers")
@@ -313,8 +295,9 @@ def _demo(args: argparse.Namespace) -> int:
     out = _out_dir(args.out)
     heatmaps = _Heatmaps(args, net, x, y, out)
     _check_compare_cost(net, x, args)
-    print(f"network: {shorten(repr(net), 300)}")
-    print(f"x = {x}, y = {y}" if x.size <= 12 else f"x: a sample of shape {x.shape}, y: one-hot of shape {y.shape}")
+    print(f"network: {shorten(repr(net), 300)} (its Dense layers seeded {args.seed}, {args.seed + 1}, … from --seed)")
+    where = f"demo_sample({net.input_size}, {net.sizes[-1]}, seed={args.seed}): x ~ N(0, 1), y one-hot, drawn from --seed"
+    print(f"sample: x = {x}, y = {y} ({where})" if x.size <= 12 else f"sample: x of shape {x.shape}, y of shape {y.shape} ({where})")
     print(f"\n{net.trace(x, y)}\n")
     report = _compare(net, x, y, args, symbolic="per-layer")
     if net.n_params <= MAX_TABLE_ROWS:

@@ -217,7 +217,7 @@ def test_check_gradient_refuses_at_once_and_names_only_what_it_shows(monkeypatch
     wrong = g.copy()
     wrong[90299] = -wrong[90299] + 1.0
     fb = check_gradient(wrong, small, np.ones(300), np.zeros(300))
-    assert not fb.ok and fb.details[0].startswith("(90299,) b^(1)_300")
+    assert not fb.ok and fb.details[0].startswith("entry 90300 b^(1)_300")  # (named, 1-based; labels made on demand)
 
 
 def test_decision_grid_is_guarded_before_allocating(monkeypatch):
@@ -323,7 +323,7 @@ def test_a_spec_of_many_sizes_gets_bounded_file_names_checked_before_any_work(mo
     monkeypatch.setattr(cli, "_write_heatmaps", lambda h: planned.setdefault("prefix", h.prefix) and [])
     spec = ",".join(["2"] * 40)
     assert run(["heatmap", "--layers", spec, "--out", str(tmp_path), "--max-work", "1e12"]) == 0
-    assert len(planned["prefix"]) <= cli.MAX_PREFIX and planned["prefix"].startswith("heatmap_2-2-2-")
+    assert len(planned["prefix"]) <= jn.gallery.MAX_PREFIX and planned["prefix"].startswith("heatmap_2-2-2-")
     monkeypatch.setattr(cli, "_limit", lambda out, name, default: 40 if name == "PC_NAME_MAX" else default)
     assert run(["heatmap", "--layers", "3,4,2", "--out", str(tmp_path / "new")]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err

@@ -30,6 +30,8 @@ from typing import Callable, Iterator, TypeVar, Union
 
 import numpy as np
 
+from jacobnet.core.cost import quote, shorten
+
 Tree = Union[int, tuple["Tree", "Tree"]]
 ORDER_NAMES = ("reverse", "forward", "optimal")
 T = TypeVar("T")
@@ -72,30 +74,37 @@ def check_tree(order: object, n: int) -> Tree:
 
     Raises:
         ValueError: not nested pairs, a leaf that is not an index, or the indices
-            not exactly ``0 … n−1`` in order (each once).
+            not exactly ``0 … n−1`` in order (each once). The message quotes at most
+            about 80 characters of the order (:func:`~jacobnet.core.cost.quote`).
+
+    >>> check_tree(tuple(range(3000)), 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: order (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, …(16890 characters): each pair of parentheses must group exactly two items, got 3000 items in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, …(16890 characters)
     """
-    tree = _as_tree(order, order)
+    tree = _as_tree(order, quote(order))
     found = leaves(tree)
     if found != list(range(n)):
         raise ValueError(
-            f"order {order!r}: the factors must appear once each, in order 0…{n - 1} "
-            f"(a matrix product cannot be reordered), got {', '.join(map(str, found))}"
+            f"order {quote(order)}: the factors must appear once each, in order 0…{n - 1} "
+            f"(a matrix product cannot be reordered), got {shorten(', '.join(map(str, found)), 80)}"
         )
     return tree
 
 
-def _as_tree(node: object, whole: object) -> Tree:
+def _as_tree(node: object, whole: str) -> Tree:
+    """``node`` as nested tuples of ints, or a ``ValueError`` quoting ``whole`` (the order, already cut to a readable length)."""
     if isinstance(node, (int, np.integer)) and not isinstance(node, (bool, np.bool_)):
         return int(node)
     if not isinstance(node, (tuple, list)):
         raise ValueError(
-            f"order {whole!r}: expected nested pairs of factor indices such as ((0, 1), (2, 3)), "
-            f"found {node!r} ({type(node).__name__})"
+            f"order {whole}: expected nested pairs of factor indices such as ((0, 1), (2, 3)), "
+            f"found {quote(node)} ({type(node).__name__})"
         )
     if len(node) != 2:
         raise ValueError(
-            f"order {whole!r}: each pair of parentheses must group exactly two items, "
-            f"got {len(node)} items in {tuple(node)!r}"
+            f"order {whole}: each pair of parentheses must group exactly two items, "
+            f"got {len(node)} items in {quote(tuple(node))}"
         )
     return (_as_tree(node[0], whole), _as_tree(node[1], whole))
 

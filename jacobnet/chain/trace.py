@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from jacobnet.chain.factor import Factor, find_factor
+from jacobnet.core.cost import shorten
 from jacobnet.core.table import Table
 
 if TYPE_CHECKING:
@@ -82,7 +83,13 @@ class Trace:
         products: in execution order; ``products[0]`` is ``∂L/∂a_L = J_loss``.
         gradient: the flat ``(n_params,)`` gradient (the batch mean), layer order.
         mode, batch: how it was computed; ``batch`` is ``B`` or ``None``.
-    ``str(trace)`` is a table; in Jupyter it renders as HTML.
+    ``str(trace)`` (``print(trace)``) is a table, and so is its HTML in Jupyter;
+    ``repr(trace)`` is one line that says what it holds.
+
+    >>> import numpy as np
+    >>> from jacobnet import Network, Dense, Tanh, MSE
+    >>> Network([Dense(3, 4, seed=0), Tanh(), Dense(4, 2, seed=1)], MSE()).trace(np.ones(3), np.zeros(2))
+    <Trace of Network([Dense(3, 4), Tanh(), Dense(4, 2)], MSE()): one sample, materialised, 6 products, loss = 0.264806, gradient (26,); print(trace) for the table>
     """
 
     def __init__(self, network: Stack, mode: str, batch: int | None, yhat: Array, y: Array):
@@ -93,8 +100,9 @@ class Trace:
 
     @property
     def loss(self) -> float:
-        """The loss (the mean over a batch)."""
-        return float(np.mean(self.network.loss_fn.apply(self._yhat, self._y)))
+        """The loss (the mean over a batch); ``inf`` beyond float64, as ``net.loss``."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return float(np.mean(self.network.loss_fn.apply(self._yhat, self._y)))
 
     @property
     def factors(self) -> list[Factor]:
@@ -161,8 +169,10 @@ class Trace:
     def __str__(self) -> str:
         return str(self.table())
 
-    def __repr__(self) -> str:  # a REPL shows the table too
-        return str(self.table())
+    def __repr__(self) -> str:
+        who = "one sample" if self.batch is None else f"a batch of {self.batch}"
+        return (f"<Trace of {shorten(repr(self.network), 160)}: {who}, {self.mode}, {len(self.products)} products, "
+                f"loss = {self.loss:.6g}, gradient {self.gradient.shape}; print(trace) for the table>")
 
     def _repr_html_(self) -> str:
         return self.table()._repr_html_()

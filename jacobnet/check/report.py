@@ -10,18 +10,20 @@ terminal (``str``), HTML in Jupyter, and data for code and figures:
   and ``slice`` into the flat vector;
 * ``rows`` — one :class:`PairError` per block and pair of methods, plus an
   ``"all"`` row per pair: max absolute error, relative errors, the worst entries by name
-  (``—`` in the table where the two agree to the last bit);
+  (``—`` in the table where the two agree to the last bit); the table prints the blocks'
+  rows, and each pair's ``"all"`` (the largest of its blocks') in the line under it;
 * ``errors(a, b)`` — ``|g_a − g_b|`` per parameter (for a log-scale plot); ``ok``;
 * ``symbolic`` — which symbolic derivation gave ``"symbolic"``: ``"symbolic (per layer)"``
   (each layer's SymPy Jacobians, multiplied as the chain: ``method="symbolic"``) or
   ``"symbolic (whole loss)"`` (SymPy's derivative of the whole loss), said under the table.
 
 Relative errors are norm-wise (:func:`jacobnet.check.rel_error`), the second
-method of a pair being the reference: ``rel (block)`` within the block, and
-``rel`` = ``max|Δ| in the block / max|reference| over all parameters`` — the
-number held against the tolerance, so a pair agrees when its ``"all"`` row does:
-symbolic vs jacobian ≤ 1e-10, anything vs finite-difference ≤ 1e-6. Gradient
-values print with 13 significant digits in e-notation, so that they line up.
+method of a pair being the reference: ``rel (block)`` = ``max|Δ| / max|reference|``
+within the block, and ``rel`` = ``max|Δ| in the block / max|reference| over all
+parameters`` — the number held against the tolerance, so a pair agrees when
+every block does: symbolic vs jacobian ≤ 1e-10, anything vs finite-difference
+≤ 1e-6. The table's footer defines both. Gradient values print with 13
+significant digits in e-notation, so that they line up.
 
 >>> import numpy as np
 >>> from jacobnet import build_network
@@ -144,16 +146,23 @@ class GradientReport:
         return all(r.ok for r in self.rows)
 
     def table(self) -> Table:
-        """The summary: one row per block and pair."""
+        """The summary: one row per block and pair; under it each pair's verdict and what the columns mean.
+
+        The ``"all"`` rows of :attr:`rows` are not printed: each is the largest of its
+        blocks' (their ``max |Δ|``, ``rel`` and worst entry), said once per pair in the footer.
+        """
         rows = [
             {"block": r.block, "methods": f"{r.a} vs {r.b}", "max |Δ|": r.max_abs, "rel (block)": r.rel_block,
              "rel": r.rel, "tol": r.tol, "ok": "✓" if r.ok else "✗",
              "worst entry": f"{r.worst[0][0]}: {value(r.worst[0][1])} vs {value(r.worst[0][2])}" if r.worst else "—"}
-            for r in self.rows
+            for r in self.rows if r.block != "all"
         ]
         sci = {c: (lambda v: f"{v + 0.0:.1e}") for c in ("max |Δ|", "rel (block)", "rel")}
         verdict = "all methods agree" if self.ok else "METHODS DISAGREE"
-        footer = f"{verdict} (rel = max|Δ| / max|reference| over all parameters; reference = the second method)"
+        pairs = "; ".join(f"{r.a} vs {r.b} {r.rel + 0.0:.1e} {'≤' if r.ok else '>'} {r.tol:g}" for r in self.rows if r.block == "all")
+        footer = (f"{verdict}: {pairs} (the largest rel over the blocks)\n"
+                  "rel (block) = max|Δ| / max|reference| within the block; rel = max|Δ| in the block / max|reference| "
+                  "over all parameters, held against tol; reference = the second method")
         if self.derivation and "symbolic" in self.gradients:
             footer += "\nthe symbolic gradient is {}: {}".format(*SYMBOLIC[self.derivation])
         return Table(self.title, list(rows[0]) if rows else ["block"], rows, {**sci, "tol": "{:g}".format}, footer)

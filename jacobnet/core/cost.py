@@ -147,6 +147,36 @@ def shorten(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else f"{text[: limit - 1]}…({len(text)} characters)"
 
 
+def quote(value: object, limit: int = 80) -> str:
+    """``repr(value)`` as a message quotes it: at most about ``limit`` characters, whatever ``value`` is.
+
+    An integer too long to print (``repr`` refuses beyond 4 300 digits) is described by its
+    number of digits, and so is any integer whose ``repr`` would be longer than ``limit``; an
+    object whose ``repr`` fails is named by its type.
+
+    >>> quote("x" * 100, 20), quote(10**400), quote([0.5] * 3), quote(-(10**5000))
+    ("'xxxxxxxxxxxxxxxxxx…(102 characters)", 'an integer of 401 digits', '[0.5, 0.5, 0.5]', 'a negative integer of 5001 digits')
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3.33 * limit:
+        return f"a{' negative' if value < 0 else 'n'} integer of {decimal_digits(value)} digits"
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 — (a repr that fails, or an integer too long for one)
+        return f"a {type(value).__name__}"
+    return shorten(text, limit)
+
+
+def decimal_digits(n: int) -> int:
+    """The number of decimal digits of ``|n|``, without printing it (``str`` refuses beyond 4 300 digits).
+
+    >>> decimal_digits(999), decimal_digits(-1000), decimal_digits(10**5000)
+    (3, 4, 5001)
+    """
+    n = abs(n)
+    k = max(1, int(n.bit_length() * 0.30102999566398120))  # log10(2): exact or one short
+    return k + (n >= 10**k)
+
+
 def cut_text(value: object, limit: int = 60) -> object:
     """``value`` as a check such as ``positive_int`` may quote it back: itself when its ``repr`` is short (any
     integer that is not hugely negative, whatever its size), else a string that describes it in ``limit`` characters.

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from jacobnet.core.labels import param_labels
+from jacobnet.core.labels import param_labels, unravel_index
 from jacobnet.core.operator import Operator
 from jacobnet.core.operators import Empty
 from jacobnet.core.validate import as_input, as_params, check_finite
@@ -253,6 +253,7 @@ class Layer:
     def forward(self, x: object) -> Array:
         """The layer's output ``a = f(x; θ)``: ``(n_out,)`` or ``(B, n_out)``."""
         x = self._x(x)
+        self.check_params()
         return self.checked_output(self.apply(x), x)
 
     def checked_output(self, a: object, x: Array) -> Array:
@@ -267,7 +268,9 @@ class Layer:
 
         ``out``: a float64 array of that shape to write it into (a caller that materialises again and again).
         """
-        return self.jacobian_op(self._x(x, copy=False), "input").dense(out=out, what=lambda: f"J_x of {self.name}")
+        x = self._x(x, copy=False)
+        self.check_params()
+        return self.jacobian_op(x, "input").dense(out=out, what=lambda: f"J_x of {self.name}")
 
     def jacobian_params(self, x: object, out: Array | None = None) -> Array:
         """The parameter Jacobian ``∂a/∂θ``: ``(n_out, n_params)``, or ``(B, n_out, n_params)``.
@@ -281,7 +284,9 @@ class Layer:
         >>> d.jacobian_params(np.array([1.0, 2.0, 3.0]), out=buf) is buf, buf[1]
         (True, array([0., 0., 0., 1., 2., 3., 0., 1.]))
         """
-        return self.jacobian_op(self._x(x, copy=False), "params").dense(out=out, what=lambda: f"J_θ of {self.name}")
+        x = self._x(x, copy=False)
+        self.check_params()
+        return self.jacobian_op(x, "params").dense(out=out, what=lambda: f"J_θ of {self.name}")
 
     def jacobian_op(self, x: Array, wrt: str) -> Operator:
         """``J_x`` (``wrt="input"``) or ``J_θ`` (``"params"``) at a validated ``x``, checked to be the operator it must be.
@@ -342,6 +347,40 @@ class Layer:
             size = prod(shape)
             self.__dict__[name] = theta[start : start + size].reshape(shape)
             start += size
+
+    def check_params(self, name: str | None = None, k: int | None = None) -> None:
+        """Raise ``ValueError`` naming the entry if a parameter is NaN or ±inf; a block checks its layers'.
+
+        Parameters are checked when assigned (``layer.W = …``, :meth:`set_params`), but
+        ``layer.W`` is the layer's own array, so writing into it (``layer.W[0, 0] = np.nan``)
+        changes the layer unchecked: the checked doors and a network look again. ``name``
+        and ``k`` say how the network calls the layer (``Dense 1``, ``W^{(1)}``).
+
+        >>> import numpy as np
+        >>> from jacobnet.core.layers import Dense
+        >>> d = Dense(3, 2, seed=0)
+        >>> d.W[1, 2] = np.inf
+        >>> d.check_params("Dense 1", 1)
+        Traceback (most recent call last):
+        ...
+        ValueError: Dense 1: the parameter W^{(1)}_{2,3} (W[1, 2]) is inf; parameters must be finite (layer.W is the layer's own array: writing into it in place skips the check made on assignment; assign finite values with layer.W = … or set_params)
+        """
+        for layer in self.param_layers():
+            if layer is not self:  # (a block: each of its layers, by its own name)
+                layer.check_params()
+                continue
+            for pname in self.param_names:
+                arr = self.__dict__.get(pname)
+                if arr is None or np.count_nonzero(np.isfinite(arr)) == arr.size:
+                    continue
+                j = int(np.flatnonzero(~np.isfinite(arr))[0])
+                label = param_labels([(pname, arr.shape)], k)[j]
+                where = ", ".join(str(i) for i in unravel_index(j, arr.shape))
+                raise ValueError(
+                    f"{name or self.name}: the parameter {label} ({pname}[{where}]) is {arr.flat[j]}; parameters must be finite "
+                    f"(layer.{pname} is the layer's own array: writing into it in place skips the check made on assignment; "
+                    f"assign finite values with layer.{pname} = … or set_params)"
+                )
 
     def param_labels(self, layer_index: int | None = None) -> Sequence[str]:
         """One name per parameter in ``get_params()`` order, ``W^{(k)}_{i,j}`` (1-based; no ``^{(k)}`` without ``k``).

@@ -5,6 +5,13 @@ batch ``(B, n)``. ``jacobian`` returns the ``(1, n)`` row of one sample, or the
 stacked per-sample rows ``(B, 1, n)`` (the batch mean's ``1/B`` is applied
 by the network, where the per-sample products are averaged).
 
+A loss never hands back NaN or inf in silence: a prediction it cannot take —
+non-finite, outside its domain, or one whose loss or row is beyond float64 —
+raises :class:`PredictionError` (a ``ValueError``), which a network completes
+with the layer that produced the prediction. The cross-entropy losses take
+class indices as targets too (an integer, or an integer array ``(B,)``): each
+is its one-hot row.
+
 >>> import numpy as np
 >>> MSE().jacobian(np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 0.0]))
 array([[0.        , 1.33333333, 2.        ]])
@@ -29,6 +36,22 @@ if TYPE_CHECKING:
     from jacobnet.core.sizes import Entry
 
 Array = np.ndarray
+FLOAT_MAX = float(np.finfo(np.float64).max)
+
+
+class PredictionError(ValueError):
+    """A prediction ``ŷ`` its loss cannot take, and why (``kind``).
+
+    ``"non-finite"``: ``ŷ`` holds NaN or inf; ``"domain"``: ``ŷ`` is outside the loss's
+    domain (a negative probability; ``ŷ_i = 0`` where ``y_i ≠ 0``, an infinite loss);
+    ``"overflow"``: the loss, its row ``∂L/∂ŷ`` or its Hessian is beyond float64 at this ``ŷ``.
+    A network catches it and adds which layer's output ``ŷ`` is, and why it is so
+    (a parameter written into in place, a forward pass that overflowed).
+    """
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind
 
 
 class Loss:
@@ -57,6 +80,8 @@ class Loss:
     """The name of the loss's input symbols in SymPy: ``yhat_1 …`` (``z_1 …`` for logits)."""
     takes_logits: bool = False
     """True for a loss with a softmax inside it (:class:`SoftmaxCrossEntropy`): its input is logits."""
+    takes_class_indices: bool = False
+    """True for a loss whose targets may be class indices (an integer per sample: its one-hot row)."""
 
     def prediction(self, out: Array) -> Array:
         """What the network predicts from its output ``a_L``: ``a_L`` itself, or ``softmax(a_L)`` for logits."""
@@ -86,20 +111,28 @@ class Loss:
             )
 
     def checked(self, yhat: object, y: object) -> tuple[Array, Array]:
-        """``(ŷ, y)`` as float64 arrays of one shape ``(n,)`` or ``(B, n)``, in the loss's domain, or raise."""
+        """``(ŷ, y)`` as float64 arrays of one shape ``(n,)`` or ``(B, n)``, in the loss's domain, or raise.
+
+        ``y`` may be class indices for a loss that :attr:`takes_class_indices` (:func:`~jacobnet.core.validate.as_target`).
+        """
         yhat = as_input(yhat, self.name, what="prediction")
-        return self.check_domain(yhat, as_target(y, yhat, self.name))
+        return self.check_domain(yhat, as_target(y, yhat, self.name, classes=self.takes_class_indices))
 
     def checked_target(self, yhat: Array, y: object, copy: bool = True) -> tuple[Array, Array]:
         """:meth:`checked` for a prediction that is already a float64 ``(n,)`` or ``(B, n)`` array.
 
         What a network passes its own output ``a_L`` through (its input was
         validated once, at the network's door): ``y`` gets every check,
-        ``ŷ`` only the NaN/inf one (a forward pass can overflow) and the loss's domain check.
-        ``copy=False``: a float64 ``y`` is used as it is (for a caller that keeps nothing of it).
+        ``ŷ`` only the NaN/inf one (a forward pass can overflow: :class:`PredictionError`)
+        and the loss's domain check. ``copy=False``: a float64 ``y`` is used as it is
+        (for a caller that keeps nothing of it).
         """
-        check_finite(yhat, self.name, "prediction")
-        return self.check_domain(yhat, as_target(y, yhat, self.name, copy=copy))
+        if np.count_nonzero(np.isfinite(yhat)) < yhat.size:
+            try:
+                check_finite(yhat, self.name, "prediction")
+            except ValueError as err:
+                raise PredictionError(str(err), "non-finite") from None
+        return self.check_domain(yhat, as_target(y, yhat, self.name, copy=copy, classes=self.takes_class_indices))
 
     def check_domain(self, yhat: Array, y: Array) -> tuple[Array, Array]:
         """``(ŷ, y)`` unchanged, or raise where the loss is undefined (e.g. log 0)."""
@@ -111,15 +144,47 @@ class Loss:
 
     def per_sample(self, yhat: Array, y: Array) -> Array:
         """The loss of each sample: shape ``()`` for one sample, ``(B,)`` for a batch."""
-        return self.apply(*self.checked(yhat, y))
+        return self.values(*self.checked(yhat, y))
 
     def forward(self, yhat: Array, y: Array) -> float:
         """``L(ŷ, y)``, or the mean of the per-sample losses over a batch."""
-        return float(np.mean(self.per_sample(yhat, y)))
+        return self.mean(*self.checked(yhat, y))
 
     def jacobian(self, yhat: Array, y: Array) -> Array:
-        """The row ``∂L/∂ŷ``: shape ``(1, n)``, or ``(B, 1, n)`` per sample."""
-        return self.row(*self.checked(yhat, y))[..., None, :]
+        """The row ``∂L/∂ŷ``: shape ``(1, n)``, or ``(B, 1, n)`` per sample; :class:`PredictionError` where it overflows float64."""
+        yhat, y = self.checked(yhat, y)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            row = self.row(yhat, y)
+        self._finite(row, yhat, y, "its row ∂L/∂ŷ")
+        return row[..., None, :]
+
+    def values(self, yhat: Array, y: Array) -> Array:
+        """:meth:`apply` on validated arrays — ``()`` or ``(B,)`` — or :class:`PredictionError` where a loss overflows float64.
+
+        >>> import numpy as np
+        >>> MSE().values(np.array([1e200, 0.0]), np.zeros(2))
+        Traceback (most recent call last):
+        ...
+        jacobnet.core.losses.PredictionError: MSE: the loss overflows float64 (inf) at the prediction ŷ, up to |ŷ| = 1e+200, and the target y, up to |y| = 0; rescale the data or the network
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self.apply(yhat, y)
+        return self._finite(out, yhat, y, "the loss")
+
+    def mean(self, yhat: Array, y: Array) -> float:
+        """The loss of one sample, or the mean over a batch, on validated arrays (:meth:`values`)."""
+        out = self.values(yhat, y)
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = float(np.mean(out))
+        return float(self._finite(np.array(total), yhat, y, "the batch's mean loss"))
+
+    def _finite(self, out: Array, yhat: Array, y: Array, what: str) -> Array:
+        """``out`` if every entry is finite, else :class:`PredictionError` saying that ``what`` overflows at this ``(ŷ, y)``."""
+        if np.count_nonzero(np.isfinite(out)) == out.size:
+            return out
+        bad = out[~np.isfinite(out)].flat[0]
+        sizes = f"the prediction {self.input_symbol}, up to |{self.input_symbol}| = {np.max(np.abs(yhat)):.3g}, and the target y, up to |y| = {np.max(np.abs(y)):.3g}"
+        raise PredictionError(f"{self.name}: {what} overflows float64 ({bad}) at {sizes}; rescale the data or the network", "overflow")
 
     def jacobian_op(self, yhat: Array, y: Array) -> Matrix:
         """``∂L/∂ŷ`` as a structured (dense row) operator; inputs already validated (:meth:`checked_target`)."""
@@ -193,7 +258,7 @@ class MSE(Loss):
         return np.mean((yhat - y) ** 2, axis=-1)
 
     def row(self, yhat: Array, y: Array) -> Array:
-        return 2.0 * (yhat - y) / yhat.shape[-1]
+        return (yhat - y) * (2.0 / yhat.shape[-1])  # (2/n ≤ 1 first: no overflow where ŷ − y is finite and n ≥ 2)
 
     def hessian_op(self, yhat: Array, y: Array) -> Diagonal:
         """``H_ℓ = (2/n) I`` — ``(n, n)``, whatever ``ŷ`` and ``y``.
@@ -231,7 +296,7 @@ class CrossEntropy(Loss):
     """``L = −Σ_i y_i log ŷ_i`` on probabilities ``ŷ``; ``∂L/∂ŷ = −(y / ŷ)ᵀ`` — shape ``(1, n)``.
 
     Terms with ``y_i = 0`` contribute 0 (also when ``ŷ_i = 0``). Targets are
-    one-hot vectors or distributions. ``ŷ`` must be probabilities, each in
+    one-hot vectors, distributions or class indices. ``ŷ`` must be probabilities, each in
     ``[0, 1]`` (end the network with ``Softmax``), and ``ŷ_i > 0`` wherever
     ``y_i ≠ 0`` (else the loss is infinite): anything else raises and points
     to ``SoftmaxCrossEntropy``, the stable loss on logits. ``Σ ŷ = 1`` is not
@@ -239,25 +304,45 @@ class CrossEntropy(Loss):
     ``(0, 1]ⁿ``, where finite differences perturb one entry at a time and
     leave the simplex (a softmax output is on it anyway).
 
+    A saturated softmax gives a ``ŷ_i`` so small that ``y_i / ŷ_i`` is beyond float64
+    (``ŷ_i < |y_i| / 1.8e308``, about ``5.6e-309`` for a one-hot target: logits 710 apart):
+    the row ``∂L/∂ŷ`` (and below ``≈1e-154`` the Hessian ``y / ŷ²``) cannot be formed, and
+    raises :class:`PredictionError` rather than pass ``inf`` on to become NaN in the gradient.
+    ``SoftmaxCrossEntropy`` on the logits has the row ``s − y``, finite at any logits.
+
     >>> import numpy as np
     >>> CrossEntropy().jacobian(np.array([0.25, 0.5, 0.25]), np.array([0.0, 1.0, 0.0]))
     array([[ 0., -2.,  0.]])
     >>> CrossEntropy().forward(np.array([2.0, 3.0]), np.array([1.0, 0.0]))
     Traceback (most recent call last):
     ...
-    ValueError: CrossEntropy expects probabilities 0 ≤ ŷ ≤ 1, with ŷ > 0 wherever the target is nonzero; got ŷ = 2 at index (0,); end the network with Softmax, or use SoftmaxCrossEntropy on logits
+    jacobnet.core.losses.PredictionError: CrossEntropy expects probabilities 0 ≤ ŷ ≤ 1, with ŷ > 0 wherever the target is nonzero; got ŷ = 2 at index (0,); end the network with Softmax, or use SoftmaxCrossEntropy on logits
+    >>> CrossEntropy().jacobian(np.array([1.0, 4e-309]), np.array([0.0, 1.0]))
+    Traceback (most recent call last):
+    ...
+    jacobnet.core.losses.PredictionError: CrossEntropy: ∂L/∂ŷ_{2} = −y_{2}/ŷ_{2} is beyond float64 at ŷ_{2} = 4e-309, y_{2} = 1 (|y/ŷ| > 1.8e308: the prediction of a saturated softmax); use SoftmaxCrossEntropy on the logits (without the final Softmax), whose row s − y stays finite at any logits
     """
 
     name = "CrossEntropy"
+    takes_class_indices = True
 
     def check_domain(self, yhat: Array, y: Array) -> tuple[Array, Array]:
-        bad = (yhat < 0) | (yhat > 1) | ((yhat == 0) & (y != 0))
+        bad = (yhat < 0) | (yhat > 1)
         if bad.any():
             where = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(
+            raise PredictionError(
                 "CrossEntropy expects probabilities 0 ≤ ŷ ≤ 1, with ŷ > 0 wherever the target is nonzero; "
                 f"got ŷ = {yhat[where]:.6g} at index {where}; end the network with Softmax, "
-                "or use SoftmaxCrossEntropy on logits"
+                "or use SoftmaxCrossEntropy on logits", "domain"
+            )
+        zero = (yhat == 0) & (y != 0)
+        if zero.any():
+            where = tuple(int(i) for i in np.argwhere(zero)[0])
+            raise PredictionError(
+                "CrossEntropy expects probabilities 0 ≤ ŷ ≤ 1, with ŷ > 0 wherever the target is nonzero; "
+                f"got ŷ = 0 at index {where} where the target is {y[where]:.6g}: the loss −y log ŷ is infinite there "
+                "(a softmax saturated to 0 in float64, logits more than 745 apart); use SoftmaxCrossEntropy on logits, "
+                "which stays finite at any logits", "domain"
             )
         return yhat, y
 
@@ -266,6 +351,7 @@ class CrossEntropy(Loss):
         return -np.sum(y * np.log(safe), axis=-1)
 
     def row(self, yhat: Array, y: Array) -> Array:
+        self._representable(yhat, y, 1)
         return np.divide(-y, yhat, out=np.zeros_like(y), where=y != 0)  # (−y: no −0 where y = 0)
 
     def hessian_op(self, yhat: Array, y: Array) -> Diagonal:
@@ -275,7 +361,24 @@ class CrossEntropy(Loss):
         >>> CrossEntropy().hessian_op(np.array([0.25, 0.5, 0.25]), np.array([0.0, 1.0, 0.0])).d
         array([0., 4., 0.])
         """
+        self._representable(yhat, y, 2)
         return Diagonal(np.divide(y, yhat * yhat, out=np.zeros_like(y), where=y != 0))
+
+    def _representable(self, yhat: Array, y: Array, power: int) -> None:
+        """Raise :class:`PredictionError` where ``|y| / ŷ^power`` is beyond float64 (``ŷ`` in ``(0, 1]``: no product overflows)."""
+        with np.errstate(under="ignore"):
+            scale = yhat * FLOAT_MAX if power == 1 else yhat * yhat * FLOAT_MAX
+        big = np.abs(y) > scale
+        if not big.any():
+            return
+        where = tuple(int(i) for i in np.argwhere(big)[0])
+        j, sample = where[-1] + 1, f" in sample {where[0] + 1}" if yhat.ndim == 2 else ""
+        what = f"∂L/∂ŷ_{{{j}}} = −y_{{{j}}}/ŷ_{{{j}}}" if power == 1 else f"the Hessian entry y_{{{j}}}/ŷ_{{{j}}}²"
+        raise PredictionError(
+            f"CrossEntropy: {what} is beyond float64 at ŷ_{{{j}}} = {yhat[where]:.3g}, y_{{{j}}} = {y[where]:.6g}{sample} "
+            f"(|y/ŷ{'²' if power == 2 else ''}| > 1.8e308: the prediction of a saturated softmax); use SoftmaxCrossEntropy "
+            "on the logits (without the final Softmax), whose row s − y stays finite at any logits", "overflow"
+        )
 
     def sympy_loss(self, yhat: Sequence[Any], y: Sequence[Any]) -> Any:
         """``−Σ_i y_i log ŷ_i``."""
@@ -315,6 +418,7 @@ class SoftmaxCrossEntropy(Loss):
     """
 
     name = "SoftmaxCrossEntropy"
+    takes_class_indices = True
     input_symbol = "z"  # its input is the logits, not a prediction
     input_name = "z, the logits"
     sympy_input = "z"
@@ -326,7 +430,8 @@ class SoftmaxCrossEntropy(Loss):
         rest = np.exp(shifted)
         np.put_along_axis(rest, top, 0.0, axis=-1)  # Σ e = 1 + Σ rest: log1p keeps tiny losses exact
         log_s = shifted - np.log1p(rest.sum(axis=-1, keepdims=True))
-        return -np.sum(y * log_s, axis=-1)
+        terms = np.multiply(y, log_s, out=np.zeros_like(log_s), where=y != 0)  # (y_i = 0 adds 0, even where log s_i = −inf)
+        return -np.sum(terms, axis=-1)
 
     def row(self, z: Array, y: Array) -> Array:
         # (Σ_j y_j) s_i − y_i = s_i Σ_{j≠i} y_j − y_i Σ_{j≠i} s_j = (e_i Σ_{j≠i} y_j − y_i Σ_{j≠i} e_j) / Σ_j e_j

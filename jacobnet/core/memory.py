@@ -24,6 +24,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
+from jacobnet.core.cost import decimal_digits
 from jacobnet.core.validate import positive_int
 
 DEFAULT_BUDGET = 1 << 30  # 1 GiB
@@ -45,11 +46,13 @@ class JacobianMemoryError(MemoryError):
 
 
 def format_bytes(n: int | float) -> str:
-    """Bytes, human-readable with binary prefixes above 1 KiB.
+    """Bytes, human-readable with binary prefixes above 1 KiB; a count beyond float64 by its number of digits.
 
-    >>> format_bytes(512), format_bytes(1600), format_bytes(3 * 2**30)
-    ('512 B', '1.56 KiB', '3 GiB')
+    >>> format_bytes(512), format_bytes(1600), format_bytes(3 * 2**30), format_bytes(10**400)
+    ('512 B', '1.56 KiB', '3 GiB', '~1e+400 B (a number of 401 digits)')
     """
+    if isinstance(n, int) and n.bit_length() > 1000:  # (n / 2**30 would not fit a float)
+        return f"~1e+{decimal_digits(n) - 1} B (a number of {decimal_digits(n)} digits)"
     for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n >= size:
             return f"{n / size:.3g} {unit}"

@@ -258,7 +258,7 @@ class RNN(Layer):
         >>> rnn = RNN(1, 2, steps=3, seed=0)
         >>> u = rnn.unroll()
         >>> [layer.name for layer in u.layers], u.n_params == rnn.n_params
-        (['Select', 'step 1', 'step 2', 'step 3'], True)
+        (['h_0 = 0', 'step 1', 'step 2', 'step 3'], True)
         """
         n_x, n_h, T = self.input_size, self.hidden_size, self.steps
         ih, hh = Dense(n_x, n_h), Dense(n_h, n_h)

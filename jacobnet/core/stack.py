@@ -28,6 +28,7 @@ class) and a :class:`~jacobnet.core.losses.Loss` instance that fits the output
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -35,8 +36,9 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from jacobnet.core.blocks import Block, chain_sizes, kind_of
+from jacobnet.core.labels import Labels
 from jacobnet.core.layer import Layer
-from jacobnet.core.losses import Loss
+from jacobnet.core.losses import Loss, PredictionError
 from jacobnet.core.validate import as_input, as_params
 
 Array = np.ndarray
@@ -98,6 +100,40 @@ class Position:
                 yield from p.walk()
 
 
+class _LossValue:
+    """``net.loss``: called, the loss's value ``net.loss(x, y)``; asked for an attribute of the loss object, where it is.
+
+    The loss object a network was built with is ``net.loss_fn`` (PyTorch's name for it);
+    ``net.loss`` computes with it. A newcomer's first guess, ``net.loss.name``, gets an
+    error that names ``net.loss_fn``, not a puzzle about a bound method.
+    """
+
+    __slots__ = ("_net",)
+
+    def __init__(self, net: Stack):
+        self._net = net
+
+    def __call__(self, x: Array, y: Array) -> float:
+        return self._net.loss_value(x, y)
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(f"net.loss is the method net.loss(x, y), the loss's value; the loss object is net.loss_fn: net.loss_fn.{name}")
+
+    def __repr__(self) -> str:
+        return f"net.loss(x, y): the value of net.loss_fn = {self._net.loss_fn!r} at the output"
+
+
+class _LossDoor:
+    """The descriptor behind ``Stack.loss`` (see :class:`_LossValue`); on the class, it documents itself."""
+
+    __doc__ = "``net.loss(x, y)``: the loss's value, a float (the mean over a batch); the loss object is ``net.loss_fn``."
+
+    def __get__(self, net: Stack | None, owner: type | None = None) -> object:
+        return self if net is None else _LossValue(net)
+
+
 class Stack:
     """A stack of layers followed by a loss.
 
@@ -121,7 +157,12 @@ class Stack:
     Shared weights: one layer object may sit at several positions (in the list
     or inside blocks). Its parameters appear once in ``θ``, at its first use;
     its gradient is the sum of its uses' contributions.
+
+    The loss: ``net.loss_fn`` is the :class:`~jacobnet.core.losses.Loss` object given
+    as ``loss``; ``net.loss(x, y)`` (also :meth:`loss_value`) is its value at the output.
     """
+
+    loss = _LossDoor()
 
     def __init__(self, layers: Sequence[Layer], loss: Loss | None = None):
         self.layers = checked_layers(layers)
@@ -207,7 +248,8 @@ class Stack:
 
         ``x`` is validated here, once per call. Each layer's output is checked against the
         shape it must have the first time the stack sees an input of ``x``'s shape (the sizes
-        depend on nothing else); later runs at that shape only apply the layers.
+        depend on nothing else); later runs at that shape only apply the layers. (The doors
+        look into an output with NaN or inf: :meth:`activations`, :meth:`explain`.)
         ``outputs``: a list that receives every position's output too, by ``Position.index``
         (what the backward pass of a gradient hands each layer,
         :meth:`~jacobnet.core.layer.Layer.vjp_input`). ``copy=False`` keeps a float64 ``x``
@@ -239,16 +281,88 @@ class Stack:
         return acts, inputs
 
     def activations(self, x: Array) -> list[Array]:
-        """``[a_0 = x, a_1, …, a_L]``: the input and every layer's output."""
-        return self.run(x)[0]
+        """``[a_0 = x, a_1, …, a_L]``: the input and every layer's output.
+
+        An output with NaN or inf is looked into: a parameter written into in place raises,
+        named (:meth:`check_params`); an overflow of the forward pass is returned as it is
+        (for a loss to refuse, :meth:`explain`, and training to call a divergence).
+        """
+        acts = self.run(x)[0]
+        if np.count_nonzero(np.isfinite(acts[-1])) < acts[-1].size:  # NaN/inf out of a finite input: a parameter, or overflow
+            self.check_params()
+        return acts
 
     def forward(self, x: Array) -> Array:
         """The network's output ``a_L``: ``(n_out,)`` or ``(B, n_out)``."""
         return self.activations(x)[-1]
 
-    def loss(self, x: Array, y: Array) -> float:
-        """``L(f(x), y)``, or its mean over a batch."""
-        return self.loss_fn.forward(self.forward(x), y)
+    def loss_value(self, x: Array, y: Array) -> float:
+        """``L(f(x), y)``, or its mean over a batch: a float; ``net.loss(x, y)`` is the same (the loss object is :attr:`loss_fn`).
+
+        ``y``: a target of the output's shape, or class indices for the cross-entropy losses.
+        A prediction the loss cannot take raises, naming the layer that made it (:meth:`explain`);
+        a loss beyond float64 is ``inf``, without NumPy's warnings (what training takes for a
+        divergence; the loss object called directly raises instead).
+
+        >>> from jacobnet import Dense, SoftmaxCrossEntropy
+        >>> net = Stack([Dense(3, 2, seed=0)], SoftmaxCrossEntropy())
+        >>> net.loss(np.ones(3), 1) == net.loss_value(np.ones(3), [0.0, 1.0])
+        True
+        >>> net.loss_fn, net.loss
+        (SoftmaxCrossEntropy(), net.loss(x, y): the value of net.loss_fn = SoftmaxCrossEntropy() at the output)
+        >>> net.loss.name
+        Traceback (most recent call last):
+        ...
+        AttributeError: net.loss is the method net.loss(x, y), the loss's value; the loss object is net.loss_fn: net.loss_fn.name
+        """
+        yhat = self.forward(x)
+        try:
+            yhat, y = self.loss_fn.checked_target(yhat, y)
+        except PredictionError as err:
+            raise self.explain(err, x) from None
+        with np.errstate(over="ignore", invalid="ignore"):
+            return float(np.mean(self.loss_fn.apply(yhat, y)))
+
+    def check_params(self) -> None:
+        """Raise ``ValueError`` naming the layer and the entry (``Dense 1: the parameter W^{(1)}_{1,1} (W[0, 0]) is nan``)
+        if a parameter is NaN or inf: ``layer.W`` is the layer's own array, and writing into it skips the check on assignment.
+
+        >>> from jacobnet import Dense, Tanh, MSE
+        >>> net = Stack([Dense(3, 4, seed=0), Tanh(), Dense(4, 2, seed=1)], MSE())
+        >>> net.layers[2].b[1] = np.nan
+        >>> net.forward(np.ones(3))
+        Traceback (most recent call last):
+        ...
+        ValueError: Dense 2: the parameter b^{(2)}_{2} (b[1]) is nan; parameters must be finite (layer.b is the layer's own array: writing into it in place skips the check made on assignment; assign finite values with layer.b = … or set_params)
+        """
+        for k, (layer, name) in enumerate(zip(self.param_layers, self.param_names()), start=1):
+            layer.check_params(name, k)
+
+    def explain(self, err: PredictionError, x: object) -> ValueError:
+        """``err`` (the loss refused the network's output ``ŷ``), completed with where ``ŷ`` comes from.
+
+        A non-finite ``ŷ``: a parameter written into in place (raised by :meth:`check_params`),
+        else the first layer whose output overflowed float64 from a finite input. Any other:
+        the layer whose output ``ŷ`` is.
+        """
+        if getattr(err, "explained", False):  # (explained already, by a door inside this one)
+            return err
+        if err.kind != "non-finite":
+            return _explained(f"{err}; ŷ is the output of {self.names[-1]}", err.kind)
+        self.check_params()
+        outputs: list[Array] = []
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            _, inputs = self.run(x, outputs)
+        for pos in self.all_positions:  # (in the order the forward pass runs: the first to overflow)
+            out = outputs[pos.index]
+            if not pos.is_block and np.count_nonzero(np.isfinite(out)) < out.size:
+                where = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
+                largest = np.max(np.abs(inputs[pos.index]))
+                return _explained(
+                    f"{err}: the forward pass overflows float64 in {pos.name} ({pos.layer!r}), whose output is {out[where]} "
+                    f"at index {where} from a finite input (up to |{pos.inp}| = {largest:.3g}); scale the input or the weights down",
+                    "non-finite")
+        return err
 
     # --- parameters -------------------------------------------------------
     @property
@@ -317,14 +431,26 @@ class Stack:
         """The labels of the parameters of the layer at ``pos``."""
         return pos.layer.param_labels(pos.k)
 
-    def param_labels(self) -> list[str]:
-        """A readable name per parameter, e.g. ``W^{(1)}_{2,3}``; Dense layers numbered from 1.
+    def param_labels(self) -> Labels:
+        """A readable name per parameter, e.g. ``W^{(1)}_{2,3}``, in ``θ`` order; layers with parameters numbered from 1.
+
+        A :class:`~jacobnet.core.labels.Labels` sequence made on demand, each layer's
+        labels in turn: a 5000 → 5000 layer has 25 million, and naming them costs nothing
+        until they are read (indexing, slicing, iterating, ``==`` a list; ``list()`` for a list).
 
         >>> from jacobnet import Dense, Tanh, MSE
-        >>> Stack([Dense(3, 1), Tanh(), Dense(1, 2)], MSE()).param_labels()[2:]
-        ['W^{(1)}_{1,3}', 'b^{(1)}_{1}', 'W^{(2)}_{1,1}', 'W^{(2)}_{2,1}', 'b^{(2)}_{1}', 'b^{(2)}_{2}']
+        >>> labels = Stack([Dense(3, 1), Tanh(), Dense(1, 2)], MSE()).param_labels()
+        >>> len(labels), labels[2:]
+        (8, ['W^{(1)}_{1,3}', 'b^{(1)}_{1}', 'W^{(2)}_{1,1}', 'W^{(2)}_{2,1}', 'b^{(2)}_{1}', 'b^{(2)}_{2}'])
         """
-        return [label for k, layer in enumerate(self.param_layers, start=1) for label in layer.param_labels(k)]
+        parts = [layer.param_labels(k) for k, layer in enumerate(self.param_layers, start=1)]
+        starts = np.cumsum([0, *(len(p) for p in parts)]).tolist()
+
+        def label(j: int) -> str:
+            a = bisect_right(starts, j) - 1
+            return parts[a][j - starts[a]]
+
+        return Labels(starts[-1], label)
 
     def param_names(self) -> list[str]:
         """The name of each distinct layer with parameters (its first position's), in ``θ`` order."""
@@ -372,6 +498,13 @@ class Stack:
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return f"{type(self).__name__}([{inner}], {self.loss_fn!r})"
+
+
+def _explained(message: str, kind: str) -> PredictionError:
+    """A :class:`PredictionError` that says where the prediction came from (:meth:`Stack.explain` leaves it as it is)."""
+    err = PredictionError(message, kind)
+    err.explained = True  # type: ignore[attr-defined]
+    return err
 
 
 MAX_SHAPES_CHECKED = 64

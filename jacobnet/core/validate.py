@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from jacobnet.core.cost import quote
+
 Array = np.ndarray
 F64 = np.dtype(np.float64)
 
@@ -93,22 +95,29 @@ MODES = ("materialised", "structured")
 
 
 def check_mode(mode: str) -> None:
-    """Raise ``ValueError`` unless ``mode`` is ``"materialised"`` or ``"structured"``.
+    """Raise unless ``mode`` is ``"materialised"`` or ``"structured"``: ``TypeError`` for a non-string, else ``ValueError``.
 
     >>> check_mode("dense")
     Traceback (most recent call last):
     ...
     ValueError: unknown mode 'dense'; choose one of materialised, structured
+    >>> check_mode(np.arange(3))
+    Traceback (most recent call last):
+    ...
+    TypeError: mode must be a string, one of materialised, structured; got array([0, 1, 2]) (ndarray)
     """
+    if not isinstance(mode, str):
+        raise TypeError(f"mode must be a string, one of {', '.join(MODES)}; got {quote(mode)} ({type(mode).__name__})")
     if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        raise ValueError(f"unknown mode {quote(mode)}; choose one of {', '.join(MODES)}")
 
 
 def positive_int(value: object, what: str) -> int:
     """Return ``value`` as an ``int`` if it is a positive integer (``int`` or NumPy integer), else raise.
 
     The one "positive integer" check: booleans, floats (even ``2.0``) and
-    strings are refused, so a typo never becomes a size.
+    strings are refused, so a typo never becomes a size. The message quotes
+    at most about 80 characters of ``value`` (:func:`~jacobnet.core.cost.quote`).
 
     >>> positive_int(3, "Dense: n_in")
     3
@@ -118,7 +127,7 @@ def positive_int(value: object, what: str) -> int:
     ValueError: train: steps must be a positive integer, got 2.0
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+        raise ValueError(f"{what} must be a positive integer, got {quote(value)}")
     return int(value)
 
 
@@ -136,16 +145,68 @@ def seed_value(value: object, what: str, allow_none: bool = True) -> int | None:
         return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
         expected = "None or a non-negative integer" if allow_none else "a non-negative integer"
-        raise ValueError(f"{what} must be {expected}, got {value!r}")
+        raise ValueError(f"{what} must be {expected}, got {quote(value)}")
     return int(value)
 
 
-def as_target(y: object, yhat: Array, who: str, copy: bool = True) -> Array:
-    """Return the target ``y`` as float64 with exactly the prediction's shape, or raise (``copy``: as :func:`as_input`)."""
+def as_target(y: object, yhat: Array, who: str, copy: bool = True, classes: bool = False) -> Array:
+    """Return the target ``y`` as float64 with exactly the prediction's shape, or raise (``copy``: as :func:`as_input`).
+
+    ``classes=True`` (the cross-entropy losses) also takes class indices, what PyTorch users type:
+    an integer ``k`` for one sample ``ŷ`` ``(n,)``, an integer array ``(B,)`` for a batch ``(B, n)``;
+    each becomes its one-hot row, ``y_k = 1`` (:func:`one_hot_target`). A numeric target one
+    dimension short of ``ŷ`` is otherwise refused with what to do (``jn.data.one_hot``, a reshape).
+
+    >>> as_target([2, 0], np.zeros((2, 3)), "CrossEntropy", classes=True)
+    array([[0., 0., 1.],
+           [1., 0., 0.]])
+    >>> as_target(1, np.zeros(3), "MSE")
+    Traceback (most recent call last):
+    ...
+    ValueError: MSE expects a target of the prediction's shape (3,), got a scalar; class indices are for the cross-entropy losses: for MSE make one-hot targets with jn.data.one_hot(labels, 3)
+    """
+    if getattr(y, "shape", None) != yhat.shape:  # (a target of the right shape goes straight on)
+        arr = _asarray(y, f"{who} expects a target of shape {yhat.shape}")
+        if arr.ndim == yhat.ndim - 1 and arr.dtype.kind in "iuf":
+            return one_hot_target(arr, yhat, who, classes)
     arr = as_input(y, who, yhat.shape[-1], what="target", copy=copy)
     if arr.shape != yhat.shape:
         raise ValueError(f"{who} expects a target of the prediction's shape {yhat.shape}, got shape {arr.shape}")
     return arr
+
+
+def one_hot_target(labels: Array, yhat: Array, who: str, classes: bool = True) -> Array:
+    """Class indices ``labels`` — ``()`` for a prediction ``(n,)``, ``(B,)`` for ``(B, n)`` — as one-hot float64 rows of ``yhat``'s shape.
+
+    Raises ``ValueError`` naming ``who`` for indices that are not integers, outside ``0 … n−1``
+    or not one per sample, and for any indices when ``classes`` is false (a loss that takes none),
+    each time saying what to pass instead.
+
+    >>> one_hot_target(np.array(2), np.zeros(3), "SoftmaxCrossEntropy")
+    array([0., 0., 1.])
+    >>> one_hot_target(np.array([0, 3]), np.zeros((2, 3)), "SoftmaxCrossEntropy")
+    Traceback (most recent call last):
+    ...
+    ValueError: SoftmaxCrossEntropy: class index 3 (sample 2) is outside 0…2, for a prediction of 3 classes
+    """
+    n, integers = yhat.shape[-1], labels.dtype.kind in "iu"
+    got = f"expects a target of the prediction's shape {yhat.shape}, got " + ("a scalar" if labels.ndim == 0 else f"shape {labels.shape}")
+    if not classes:
+        hint = f"; for one output per sample give y the shape {yhat.shape[:-1] + (1,)} (y.reshape(-1, 1))" if n == 1 and labels.ndim else ""
+        if integers:
+            hint += f"; class indices are for the cross-entropy losses: for {who} make one-hot targets with jn.data.one_hot(labels, {n})"
+        raise ValueError(f"{who} {got}{hint}")
+    if not integers:
+        raise ValueError(f"{who} {got} of dtype {labels.dtype}; pass class indices as integers (labels.astype(int)) "
+                         f"or one-hot rows (jn.data.one_hot(labels, {n}))")
+    if labels.shape != yhat.shape[:-1]:
+        raise ValueError(f"{who}: {labels.shape[0]} class indices for a batch of {yhat.shape[0]} predictions; give one per sample")
+    bad = (labels < 0) | (labels >= n)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        sample = f" (sample {where[0] + 1})" if where else ""
+        raise ValueError(f"{who}: class index {quote(labels[where].item())}{sample} is outside 0…{n - 1}, for a prediction of {n} classes")
+    return np.eye(n)[labels]
 
 
 def as_params(theta: object, who: str, n: int) -> Array:

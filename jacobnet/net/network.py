@@ -22,6 +22,9 @@ subpackages and calls down into them; they know only the :class:`Stack`.
 
 from __future__ import annotations
 
+import functools
+from typing import Any, Callable, TypeVar
+
 import numpy as np
 
 from jacobnet.chain import curvature
@@ -29,17 +32,76 @@ from jacobnet.chain.backward import backward, gradient
 from jacobnet.chain.build import build_chain
 from jacobnet.chain.product import Chain
 from jacobnet.chain.trace import Trace
+from jacobnet.core.cost import quote
 from jacobnet.core.finite import fd_gradient
+from jacobnet.core.losses import PredictionError
 from jacobnet.core.stack import Stack
 from jacobnet.core.validate import check_mode
 
 Array = np.ndarray
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class OverflowingProducts(ValueError):
+    """A product of the backward pass (or of a second-order method) is beyond float64: NaN or inf would come back."""
+
+
+def _explained(method: F) -> F:
+    """A door ``method(net, x, y, …)``: its parameters checked first (:meth:`Stack.check_params`), a prediction the loss
+    refuses explained by the layer it comes from (:meth:`Stack.explain`), and a product beyond float64 an error
+    (:class:`OverflowingProducts`) rather than NumPy's warnings and inf or NaN in the result — unless the caller lets
+    overflow pass (``np.errstate(over="ignore")``, as ``train`` does), which is then kept."""
+
+    @functools.wraps(method)
+    def door(self: Network, x: Array, y: Array, *args: Any, **kwargs: Any) -> Any:
+        self.check_params()
+        strict = np.geterr()["over"] in ("warn", "raise")  # (NumPy's default, or an error asked for: ours, named)
+        try:
+            if not strict:
+                return method(self, x, y, *args, **kwargs)
+            with np.errstate(over="raise", invalid="raise", divide="raise"):
+                return method(self, x, y, *args, **kwargs)
+        except PredictionError as err:
+            raise self.explain(err, x) from None
+        except FloatingPointError as err:
+            raise _overflowing(self, method.__name__, err, x, y) from None
+
+    return door  # type: ignore[return-value]
+
+
+def _overflowing(net: Network, door: str, err: FloatingPointError, x: object, y: object) -> OverflowingProducts:
+    """The error for a product beyond float64 in ``net.door(x, y)``: how large the input, the target and the weights are."""
+
+    def largest(v: object) -> str:
+        try:
+            a = np.asarray(v, dtype=np.float64)
+            return f"{np.max(np.abs(a), initial=0.0):.3g}"
+        except (TypeError, ValueError):
+            return "?"
+
+    return OverflowingProducts(
+        f"Network.{door}: a product of the backward pass is beyond float64 ({err}), with the input x up to "
+        f"|x| = {largest(x)}, the target y up to |y| = {largest(y)} and the weights up to |θ| = {largest(net.get_params())}; "
+        "rescale the data or the weights")
+
 
 GRADIENT_METHODS = ("jacobian", "symbolic", "finite-difference")  # the one list: report and CLI read it
 
 
 class Network(Stack):
-    """A stack of layers followed by a loss, and its derivatives (see :class:`~jacobnet.core.stack.Stack`)."""
+    """A stack of layers followed by a loss, and its derivatives (see :class:`~jacobnet.core.stack.Stack`).
+
+    Targets ``y`` are of the output's shape, or class indices for the cross-entropy losses
+    (``net.gradient(x, 1)``; ``(B,)`` integers for a batch).
+
+    A parameter written into in place (``layer.W[0, 0] = np.nan``) is named with its layer
+    and entry (:meth:`~jacobnet.core.stack.Stack.check_params`): by :meth:`trace`, :meth:`chain`
+    and the second-order doors, which check every parameter first, and by ``forward``,
+    ``loss`` and :meth:`gradient` as soon as it makes the output NaN or inf (these look at
+    the parameters only then, to stay at backprop's cost). A prediction the loss cannot take
+    names the layer that made it: a saturated softmax under ``CrossEntropy``, a forward
+    pass that overflowed (:meth:`~jacobnet.core.stack.Stack.explain`).
+    """
 
     def gradient(self, x: Array, y: Array, method: str = "jacobian", mode: str = "structured") -> Array:
         """``dL/dθ`` as a flat ``(n_params,)`` vector (the mean over a batch).
@@ -62,6 +124,10 @@ class Network(Stack):
                 (:mod:`jacobnet.core.memory`, default 1 GiB) raises a
                 ``MemoryError`` before allocating.
 
+        A product beyond float64 raises :class:`OverflowingProducts` (a ``ValueError``) instead
+        of NumPy's warnings and an inf or NaN gradient — unless the caller lets overflow pass
+        (``np.errstate(over="ignore")``), as :func:`jacobnet.course.train` does to call it a divergence.
+
         >>> import numpy as np
         >>> from jacobnet import Dense, Tanh, SoftmaxCrossEntropy
         >>> net = Network([Dense(3, 4, seed=0), Tanh(), Dense(4, 2, seed=1)], SoftmaxCrossEntropy())
@@ -70,17 +136,30 @@ class Network(Stack):
         >>> g.shape, bool(np.allclose(g, net.gradient(X, Y, method="finite-difference"), rtol=1e-6, atol=1e-9))
         ((26,), True)
         """
-        if method not in GRADIENT_METHODS:
-            raise ValueError(f"unknown gradient method {method!r}; choose one of {', '.join(GRADIENT_METHODS)}")
+        if not isinstance(method, str) or method not in GRADIENT_METHODS:
+            raise ValueError(f"unknown gradient method {quote(method)}; choose one of {', '.join(GRADIENT_METHODS)}")
         check_mode(mode)
-        if method == "jacobian":
-            return gradient(self, x, y, mode=mode)
-        if method == "symbolic":
-            from jacobnet.symbolic import symbolic_gradient  # (SymPy loads on first use)
+        if np.geterr()["over"] not in ("warn", "raise"):  # (the caller let overflow pass, as train does: kept)
+            return self._gradient(x, y, method, mode)
+        try:
+            with np.errstate(over="raise", invalid="raise", divide="raise"):
+                return self._gradient(x, y, method, mode)
+        except FloatingPointError as err:
+            raise _overflowing(self, "gradient", err, x, y) from None
 
-            return symbolic_gradient(self, x, y)
-        return fd_gradient(self, x, y)
+    def _gradient(self, x: Array, y: Array, method: str, mode: str) -> Array:
+        try:
+            if method == "jacobian":
+                return gradient(self, x, y, mode=mode)
+            if method == "symbolic":
+                from jacobnet.symbolic import symbolic_gradient  # (SymPy loads on first use)
 
+                return symbolic_gradient(self, x, y)
+            return fd_gradient(self, x, y)
+        except PredictionError as err:
+            raise self.explain(err, x) from None
+
+    @_explained
     def trace(self, x: Array, y: Array, mode: str = "materialised") -> Trace:
         """Every factor of the backward product and every partial product, with shapes: a :class:`Trace`.
 
@@ -100,6 +179,7 @@ class Network(Stack):
         """
         return backward(self, x, y, mode=mode)
 
+    @_explained
     def chain(self, x: Array, y: Array, layer: int | str | None = None, wrt: str = "params") -> Chain:
         """One product as a :class:`~jacobnet.chain.Chain`: ``dL/dθ`` of one layer, or ``dL/dx``.
 
@@ -128,6 +208,7 @@ class Network(Stack):
         """
         return curvature.output_jacobian(self, x)
 
+    @_explained
     def per_sample_gradients(self, x: Array, y: Array) -> Array:
         """``∂ℓ_b/∂θ`` of each sample: ``(B, n_params)`` (one sample: ``(1, n_params)``); their mean is :meth:`gradient`."""
         return curvature.per_sample_gradients(self, x, y)
@@ -136,10 +217,12 @@ class Network(Stack):
         """The neural tangent kernel ``Θ = J Jᵀ``: ``(B·n_L, B·n_L)``, ``J`` the stacked output Jacobians."""
         return curvature.ntk(self, x)
 
+    @_explained
     def gauss_newton(self, x: Array, y: Array) -> Array:
         """``Jᵀ H_ℓ J`` (the batch mean): ``(n_params, n_params)``, ``H_ℓ`` the loss's Hessian in the output."""
         return curvature.gauss_newton(self, x, y)
 
+    @_explained
     def hessian(self, x: Array, y: Array, parts: bool = False, chunk: int | None = None,
                 progress: bool | None = None) -> Array | curvature.HessianParts:
         """The exact Hessian of the (mean) loss, ``(n_params, n_params)``: forward-over-reverse through the products.
@@ -162,6 +245,7 @@ class Network(Stack):
             return curvature.hessian_parts(self, x, y, chunk, progress)
         return curvature.hessian(self, x, y, chunk=chunk, progress=progress)
 
+    @_explained
     def hvp(self, x: Array, y: Array, v: Array, part: str = "total") -> Array:
         """``H v`` without forming ``H`` (a JVP of the backward pass); ``v``: ``(n_params,)`` or ``(n_params, k)``.
 

@@ -22,7 +22,7 @@ SoftmaxCE           ``(s − y)ᵀ``, ``s = softmax(z)``, when Σy = 1 (1, n)
 >>> from jacobnet import Sigmoid
 >>> check = compare_closed_forms(Sigmoid(), n=2)
 >>> [(c.name, c.shape, c.proved) for c in check]
-[('J_x', (2, 2), True), ('J_θ', (2, 0), True)]
+[('J_x', (2, 2), True)]
 >>> print(check[0])
 ✓ J_x (2, 2): the closed form equals SymPy's derivative (proved)
 """

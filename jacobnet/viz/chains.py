@@ -26,6 +26,8 @@ from matplotlib.figure import Figure
 
 from jacobnet.chain.orders import tree_text
 from jacobnet.chain.paths import PathSum
+from jacobnet.chain.product import Chain
+from jacobnet.core.cost import quote
 from jacobnet.core.memory import format_bytes
 from jacobnet.viz.figstyle import FONT_PT, JFigure, styled, tex_name
 from jacobnet.viz.heatmaps import EDGE, centred_norm, draw_matrix, outline, text_in
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.image import AxesImage
 
-    from jacobnet.chain.product import Chain, Order
+    from jacobnet.chain.product import Order
 
 Array = np.ndarray
 PANEL_CELL_IN = 0.34  # largest cell in a product figure, inches
@@ -183,6 +185,21 @@ def _one_sample_chain(chain: Chain, sample: int) -> Chain:
     return Chain(chain.target, [one_sample(f, sample) for f in chain.factors])
 
 
+def checked_chain(chain: object, who: str, sums: bool = True) -> Chain | PathSum:
+    """``chain`` if it is a :class:`~jacobnet.chain.Chain` (or, with ``sums``, a
+    :class:`~jacobnet.chain.paths.PathSum`), else a ``TypeError`` naming ``who`` and what to pass.
+
+    >>> checked_chain("x", "chain_figure")
+    Traceback (most recent call last):
+    ...
+    TypeError: chain_figure expects a chain, net.chain(x, y) (a Chain, or the PathSum of a network with blocks), got str 'x'
+    """
+    if isinstance(chain, Chain) or (sums and isinstance(chain, PathSum)):
+        return chain
+    kinds = "a Chain, or the PathSum of a network with blocks" if sums else "a Chain; a PathSum's paths are chain.paths()"
+    raise TypeError(f"{who} expects a chain, net.chain(x, y) ({kinds}), got {type(chain).__name__} {quote(chain, 60)}")
+
+
 def _order_name(order: Order) -> str:
     return order if isinstance(order, str) else "explicit"
 
@@ -210,7 +227,7 @@ def chain_figure(
     >>> [ax.get_xlabel() for ax in chain_figure(c, "forward").axes if ax.images]
     ['$1\\times 2$', '$2\\times 4$', '$4\\times 4$', '$4\\times 16$', '$1\\times 16$']
     """
-    if isinstance(chain, PathSum):
+    if isinstance(checked_chain(chain, "chain_figure"), PathSum):
         return _sum_figure(chain, order, mode, sample, scale)
     tree = chain.tree(order, mode)
     one = _one_sample_chain(chain, sample)
@@ -255,7 +272,7 @@ def path_figures(
     ['J_loss · J_x(Dense 3) · J_θ(Dense 1)', 'J_loss · J_x(Dense 3) · J_x(Residual 1 › Tanh 1) · J_x(Residual 1 › Dense 2) · J_θ(Dense 1)']
     """
     figs = []
-    for i, c in enumerate(chain.paths(), start=1):
+    for i, c in enumerate(checked_chain(chain, "path_figures").paths(), start=1):
         fig = chain_figure(c, order, mode=mode, sample=sample, scale=scale)
         if chain.n_paths > 1:
             fig.suptitle(f"path {i} of {chain.n_paths}: {c.route}", fontsize=9, y=1.0, va="top", color="#444444")
@@ -278,7 +295,7 @@ def chain_step_figures(
     >>> [f.get_label() for f in chain_step_figures(c, "forward")][0]
     '∂a2/∂θ(Dense 1) = J_x(Tanh 1) · J_θ(Dense 1)'
     """
-    one = _one_sample_chain(chain, sample)
+    one = _one_sample_chain(checked_chain(chain, "chain_step_figures", sums=False), sample)
     seen = {f.name: Panel.of(f) for f in one.factors}
     steps = list(one.steps(order, mode))
     per = "" if chain.batch is None else f" for sample {sample} of {chain.batch}"

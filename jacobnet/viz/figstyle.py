@@ -53,7 +53,6 @@ STYLE = {
 }
 _SYMBOLS = {"⊗": r"\otimes ", "ᵀ": "^{T}", "θ": r"\theta ", "−": "-", "ŷ": r"\hat{y}", "y\u0302": r"\hat{y}"}
 _PLAIN_MATH = re.compile(r"[A-Za-z0-9 ⊗ᵀθ−+()]+")  # names drawn as math; anything else as upright text
-_SPECIAL = re.compile(r"([\\{}_^$%#&~])")
 _NAME = re.compile(
     r"(?:(?P<head>[JE])_(?P<j>[^\W_]+)|∂(?P<out>[^\W\d_]+)(?P<oidx>[\d.]*)/∂(?P<wrt>[^\W\d_]+)(?P<idx>[\d.]*))(?:\((?P<inner>.+)\))?"
 )
@@ -179,8 +178,18 @@ def _math(text: str) -> str:
     return text
 
 
+_LITERAL = {"\\": r"\backslash{}", "#": r"\#{}", "^": r"\^{}", "%": r"\%", "$": r"\$", "_": r"\_", "{": r"\{", "}": r"\}", " ": r"\ "}
+"""How each character that mathtext reads as markup is written to be drawn as itself inside ``\\mathrm{…}``
+(each tried between letters, at either end, before a digit and beside a space; ``&`` and ``~`` need nothing)."""
+
+
 def _escape(text: str) -> str:
-    return _SPECIAL.sub(r"\\\1", text).replace(" ", r"\ ")
+    r"""``text`` as literal characters inside ``\mathrm{…}``: mathtext's markup escaped (:data:`_LITERAL`), spaces kept.
+
+    >>> print(_escape("a\\b $1 #2 x_y^z"))
+    a\backslash{}b\ \$1\ \#{}2\ x\_y\^{}z
+    """
+    return "".join(_LITERAL.get(c, c) for c in text)
 
 
 def tex_name(name: str) -> str:
@@ -189,7 +198,7 @@ def tex_name(name: str) -> str:
     >>> tex_name("J_loss"), tex_name("∂L/∂a3"), tex_name("∂L/∂θ(Dense 2)")
     ('J_{\\\\mathrm{loss}}', '\\\\partial L/\\\\partial a_{3}', '\\\\partial L/\\\\partial \\\\theta(\\\\mathrm{Dense\\\\ 2})')
     >>> tex_name("I ⊗ xᵀ"), tex_name("A0"), tex_name("my #1")
-    ('I \\\\otimes  x^{T}', 'A0', '\\\\mathrm{my\\\\ \\\\#1}')
+    ('I \\\\otimes  x^{T}', 'A0', '\\\\mathrm{my\\\\ \\\\#{}1}')
     >>> tex_name("E_2(Concat 1)"), tex_name("∂L/∂a2.1"), tex_name("path 3")
     ('E_{2}(\\\\mathrm{Concat\\\\ 1})', '\\\\partial L/\\\\partial a_{2.1}', '\\\\mathrm{path\\\\ 3}')
     """

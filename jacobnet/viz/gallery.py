@@ -22,11 +22,15 @@ jacobnet's (:data:`jacobnet.viz.figstyle.STYLE`), whatever the user's
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import matplotlib as mpl
 import numpy as np
@@ -41,6 +45,8 @@ from jacobnet.viz.heatmaps import heatmap
 from jacobnet.viz.plots import comparison_figure, order_cost_figure
 
 DEFAULT_SPEC = ("3,4,2", "tanh", "softmax-ce", 0)  # the demo's network: layers, activation, loss, seed
+MAX_PREFIX = 100
+"""A spec's file prefix longer than this (a spec of many sizes) is cut and ends with a hash of the whole (:func:`spec_prefix`)."""
 ORDER_WIDTHS, ORDER_DEPTHS = (8, 16, 32, 64, 128, 256), (1, 2, 3, 4, 5, 6)
 
 
@@ -74,13 +80,23 @@ def slug(text: str) -> str:
 
 
 def spec_prefix(layers: str, activation: str, loss: str, seed: int) -> str:
-    """The file prefix of a spec's heatmaps (seed 0 is left out).
+    """The file prefix of a spec's heatmaps (seed 0 is left out), at most :data:`MAX_PREFIX` characters.
+
+    A longer one (a spec of hundreds of sizes) is cut, and ends with a hash of the whole,
+    so that two specs never share a prefix and every file name fits the file system.
 
     >>> spec_prefix("3, 4,2", "Tanh", "softmax-ce", 0), spec_prefix("3,2", "relu", "mse", 7)
     ('heatmap_3-4-2_tanh_softmax-ce_', 'heatmap_3-2_relu_mse_seed7_')
+    >>> p = spec_prefix(",".join(["20"] * 300), "tanh", "mse", 0)
+    >>> len(p), p[-13:]
+    (100, '-0fc0605904d_')
     """
     sizes = re.sub(r"\s+", "", layers).replace(",", "-")
-    return f"heatmap_{sizes}_{slug(activation.lower())}_{slug(loss.lower())}_" + (f"seed{seed}_" if seed else "")
+    prefix = f"heatmap_{sizes}_{slug(activation.lower())}_{slug(loss.lower())}_" + (f"seed{seed}_" if seed else "")
+    if len(prefix) <= MAX_PREFIX:
+        return prefix
+    digest = hashlib.sha256(prefix.encode()).hexdigest()[:11]
+    return f"{prefix[: MAX_PREFIX - 13]}-{digest}_"
 
 
 def spec_case(layers: str, activation: str, loss: str, seed: int) -> tuple[Network, np.ndarray, np.ndarray]:
@@ -96,16 +112,58 @@ def trace_heatmaps(net: Network, x: np.ndarray, y: np.ndarray, *, spy: bool = Fa
 
 
 def write_png(fig: Figure, path: Path) -> Path:
-    """Save ``fig`` to ``path`` atomically (a reader never sees half a file); return the path."""
+    """Save ``fig`` to ``path`` atomically (a reader never sees half a file); return the path.
+
+    The PNG is written to a temporary file beside ``path`` and renamed onto it. Ctrl-C
+    (an exception) removes the temporary file; SIGTERM and SIGHUP, which end a process that
+    does not handle them at once, are held back while the file is written and renamed
+    (:func:`signals_held`), then acted on: a library user's process that is told to stop
+    leaves either the whole new file or the old one, and never a ``.tmp``.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            save_png(fig, fh)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with signals_held():
+        try:
+            with open(tmp, "wb") as fh:
+                save_png(fig, fh)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     return path
+
+
+HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+"""The signals :func:`write_png` holds back while a file is written (those whose default ends the process at once)."""
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Within: :data:`HELD_SIGNALS` are caught and remembered, then, on leaving, handled as they would have been.
+
+    A signal mask would not do: NumPy's BLAS threads would take the signal and end the process.
+    Instead each signal gets a handler that notes it; on leaving, the previous handlers come back
+    and every noted signal is raised again (the default ends the process, now that the file is
+    whole; the ``jacobnet`` command's handler stops the run). A signal that is ignored stays
+    ignored; outside the main thread (where Python cannot set handlers) nothing changes.
+
+    >>> with signals_held():
+    ...     pass
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {}
+    for s in HELD_SIGNALS:
+        if signal.getsignal(s) not in (signal.SIG_IGN, None):  # (None: a handler not set from Python, left alone)
+            previous[s] = signal.signal(s, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for s in dict.fromkeys(caught):
+            signal.raise_signal(s)
 
 
 def write_trace_heatmaps(net: Network, x: np.ndarray, y: np.ndarray, out: str | os.PathLike, prefix: str, *, spy: bool = False) -> list[Path]:

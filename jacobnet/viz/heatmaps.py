@@ -8,6 +8,14 @@ Rows and columns carry the factor's own labels (``Factor.row_labels`` and
 ``b^{(k)}_i``, ``ŷ_j`` …) where they fit, thinned ticks where they don't; a
 bare array is labelled with 1-based indices.
 
+A matrix with more entries than the drawn image has pixels (at
+:data:`~jacobnet.viz.figstyle.DPI`) cannot be shown cell by cell: it is drawn
+block-averaged, each cell the mean of ``k_r × k_c`` entries (with ``spy=True``:
+dark where any entry of the block is nonzero), and the title says so
+(:func:`pixel_blocks`). What matplotlib then copies (its RGBA images) is bounded
+by the figure's pixels, whatever the matrix: the matrix itself is the one big
+array, materialised under the memory budget (:mod:`jacobnet.core.memory`).
+
 Every function builds a :class:`matplotlib.figure.Figure` directly (no
 pyplot, no global figure state) and returns it; nothing is shown. The text
 helpers that turn project names into mathtext live in :mod:`jacobnet.viz.figstyle`.
@@ -22,6 +30,7 @@ helpers that turn project names into mathtext live in :mod:`jacobnet.viz.figstyl
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING, Sequence
 
@@ -33,7 +42,8 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
-from jacobnet.viz.figstyle import CMAP, FONT_PT, JFigure, plain_title, styled, tex_title
+from jacobnet.core.labels import Labels
+from jacobnet.viz.figstyle import CMAP, DPI, FONT_PT, JFigure, plain_title, styled, tex_title
 from jacobnet.viz.panels import Panel
 
 if TYPE_CHECKING:
@@ -46,6 +56,8 @@ ANNOTATE_MAX_CELLS = 160  # write the values into the cells up to this many
 SPY_CMAP = ListedColormap(["#ffffff", "#1f3b73"])
 EDGE = "#111111"
 NICE_STEPS = [k * 10**e for e in range(12) for k in (1, 2, 5)]
+MPL_BYTES_PER_CELL = 64
+"""What matplotlib allocates per drawn cell while it draws an image (its float copy, mask, scaled and RGBA arrays), bytes."""
 _TEX_CMD = re.compile(r"\\[a-zA-Z]+|[{}_^]")  # what mathtext does not print
 
 
@@ -56,10 +68,49 @@ def centred_norm(A: Array) -> Normalize:
     >>> n.vmin, n.vmax
     (-4.0, 4.0)
     """
-    v = float(np.max(np.abs(A), initial=0.0)) if A.size else 0.0
+    v = max(float(A.max()), -float(A.min())) if A.size else 0.0  # (no |A| copy of a big matrix)
     if not np.isfinite(v):
         raise ValueError("heatmap: the matrix holds NaN or inf")
     return Normalize(vmin=-(v or 1.0), vmax=v or 1.0)
+
+
+def pixel_blocks(shape: tuple[int, int], size_in: tuple[float, float]) -> tuple[int, int]:
+    """``(k_r, k_c)``: the entries per drawn cell for a matrix ``(m, n)`` with more entries than its image of
+    ``size_in = (w, h)`` inches has pixels at :data:`DPI`: ``k_r = ⌈m / (h·DPI)⌉``, ``k_c = ⌈n / (w·DPI)⌉``, a pixel per cell.
+
+    ``(1, 1)`` — drawn cell by cell — when ``m·n`` is at most the image's pixels (matplotlib then
+    resamples it as it draws, within memory bounded by the figure's pixels).
+
+    >>> pixel_blocks((128, 100480), (11.0, 1.8)), pixel_blocks((4, 16), (6.72, 1.68)), pixel_blocks((32, 3232), (11.0, 1.8))
+    ((1, 84), (1, 1), (1, 1))
+    """
+    rows_px, cols_px = max(1, int(size_in[1] * DPI)), max(1, int(size_in[0] * DPI))
+    if shape[0] * shape[1] <= rows_px * cols_px:
+        return 1, 1
+    return max(1, math.ceil(shape[0] / rows_px)), max(1, math.ceil(shape[1] / cols_px))
+
+
+def block_reduce(A: Array, blocks: tuple[int, int], spy: bool = False) -> Array:
+    """``A`` ``(m, n)`` as ``⌈m/k_r⌉ × ⌈n/k_c⌉`` cells: the mean of each ``k_r × k_c`` block (the last ones may be smaller), or with
+    ``spy`` whether any entry of the block is nonzero (``1.0``/``0.0``). The axis cut most is reduced first: nothing as big as ``A`` is made.
+
+    >>> block_reduce(np.arange(12.0).reshape(2, 6), (1, 4))
+    array([[ 1.5,  4.5],
+           [ 7.5, 10.5]])
+    >>> block_reduce(np.eye(4), (2, 2), spy=True)
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    out = A != 0 if spy else A
+    for axis in sorted((0, 1), key=lambda a: -blocks[a]):
+        k, size = blocks[axis], A.shape[axis]
+        if k > 1:
+            starts = np.arange(0, size, k)
+            out = (np.logical_or if spy else np.add).reduceat(out, starts, axis=axis)
+            if not spy:
+                counts = np.diff(np.append(starts, size)).astype(np.float64)
+                out /= counts[:, None] if axis == 0 else counts[None, :]  # (in place: the reduced copy is the only one)
+    return out.astype(np.float64, copy=False)
 
 
 def image_size(shape: tuple[int, int]) -> tuple[float, float]:
@@ -75,13 +126,33 @@ def image_size(shape: tuple[int, int]) -> tuple[float, float]:
     return max(n * c, 0.3), max(m * c, min(m * big, 1.8))
 
 
-def draw_matrix(ax: Axes, A: Array, norm: Normalize | None = None, *, spy: bool = False, cmap: str = CMAP) -> AxesImage:
-    """Draw ``A`` cell by cell on ``ax`` (cell ``(i, j)`` centred at ``x = j, y = i``)."""
-    if spy:
-        im = ax.imshow(A != 0, cmap=SPY_CMAP, norm=Normalize(0, 1), interpolation="nearest", aspect="auto")
-    else:
-        im = ax.imshow(A, cmap=cmap, norm=norm or centred_norm(A), interpolation="nearest", aspect="auto")
+def axes_inches(ax: Axes) -> tuple[float, float]:
+    """The width and height of ``ax`` on its figure, inches."""
+    W, H = ax.figure.get_size_inches()
+    box = ax.get_position()
+    return box.width * W, box.height * H
+
+
+def draw_matrix(ax: Axes, A: Array, norm: Normalize | None = None, *, spy: bool = False, cmap: str = CMAP,
+                blocks: tuple[int, int] | None = None) -> AxesImage:
+    """Draw ``A`` cell by cell on ``ax`` (cell ``(i, j)`` centred at ``x = j, y = i``), or, when its cells would be smaller
+    than a pixel, block-averaged (:func:`pixel_blocks` of the axes, or ``blocks``; :func:`block_reduce`) in the same coordinates.
+
+    So what matplotlib copies while drawing (its float, scaled and RGBA arrays, about
+    :data:`MPL_BYTES_PER_CELL` bytes a cell) grows with the figure's pixels, never with the matrix.
+    ``norm``: default centred on what is drawn (:func:`centred_norm`).
+    """
     m, n = A.shape
+    blocks = blocks or pixel_blocks((m, n), axes_inches(ax))
+    shown = A if blocks == (1, 1) else block_reduce(A, blocks, spy)
+    where = {} if blocks == (1, 1) else {"extent": (-0.5, shown.shape[1] * blocks[1] - 0.5, shown.shape[0] * blocks[0] - 0.5, -0.5)}
+    if spy:
+        im = ax.imshow(shown != 0, cmap=SPY_CMAP, norm=Normalize(0, 1), interpolation="nearest", aspect="auto", **where)
+    else:
+        im = ax.imshow(shown, cmap=cmap, norm=norm or centred_norm(shown), interpolation="nearest", aspect="auto", **where)
+    if where:  # (the last blocks may reach past the matrix: show the matrix, no more)
+        ax.set_xlim(-0.5, n - 0.5)
+        ax.set_ylim(m - 0.5, -0.5)
     if m <= 40 and n <= 60:  # white cell borders while cells are big enough to see them (lines, not minor ticks: cheaper)
         segments = [((j, -0.5), (j, m - 0.5)) for j in np.arange(-0.5, n)] + [((-0.5, i), (n - 0.5, i)) for i in np.arange(-0.5, m)]
         borders = LineCollection(segments, colors="white" if not spy else "#d0d0d0", linewidths=0.8, zorder=1.5)
@@ -205,11 +276,13 @@ def heatmap(
             (its samples' blocks outlined with ``structure=True``).
         structure: outline the structure (the diagonal; the blocks ``I ⊗ xᵀ`` and ``I``).
         spy: draw the sparsity pattern (nonzero / zero) instead of the values.
-        values: write the values into the cells (default: when there are few cells).
+        values: write the values into the cells (default: when there are few cells; never when block-averaged).
         row_labels, col_labels: mathtext labels (without ``$``); default: the factor's
             ``row_labels``/``col_labels``, else 1-based indices.
 
-    The title is ``name ∈ ℝ^{m×n}`` in mathtext; ``fig.get_label()`` holds it as plain text.
+    The title is ``name ∈ ℝ^{m×n}`` in mathtext; ``fig.get_label()`` holds it as plain text. A matrix
+    with more entries than the image has pixels is drawn block-averaged, and the title says how
+    (:func:`pixel_blocks`); the colour bar is then the scale of the block means.
 
     >>> import numpy as np
     >>> J = np.array([[0.5, 0.0, -2.0], [0.0, 1.0, 0.0]])
@@ -224,24 +297,29 @@ def heatmap(
     p = Panel.of(J, sample)
     A, name = p.matrix, name or p.name
     m, n = A.shape
-    rows, cols = list(row_labels or p.rows) or _indices(m), list(col_labels or p.cols) or _indices(n)
-    norm = centred_norm(A)
+    rows, cols = _labels(row_labels, p.rows, m), _labels(col_labels, p.cols, n)
     img_w, img_h = image_size((m, n))
+    blocks = pixel_blocks((m, n), (img_w, img_h))
+    norm = centred_norm(A)  # (refuses NaN and inf; block-averaged, the colours are the means': draw_matrix's own norm)
     title = tex_title(name, (m, n))
     if spy:
         nnz = int(np.count_nonzero(A))
         title += f"\nnonzeros: {nnz} of {m * n} ({100 * nnz / max(m * n, 1):.0f}%)"
+    if blocks != (1, 1):
+        each = "dark where any entry is nonzero" if spy else "the mean of its entries"
+        title += f"\nmore entries than pixels: each cell is a block of {blocks[0]} × {blocks[1]} entries, {each}"
     if p.note:
         title += f"\n{p.note}"
     labelled = structure and any(b.label for b in p.boxes)
     with styled():
         fig = figure_around((img_w, img_h), rows, cols, title, colorbar_room=not spy, top_extra=0.25 * labelled)
         ax = fig.axes[0]
-        im = draw_matrix(ax, A, norm, spy=spy, cmap=cmap)
+        im = draw_matrix(ax, A, norm if blocks == (1, 1) else None, spy=spy, cmap=cmap, blocks=blocks)
         set_ticks(ax, rows, cols, (img_w, img_h), FONT_PT)
         if structure:
             outline(ax, p.boxes, (m, n))
-        if values if values is not None else (m * n <= ANNOTATE_MAX_CELLS and img_w / max(n, 1) >= 0.35 and not spy):
+        few = m * n <= ANNOTATE_MAX_CELLS and img_w / max(n, 1) >= 0.35 and not spy
+        if blocks == (1, 1) and (values if values is not None else few):  # (never one text per entry of a block-averaged matrix)
             annotate(ax, A, norm, FONT_PT - 2)
         if not spy:
             colorbar(fig, ax, im)
@@ -250,6 +328,7 @@ def heatmap(
     return fig
 
 
-def _indices(k: int) -> list[str]:
-    """1-based index labels ``1 … k`` for an axis without names."""
-    return [str(i + 1) for i in range(k)]
+def _labels(given: Sequence[str] | None, own: Sequence[str], k: int) -> Sequence[str]:
+    """An axis's labels: ``given``, else the panel's ``own``, else 1-based indices — never listed whole (a 100 480-column axis)."""
+    chosen = given or own
+    return chosen if len(chosen) else Labels(k, lambda i: str(i + 1))
