@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 # the folder above a clone named jacobnet/, which an editable install alone would take for a namespace package
 CHECKOUT_PTH := import site, sys; open(site.getsitepackages()[0] + '/jacobnet-checkout.pth', 'w').write(sys.argv[1] + '\n')
 
-.PHONY: demo test notebooks figures bench clean
+.PHONY: demo test notebooks figures course bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "jacobnet needs Python >= 3.11, found " + sys.version.split()[0] + " (set PYTHON=python3.11)")'
@@ -32,16 +32,20 @@ $(VENV)/.installed-notebooks: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/jacobnet demo
 
+# One BLAS thread per test worker: two workers on two cores already fill the machine (threads beyond that thrash)
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check jacobnet tests benchmarks
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n 2 --nbmake --nbmake-timeout=300 tests jacobnet notebooks
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --nbmake --nbmake-timeout=300 tests jacobnet notebooks
 
 notebooks: $(VENV)/.installed-notebooks
 	$(BIN)/jupyter lab notebooks/
 
 figures: $(VENV)/.installed
 	$(BIN)/jacobnet figures --out figures
+
+course: $(VENV)/.installed-test
+	$(BIN)/jacobnet course --html build/course --overwrite
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_gradient.py

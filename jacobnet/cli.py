@@ -169,6 +169,15 @@ def add_figures_args(p: argparse.ArgumentParser) -> None:
 
 
 # --- the output, checked before the work ------------------------------------------------------
+def add_course_args(p: argparse.ArgumentParser) -> None:
+    """``course``: ``--out DIR`` (the hand-out, ``--solutions`` for the teacher's) or ``--html DIR``; ``--overwrite``."""
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", metavar="DIR", help="write the student edition (answers blank, no solution cells) into DIR")
+    where.add_argument("--html", metavar="DIR", help="execute every lesson and write the course as an offline site into DIR")
+    p.add_argument("--solutions", action="store_true", help="with --out: the teacher's edition, answers filled in")
+    p.add_argument("--overwrite", action="store_true", help="replace the lessons (or the site) already in DIR")
+
+
 def _out_dir(text: str) -> Path:
     """``--out`` checked before any work: a directory that can be made and written, tried by making it (and
     its missing parents), writing a file in it and removing them all again; a ``ValueError`` naming ``--out``."""
@@ -390,11 +399,30 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else EXIT_DISAGREE
 
 
+def cmd_course(args: argparse.Namespace) -> int:
+    """Write the course: the student's or the teacher's notebooks (``--out``), or the HTML edition (``--html``)."""
+    if args.html is not None:
+        if args.solutions:
+            raise ValueError("--solutions goes with --out DIR; the HTML edition always shows the solutions")
+        from jacobnet.course.site import build_site
+
+        pages = build_site(Path(args.html), overwrite=args.overwrite)
+        print(f"the course as a site of {len(pages)} pages in {_where(Path(args.html))}: open {pages[0]}")
+        return 0
+    from jacobnet.course.handout import write_handout
+
+    edition = "teacher's edition (answers filled in)" if args.solutions else "student edition (answers blank)"
+    out = Path(args.out)
+    print_paths(f"the course's {edition}, in {_where(out)}:", write_handout(out, solutions=args.solutions, overwrite=args.overwrite))
+    return 0
+
+
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str, Callable[[argparse.ArgumentParser], None]]] = {
     "demo": (cmd_demo, "trace and check the gradient of a small network, and draw its Jacobians", add_demo_args),
     "heatmap": (cmd_heatmap, "draw every Jacobian of a network given by a spec into PNG files", add_heatmap_args),
     "check": (cmd_check, "compare symbolic, Jacobian and finite-difference gradients (exit 1 if they disagree)", add_check_args),
     "figures": (cmd_figures, "regenerate every figure of the README and the course (the gallery)", add_figures_args),
+    "course": (cmd_course, "write the course's lessons for students (--out, --solutions) or as an offline site (--html)", add_course_args),
 }
 
 
