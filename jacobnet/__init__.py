@@ -20,6 +20,42 @@ load on first use, and so does a module named by its short name (``jn.memory``,
 ``jn.rules``, ``jn.data``, …). ``jn.train`` is the training function.
 """
 
+# ruff: noqa: E402
+import os as _os  # noqa: I001 — first of all, with only modules Python has loaded at start-up: the command's guard below
+import sys as _sys
+import _signal
+
+
+def _stop_early(signum: int, frame: object) -> None:
+    """Ctrl-C (SIGTERM) while the command is loading the package: one line on stderr, exit 130 (143) at once."""
+    try:
+        _os.write(2, b"jacobnet: interrupted\n" if signum == _signal.SIGINT else b"jacobnet: terminated\n")
+    except OSError:  # (stderr closed or full: the status still says it)
+        pass
+    _os._exit(128 + signum)
+
+
+def _is_command(argv: list[str], orig_argv: list[str]) -> bool:
+    """Whether this process is the ``jacobnet`` command: its console script, or ``python -m jacobnet`` (``argv[0]`` is ``-m`` while it loads).
+
+    >>> _is_command(["-m", "demo"], ["python", "-m", "jacobnet", "demo"]), _is_command(["-m"], ["python", "-m", "pytest"])
+    (True, False)
+    >>> _is_command(["/venv/bin/jacobnet", "demo"], []), _is_command(["script.py"], ["python", "script.py"])
+    (True, False)
+    """
+    if not argv:
+        return False
+    if argv[0] == "-m":
+        return any(a == "-m" and b == "jacobnet" for a, b in zip(orig_argv, orig_argv[1:]))
+    return _os.path.basename(argv[0]) in ("jacobnet", "jacobnet.exe")
+
+
+if _is_command(_sys.argv, getattr(_sys, "orig_argv", [])):  # until cli.main installs its own handlers
+    for _s in (_signal.SIGINT, _signal.SIGTERM):
+        if _signal.getsignal(_s) in (_signal.default_int_handler, _signal.SIG_DFL):
+            _signal.signal(_s, _stop_early)
+    del _s
+
 from importlib import import_module
 from importlib.util import find_spec
 

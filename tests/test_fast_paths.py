@@ -303,3 +303,69 @@ def test_the_derivative_from_the_output_keeps_its_relative_accuracy_where_it_sat
     exact = layer.rule.df(x)
     got = layer.vjp_input(x, a, g)
     assert np.all(np.abs(got - exact) <= 1e-13 * np.abs(exact))
+
+
+def _unplanned(net, x, y):
+    """The gradient through the general loop (:func:`jacobnet.chain.backward.products`), the plan set aside."""
+    from jacobnet.chain import backward
+
+    key = "_gradient_plan"
+    kept = net.__dict__.get(key)
+    net.__dict__[key] = (net.positions, None, [])
+    try:
+        return net.gradient(x, y)
+    finally:
+        if kept is None:
+            net.__dict__.pop(key, None)
+        else:
+            net.__dict__[key] = kept
+        assert backward._plan(net) is not None or not net.param_layers
+
+
+PLANNED = [
+    lambda: jn.build_network("5,7,3", "tanh", "softmax-ce", seed=1),
+    lambda: jn.build_network("4,6,5,2", "sigmoid", "mse", seed=2),
+    lambda: jn.Network([jn.Tanh(), jn.Dense(3, 4, seed=0), jn.LeakyReLU(0.1), jn.Dense(4, 2, seed=1)], jn.MSE()),
+    lambda: jn.Network([jn.Dense(3, 5, seed=0), jn.Softplus(), jn.Dense(5, 3, seed=1), jn.Softmax()], jn.CrossEntropy()),
+]
+
+
+@pytest.mark.parametrize("make", PLANNED)
+@pytest.mark.parametrize("batch", [None, 1, 6])
+def test_the_planned_gradient_is_the_general_loop_exactly(make, batch):
+    from jacobnet.chain import backward
+
+    net = make()
+    rng = np.random.default_rng(7)
+    n_out = net.sizes[-1]
+    x = rng.normal(size=net.input_size if batch is None else (batch, net.input_size))
+    y = np.eye(n_out)[rng.integers(0, n_out, size=batch)] if batch else np.eye(n_out)[1]
+    first = net.gradient(x, y)  # (the first call at a shape takes the general loop and checks the shapes)
+    planned = net.gradient(x, y)
+    assert backward._plan(net) is not None
+    np.testing.assert_array_equal(planned, first)
+    np.testing.assert_array_equal(planned, _unplanned(net, x, y))
+    assert rel_error(planned, net.gradient(x, y, method="finite-difference")) <= 1e-6
+
+
+def test_a_plan_is_remade_when_a_class_is_patched(monkeypatch):
+    net = jn.build_network("3,4,2", "tanh", "mse", seed=0)
+    x, y = np.ones((2, 3)), np.zeros((2, 2))
+    before = net.gradient(x, y)
+    net.gradient(x, y)  # (planned)
+    monkeypatch.setattr(jn.Dense, "jacobian_input_op", lambda self, x: Matrix(-self.W, batch=x.shape[0] if x.ndim == 2 else None))
+    after = net.gradient(x, y)
+    assert not np.array_equal(after, before)  # the patched operator is used, through the operators
+    monkeypatch.undo()
+    np.testing.assert_array_equal(net.gradient(x, y), before)
+
+
+def test_a_planned_gradient_still_names_a_nan_parameter():
+    net = jn.build_network("3,4,2", "tanh", "softmax-ce", seed=0)
+    x, y = np.ones(3), np.eye(2)[0]
+    net.gradient(x, y)
+    net.gradient(x, y)
+    net.layers[0].W[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"W") as err:
+        net.gradient(x, y)
+    assert "Dense 1" in str(err.value)

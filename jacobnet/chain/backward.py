@@ -32,6 +32,10 @@ below, handed the layer's stored output (``tanh' = 1 − a²``) — instead of b
 named factors; a layer that defines neither goes through its operators, the
 reference. The input is validated once, at the door; the loss rows are divided by
 ``B`` before the loop, so every block of the gradient is written once, as the mean.
+A stack without blocks or shared layers walks a plan made once (:func:`_plan`: each
+layer's forward and fast paths resolved to plain functions, remade when a class is
+patched) at every input shape it has already checked: the same products, in the same
+order, without the positions' bookkeeping.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from jacobnet.chain.build import (
 )
 from jacobnet.chain.factor import Factor, multiply
 from jacobnet.chain.trace import Product, Trace
+from jacobnet.core.layer import FAST_PATHS, fast_path_of
 from jacobnet.core.validate import check_mode
 
 if TYPE_CHECKING:
@@ -255,11 +260,90 @@ def gradient(net: Stack, x: Array, y: Array, mode: str = "structured") -> Array:
     ((26,), True)
     """
     check_mode(mode)
+    if mode == "structured":
+        plan = _plan(net)
+        if plan is not None:
+            a = net.check_input(x, copy=False)  # (validated once, here; nothing of x or y is kept)
+            if a.shape in net.__dict__.get("_shapes_checked", ()):  # (the layers' shapes at this input were checked)
+                return _planned(net, plan, a, y)
     outputs: list[Array] = []
     acts, inputs, y = activations_and_target(net, x, y, outputs, copy=False)  # (nothing of x or y is kept)
     grad = np.empty(net.n_params) if not net.shared else np.zeros(net.n_params)
     for _ in products(net, acts, inputs, y, mode, grad, to_input=False, record=False, outputs=outputs, mean=True):
         pass
+    return grad
+
+
+class _Step:
+    """One layer of a :func:`_plan`: its forward function, and its two fast paths as plain functions (resolved once)."""
+
+    __slots__ = ("layer", "apply", "vjp_input", "vjp_params_sum", "params")
+
+    def __init__(self, pos: Position) -> None:
+        layer, cls = pos.layer, type(pos.layer)
+        self.layer, self.apply = layer, layer.apply
+        self.vjp_input = fast_path_of(cls, "vjp_input")
+        self.vjp_params_sum = fast_path_of(cls, "vjp_params_sum") if pos.k is not None else None
+        self.params = pos.params if pos.k is not None else None
+
+
+def _plan(net: Stack) -> tuple[list[_Step], int] | None:
+    """A stack without blocks or shared layers as a list of :class:`_Step` and the first step with parameters; else ``None``.
+
+    Made once per stack and kept while ``net.positions``, every layer's class and every
+    method and reference operator the steps resolved are the ones it was made for (a class
+    patched later gets a new plan): what :func:`gradient` walks instead of the positions.
+    """
+    cached = net.__dict__.get("_gradient_plan")
+    if cached is not None and cached[0] is net.positions:
+        for layer, cls, names in cached[2]:
+            if type(layer) is not cls:
+                break
+            for name, value in names:
+                if getattr(cls, name) is not value:
+                    break
+            else:
+                continue
+            break
+        else:
+            return cached[1]
+    plan, watched = None, []
+    if not net.shared and all(p.branches is None for p in net.positions):
+        steps = [_Step(p) for p in net.positions]
+        first = next((i for i, s in enumerate(steps) if s.params is not None), None)
+        if first is not None:
+            plan = (steps, first)
+        for p in net.positions:
+            cls = type(p.layer)
+            names = ("apply", *FAST_PATHS, *FAST_PATHS.values())
+            watched.append((p.layer, cls, tuple((n, getattr(cls, n)) for n in names)))
+    net.__dict__["_gradient_plan"] = (net.positions, plan, watched)
+    return plan
+
+
+def _planned(net: Stack, plan: tuple[list[_Step], int], a: Array, y: Array) -> Array:
+    """:func:`gradient` along a :func:`_plan`, for a validated input ``a`` of a shape the stack has checked.
+
+    The same loop as :func:`products` with ``record=False``: the forward pass keeps every
+    activation, the target and the prediction are checked (:meth:`~jacobnet.core.losses.Loss.checked_target`),
+    the loss rows are divided by ``B`` and each layer's own products are written into its slice.
+    """
+    steps, first = plan
+    acts = [a]
+    for step in steps:
+        acts.append(step.apply(acts[-1]))
+    loss = net.loss_fn
+    _, y = loss.checked_target(acts[-1], y, copy=False)
+    g = loss.row(acts[-1], y)
+    if a.ndim == 2 and a.shape[0] > 1:
+        g = g * (1.0 / a.shape[0])
+    grad = np.empty(net.n_params)
+    for i in range(len(steps) - 1, first - 1, -1):
+        step = steps[i]
+        if step.params is not None:
+            step.vjp_params_sum(step.layer, acts[i], acts[i + 1], g, grad[step.params])
+        if i > first:
+            g = step.vjp_input(step.layer, acts[i], acts[i + 1], g)
     return grad
 
 

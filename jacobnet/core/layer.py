@@ -434,7 +434,27 @@ def _paired(fast: Callable[..., Any], reference: str, op: Callable[..., Any]) ->
             return fast(self, *args)
         return default(self, *args)
 
+    method.fast_path = (fast, reference, op)  # type: ignore[attr-defined]  (for a plan that resolves it once: fast_path_of)
     return method
+
+
+def fast_path_of(cls: type, name: str) -> Callable[..., Any]:
+    """The plain function that ``cls.<name>`` (a key of :data:`FAST_PATHS`) runs today, resolved once.
+
+    The class's own fast path while its reference operator is still the one it was written
+    beside, else :class:`Layer`'s (through the operator): what the method itself decides on
+    every call, for a caller that calls it many times on layers of unchanged classes.
+
+    >>> from jacobnet.core.layers import Dense
+    >>> fast_path_of(Dense, "vjp_input") is Dense.vjp_input.fast_path[0], fast_path_of(Layer, "vjp_input") is Layer.vjp_input
+    (True, True)
+    """
+    method = getattr(cls, name)
+    paired = getattr(method, "fast_path", None)
+    if paired is None:
+        return method
+    fast, reference, op = paired
+    return fast if getattr(cls, reference) is op else getattr(Layer, name)
 
 
 def key_of(value: object, who: str) -> object:

@@ -331,8 +331,9 @@ class Elementwise(Layer):
             return g * rule.df(x, **params)
         d = rule.df_out(a, **params) if params else rule.df_out(a)
         if rule.df_out_within is not None:
-            far = np.abs(a) > rule.df_out_within  # saturated: f' from x, to keep its relative accuracy
-            if far.any():
+            size = np.abs(a)
+            if size.size and np.maximum.reduce(size, axis=None) > rule.df_out_within:  # (one reduction; the mask only when needed)
+                far = size > rule.df_out_within  # saturated: f' from x, to keep its relative accuracy
                 d[far] = rule.df(x[far], **params)
         return g * d
 
