@@ -140,11 +140,17 @@ def add_out_arg(p: argparse.ArgumentParser, default: str = DEFAULT_OUT) -> None:
     p.add_argument("--out", default=default, metavar="DIR", help=f"directory for the PNG files (default {default})")
 
 
+def add_entries_arg(p: argparse.ArgumentParser) -> None:
+    """``--entries``: every parameter's gradient by each method, one row each."""
+    p.add_argument("--entries", action="store_true", help="also print every parameter's gradient by each method")
+
+
 def add_demo_args(p: argparse.ArgumentParser) -> None:
-    """The demo's options: the network spec, how it is checked, ``--out``."""
+    """The demo's options: the network spec, how it is checked, ``--out``, ``--entries``."""
     add_spec_args(p)
     add_compare_args(p)
     add_out_arg(p)
+    add_entries_arg(p)
 
 
 def add_heatmap_args(p: argparse.ArgumentParser) -> None:
@@ -160,7 +166,7 @@ def add_check_args(p: argparse.ArgumentParser) -> None:
     """``check``: the network spec, how it is checked, and ``--entries``."""
     add_spec_args(p)
     add_compare_args(p)
-    p.add_argument("--entries", action="store_true", help="also print every parameter's gradients")
+    add_entries_arg(p)
 
 
 def add_figures_args(p: argparse.ArgumentParser) -> None:
@@ -309,7 +315,9 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"sample: x = {x}, y = {y} ({where})" if x.size <= 12 else f"sample: x of shape {x.shape}, y of shape {y.shape} ({where})")
     print(f"\n{net.trace(x, y)}\n")
     report = _compare(net, x, y, args, symbolic="per-layer")
-    if net.n_params <= MAX_TABLE_ROWS:
+    if not args.entries:
+        print(f"(--entries prints dL/dθ by each method, parameter by parameter: {net.n_params} rows)\n")
+    elif net.n_params <= MAX_TABLE_ROWS:
         entries = report.entries()
         entries.title = "dL/dθ by each method, parameter by parameter:"
         print(f"{entries}\n")

@@ -64,7 +64,7 @@ def test_check_compares_three_methods_on_a_network_with_two_hidden_layers(capsys
 
 
 def test_demo_leaves_out_the_long_table_for_bigger_networks(tmp_path, capsys) -> None:
-    assert main(["demo", "--layers", "8,8,4", "--out", str(tmp_path)]) == 0
+    assert main(["demo", "--layers", "8,8,4", "--out", str(tmp_path), "--entries"]) == 0
     out = capsys.readouterr().out
     assert "the per-parameter table is left out" in out and len(out.splitlines()) < 60
 

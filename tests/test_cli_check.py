@@ -64,8 +64,15 @@ def test_real_process_has_no_traceback():
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("jacobnet check: error:")
 
 
+def test_demo_prints_the_summary_and_says_how_to_see_every_entry(tmp_path, capsys):
+    status = main(["demo", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert status == 0 and "parameter by parameter: 26 rows)" in out and "\nW^{(1)}_{1,1} " not in out
+    assert "all methods agree" in out
+
+
 def test_demo_prints_three_way_comparison(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path)]) == 0
+    assert main(["demo", "--out", str(tmp_path), "--entries"]) == 0
     out = capsys.readouterr().out
     table = out[out.index("dL/dθ by each method, parameter by parameter"):]
     header = next(line for line in table.splitlines() if line.startswith("parameter"))

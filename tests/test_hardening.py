@@ -264,7 +264,13 @@ def _interrupt_once_writing(sig: int, tmp_path: Path) -> tuple[int, str, list[st
     proc = subprocess.Popen([sys.executable, "-m", "jacobnet", "figures", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (out.is_dir() and any(out.iterdir())) and proc.poll() is None and time.monotonic() < deadline:
+    def writing() -> bool:  # a figure's file (its temporary or the PNG), not the probe of `--out` (made and removed at once)
+        try:
+            return any(not p.name.startswith(".jacobnet-probe-") for p in out.iterdir())
+        except FileNotFoundError:
+            return False
+
+    while not writing() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.002)
     proc.send_signal(sig)
     time.sleep(0.002)
