@@ -43,6 +43,9 @@ SETUP = [  # lines of the notebook whose objects the tests below rebuild
     "layer_ex = jn.Dense(4, 2, seed=0)",
     "gate = lambda v: v[:3] * v[3:]",
     "v_ex = np.array([1.0, -2.0, 3.0, 4.0, 0.5, -1.0])",
+    "J_gate_fd = jacobian_fd(gate, v_ex)",
+    'col_labels=["x_1", "x_2", "x_3", "y_1", "y_2", "y_3"]',
+    'exercises.check_batch_gradient(answer_W23, layer_ex, X_ex, G_ex, entry="W_{2,3}")',
     "net_b = jn.Network([jn.Dense(5, 3, seed=2), jn.Sigmoid(), jn.Dense(3, 2, seed=3)], jn.MSE())",
     "rng_b = np.random.default_rng(5)",
     "X_b, Y_b = rng_b.normal(size=(6, 5)), rng_b.normal(size=(6, 2))",
@@ -88,6 +91,7 @@ def test_the_notebook_sets_up_what_these_tests_recompute():
     for k, line in ANSWERS.items():
         assert line in checked[k][0], (k, line)
     assert 'Lesson("4 · Build backpropagation yourself", exercises=4)' in code
+    assert "summed_ex" not in code  # exercise 1's expected value is the checker's, not a name in the answer cell
 
 
 # --- §2: a row times J_θ(Dense) is an outer product ------------------------------------------------------------
@@ -162,10 +166,12 @@ def test_exercise_1_reference_answer():
     expected = summed[list(layer_ex.param_labels()).index("W_{2,3}")]
     assert expected == (G_ex.T @ X_ex)[1, 2] == -2.0 * 2.0 + 3.0 * -1.0 + 1.0 * 1.0 == -6.0
     assert feedback.check_number(-6.0, expected).ok
+    assert exercises.check_batch_gradient(-6.0, layer_ex, X_ex, G_ex, entry="W_{2,3}").ok  # the lesson's checker
     slips = {"column 4": (G_ex.T @ X_ex)[1, 3], "row 1": (G_ex.T @ X_ex)[0, 2], "the first sample only": G_ex[0, 1] * X_ex[0, 2],
              "the mean, not the sum": (G_ex.T @ X_ex)[1, 2] / 3}
     for name, slip in slips.items():
         assert not feedback.check_number(slip, expected).ok, name
+        assert not exercises.check_batch_gradient(slip, layer_ex, X_ex, G_ex, entry="W_{2,3}").ok, name
 
 
 # --- §4: δᵀ W, δ ⊙ f', and the exercise on x ⊙ y ------------------------------------------------------------------
@@ -197,6 +203,22 @@ def test_exercise_2_reference_answer_and_its_vjp():
     assert not exercises.check_function_jacobian(np.hstack([np.diag(x), np.diag(y)]), gate, v_ex).ok   # the factors swapped
     d = np.array([1.0, -1.0, 2.0])
     assert rel_error(d @ jacobian_fd(gate, v_ex), np.concatenate([d * y, d * x])) < 1e-9     # [δ ⊙ y, δ ⊙ x]
+
+
+def test_exercise_2s_feedback_calls_the_columns_x_and_y():
+    """The lesson checks with check_matrix and the labels of v = [x; y], so a wrong entry is named ∂f_i/∂y_j, not ∂f_i/∂x_{j+3}."""
+    gate = lambda v: v[:3] * v[3:]  # ℝ⁶ → ℝ³  # noqa: E731
+    v_ex = np.array([1.0, -2.0, 3.0, 4.0, 0.5, -1.0])
+    J_gate_fd = jacobian_fd(gate, v_ex)
+    answer = np.hstack([np.diag(v_ex[3:]), np.diag(v_ex[:3])])
+    check = lambda a: feedback.check_matrix(a, J_gate_fd, name="J of x ⊙ y", row_labels=["f_1", "f_2", "f_3"],  # noqa: E731
+                                            col_labels=["x_1", "x_2", "x_3", "y_1", "y_2", "y_3"])
+    assert check(answer).ok
+    wrong = answer.copy()
+    wrong[1, 4] = -wrong[1, 4]
+    shown = str(check(wrong))
+    assert "(2, 5) ∂f_2/∂y_2" in shown and "x_5" not in shown
+    assert not check(np.hstack([np.diag(v_ex[:3]), np.diag(v_ex[3:])])).ok   # the factors swapped
 
 
 @FAST

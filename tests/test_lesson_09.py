@@ -9,7 +9,9 @@ time) and that each exercise's answer key is right while the slip it targets is 
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +21,22 @@ from jacobnet.chain.spectra import time_products
 from jacobnet.check import check_layer, fd_gradient, jacobian_fd, rel_error
 from jacobnet.course import Lesson, exercises, feedback
 
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "09_blocks_and_paths.ipynb"
+SETUP = [  # lines of the notebook whose objects the tests below rebuild
+    "bottleneck = jn.Residual([jn.Dense(3, 2, seed=4), jn.Tanh(), jn.Dense(2, 3, seed=5)])",
+    "x, y = np.array([0.5, -1.0]), np.array([0.0, 1.0])",
+    "col_labels=net.param_labels()[dense_1], columns=\"parameters\"",
+    "d = jn.Dense(3, 3, seed=6)",
+    "tied = jn.Network([first, d, jn.Tanh(), d, last], jn.MSE())",
+    "use_1 = trace_tied.products_by_name[\"use 1: ∂L/∂θ(Dense 2)\"].value",
+    "row_a4 = trace_tied.products_by_name[\"∂L/∂a4\"].value",
+    "rnn = jn.RNN(2, 3, steps=3, seed=0)",
+    "x_steps, H, slopes = rnn.run(x_seq)",
+    "through = jn.depth.through_time(rnn, x_seq)",
+]
+ANSWERS = ["answer_J = np.eye(3) + W2 @ np.diag(1 - np.tanh(W1 @ x_bottle + b1) ** 2) @ W1",
+           "@ trace.factor(\"J_x(Residual 2 › Dense 3)\").dense() @ trace.factor(\"J_θ(Dense 1)\").dense())",
+           "answer_use_2 = row_a4 @ d.jacobian_params(acts_tied[3])"]
 EXACT = 1e-14  # the same products, multiplied or added in another order
 FD = 1e-7  # central differences
 
@@ -37,6 +55,16 @@ X2, Y2 = np.array([0.5, -1.0]), np.array([0.0, 1.0])
 def stack(k: int) -> jn.Network:
     blocks = [jn.Residual([jn.Dense(3, 3, seed=10 + j), jn.Tanh()]) for j in range(k)]
     return jn.Network([jn.Dense(2, 3, seed=0), *blocks, jn.Dense(3, 2, seed=3)], jn.SoftmaxCrossEntropy())
+
+
+def test_the_notebook_sets_up_what_these_tests_recompute() -> None:
+    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert [line for line in SETUP if line not in code] == []
+    answers = ["".join(c["source"]) for c in cells if "answer" in c["metadata"].get("tags", [])]
+    assert len(answers) == 3 and all(line in cell for line, cell in zip(ANSWERS, answers))
+    assert "jacobnet.chain.spectra" not in code  # the public face: jn.depth.through_time
+    assert "g_untied" not in code  # exercise 3 is built from the uses' factors, not from an untied network's gradient
 
 
 # --- 1. a residual block ---------------------------------------------------------------------
@@ -102,6 +130,17 @@ def test_exercise_2_path_3_is_the_product_of_its_factors() -> None:
     assert feedback.check_matrix(key, path_3.evaluate(), name="path 3").ok
     slip = np.linalg.multi_dot([trace.factor(n).dense() for n in names[:2] + ["J_x(Residual 1 › Tanh 1)", "J_x(Residual 1 › Dense 2)"] + names[-1:]])
     assert not feedback.check_matrix(slip, path_3.evaluate(), name="path 3").ok  # path 2, the other block's inner path
+
+
+def test_exercise_2s_feedback_names_the_entries_by_dense_1s_parameters() -> None:
+    net = two_block_net()
+    path_3 = net.chain(X2, Y2, layer="Dense 1").paths()[2]
+    wrong = path_3.evaluate().copy()
+    wrong[0, 3] = -wrong[0, 3]
+    labels = net.param_labels()[net.layer_slice(net.layers[0])]
+    assert len(labels) == 9 and labels[3] == "W^{(1)}_{2,2}"
+    shown = str(feedback.check_matrix(wrong, path_3.evaluate(), name="path 3", row_labels=["L"], col_labels=labels, columns="parameters"))
+    assert "∂L/∂W^{(1)}_{2,2}" in shown and "∂a_" not in shown and "/∂x_" not in shown
 
 
 # --- 3. k blocks -------------------------------------------------------------------------
@@ -176,13 +215,34 @@ def test_a_shared_layer_is_counted_once_and_traced_per_use() -> None:
     assert rel_error(chain.evaluate()[0], tied.gradient(XS, YS)[9:21]) <= EXACT
 
 
-def test_exercise_3_the_tied_gradient_is_the_untied_one_with_the_copies_added() -> None:
+def test_the_tied_gradient_is_the_untied_one_with_the_copies_added() -> None:
     tied, untied = shared_nets()
     g = untied.gradient(XS, YS)
     key = np.concatenate([g[:9], g[9:21] + g[21:33], g[33:]])
     assert rel_error(key, tied.gradient(XS, YS)) <= EXACT
     assert exercises.check_gradient(key, tied, XS, YS).ok
     assert not exercises.check_gradient(np.concatenate([g[:9], g[9:21], g[33:]]), tied, XS, YS).ok  # one use only
+
+
+def test_exercise_3_use_2_is_the_row_at_a4_times_j_theta_at_a3_and_the_sum_is_the_gradient() -> None:
+    tied, _ = shared_nets()
+    d = tied.layers[1]
+    trace, acts = tied.trace(XS, YS), tied.activations(XS)
+    use_1 = trace.products_by_name["use 1: ∂L/∂θ(Dense 2)"].value
+    row_a4 = trace.products_by_name["∂L/∂a4"].value
+    assert use_1.shape == (1, 12) and row_a4.shape == (1, 3)
+    assert tied.names[2] == "Tanh 1" and tied.layers[3] is d  # a3 = the tanh's output = use 2's input
+    use_2 = row_a4 @ d.jacobian_params(acts[3])
+    assert rel_error(use_2, trace.products_by_name["use 2: ∂L/∂θ(Dense 2 (use 2))"].value) <= EXACT
+    expected = tied.gradient(XS, YS)[None, tied.layer_slice(d)]
+    labels = tied.param_labels()[tied.layer_slice(d)]
+    check = lambda answer: feedback.check_matrix(answer, expected, name="∂L/∂θ_d", row_labels=["L"], col_labels=labels,  # noqa: E731
+                                                 columns="parameters")
+    assert check(use_1 + use_2).ok
+    slips = {"use 1's input a1": use_1 + row_a4 @ d.jacobian_params(acts[1]), "the pre-activation a2": use_1 + row_a4 @ d.jacobian_params(acts[2]),
+             "use 2 only": use_2, "use 1 only": use_1, "∂L/∂a2 for use 2": use_1 + trace.products_by_name["∂L/∂a2"].value @ d.jacobian_params(acts[3])}
+    for name, wrong in slips.items():
+        assert not check(wrong).ok, name
 
 
 # --- 6. backpropagation through time -------------------------------------------------------------
@@ -229,6 +289,11 @@ def test_dh3_dh1_is_the_product_of_two_step_jacobians() -> None:
         assert rel_error(J_t[t], np.diag(D[t - 1]) @ rnn.W_hh) <= EXACT
     product = J_t[3] @ J_t[2]
     assert rel_error(product, dict(time_products(rnn, X_SEQ))[1]) <= EXACT
+    through = jn.depth.through_time(rnn, X_SEQ)  # the lesson's public face: the singular values of ∂h3/∂h1
+    assert through.labels[2] == "∂h3/∂h1"
+    assert rel_error(np.linalg.svd(product, compute_uv=False), through.values[2]) <= EXACT
+    X, H_run, slopes = rnn.run(X_SEQ)
+    assert (X.shape, H_run.shape, slopes.shape) == ((3, 2), (4, 3), (3, 3)) and np.array_equal(H_run, H)
     h3_of_h1 = lambda h: jn.Sequential(unrolled.layers[2:]).forward(np.concatenate([h, X_SEQ[2:]]))  # noqa: E731
     assert rel_error(product, jacobian_fd(h3_of_h1, H[1])) <= FD
 
@@ -238,6 +303,18 @@ def test_the_rnn_input_jacobian_has_one_block_per_time_step() -> None:
     op = rnn.jacobian_input_op(X_SEQ)
     assert op.shape == (3, 6) and [b.label for b in op.outline()] == ["x_{1}", "x_{2}", "x_{3}"]
     assert check_layer(rnn, X_SEQ)[0].ok
+    J = rnn.jacobian_input(X_SEQ)
+    norms = [np.linalg.norm(J[:, 2 * t - 2:2 * t], 2) for t in (1, 2, 3)]
+    assert [f"{v:.3f}" for v in norms] == ["0.405", "0.685", "0.885"]  # the lesson's printed block norms
+
+
+def test_the_activation_numbering_the_lesson_explains() -> None:
+    _, _, _, net_unrolled = rnn_nets()
+    output_of = {p.out: p.name for p in net_unrolled.all_positions}
+    assert output_of["a1"] == "RNN" and output_of["a1.4"] == "RNN › step 3" and output_of["a1.1"] == "RNN › h_0 = 0"
+    assert output_of["a1.4.1.1"] == "RNN › step 3 › z" and output_of["a1.4.1.2"] == "RNN › step 3 › Tanh 3"
+    lefts = [r["left"] for r in net_unrolled.trace(X_SEQ, Y_SEQ).rows() if "Dense 2)" in r["product"] and r["factor"]]
+    assert lefts == ["∂L/∂a1.4.1.1", "∂L/∂a1.3.1.1", "∂L/∂a1.2.1.1"]
 
 
 # --- the lesson's bookkeeping ---------------------------------------------------------------------

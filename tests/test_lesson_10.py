@@ -206,6 +206,9 @@ def test_the_batch_weight_gradient_is_one_product_gt_p() -> None:
     assert rel_error((G.T @ P / B).ravel(), g[net.layer_slice(conv)][: conv.W.size]) <= EXACT
     assert rel_error(g, fd_gradient(net, X, Y)) <= FD
     assert rel_error(g, net.gradient(X, Y, mode="materialised")) <= EXACT
+    rows = trace.products_by_name["∂L/∂a1"].value  # one row per sample: ∂ℓ_b/∂a1 of sample b's own loss (not over B)
+    for b in range(B):
+        assert rel_error(rows[b], net.trace(X[b], Y[b]).products_by_name["∂L/∂a1"].value) <= EXACT
 
 
 # --- the lesson's bookkeeping ---------------------------------------------------------------------

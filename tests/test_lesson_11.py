@@ -13,6 +13,9 @@ tests/test_attention.py (``compare_closed_forms``), not repeated here.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -20,6 +23,7 @@ import jacobnet as jn
 from jacobnet.check import jacobian_fd, rel_error
 from jacobnet.course import exercises, feedback
 
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "11_layernorm_and_attention.ipynb"
 LESSON_X = np.array([1.0, 2.0, 4.0, -1.0, 0.5])
 FD_TOL = 1e-7
 
@@ -107,6 +111,30 @@ def test_two_features_leave_only_the_eps_term(seed):
     J = jn.LayerNorm(2, eps=eps).jacobian_input(x)
     cancellation = np.finfo(float).eps * (var + eps) / eps  # the layer forms 1 − 1/2 − x̂_i x̂_j/2, which cancels to O(ε/σ²)
     assert rel_error(J, eps / (2 * sigma_hat**3) * np.array([[1.0, -1.0], [-1.0, 1.0]])) < 10 * cancellation + 1e-14
+
+
+def test_the_lessons_eigenvalues_of_j_x_printed():
+    """Section 2 prints the eigenvalues of J_x = P/σ̂ with :.1e: 0, ε/(σ² + ε)/σ̂ ≈ 2.2e-06 (not 0), and 1/σ̂ three times."""
+    ln = jn.LayerNorm(5)
+    _, sigma_hat, var = normalised(LESSON_X, ln.eps)
+    eig = np.linalg.eigvalsh(ln.jacobian_input(LESSON_X))
+    assert f"{eig[1]:.1e}" == f"{ln.eps / (var + ln.eps) / sigma_hat:.1e}" == "2.2e-06"
+    assert abs(eig[0]) < 1e-15 and f"{1 / sigma_hat:.4f}" == "0.6019" and np.allclose(eig[2:], 1 / sigma_hat, rtol=1e-12)
+
+
+def test_the_token_blocks_are_p_over_sigma_hat_not_projections():
+    """Section 3: the heatmap's blocks (labelled P_t) are P_t/σ̂_t, with entries up to 2.62 (a projection's are at most 1)."""
+    T, d = 3, 4
+    X = np.random.default_rng(0).normal(size=T * d)
+    J = jn.LayerNorm(d, tokens=T).jacobian_input(X)
+    sigma_hat = np.sqrt(X.reshape(T, d).var(axis=1) + 1e-5)
+    largest = [np.abs(J[t * d:(t + 1) * d, t * d:(t + 1) * d]).max() for t in range(T)]
+    assert [f"{1 / s:.2f}" for s in sigma_hat] == ["3.55", "1.44", "2.16"]
+    assert [f"{v:.2f}" for v in largest] == ["2.62", "1.06", "1.62"]
+    for t in range(T):
+        block = J[t * d:(t + 1) * d, t * d:(t + 1) * d]
+        assert rel_error(block * sigma_hat[t], projection(X[t * d:(t + 1) * d], 1e-5)) < 1e-13
+        assert np.abs(projection(X[t * d:(t + 1) * d], 1e-5)).max() <= 1
 
 
 def test_the_two_feature_jacobian_shrinks_with_eps():
@@ -235,7 +263,11 @@ def test_the_folded_softmax_is_softmax_jacobian_times_V():
     att = jn.SelfAttention(T, d, 2, seed=1)
     x = np.random.default_rng(0).normal(size=T * d)
     state = att.state(x)
-    S = state.Q @ state.K.T / np.sqrt(2)
+    S = state.Q @ state.K.T / np.sqrt(att.d_head)
+    assert att.d_head == 2
+    C = state.folded()
+    assert C.shape == (T, T, att.d_head)
+    assert rel_error(C, state.A[:, :, None] * (state.V[None, :, :] - (state.A @ state.V)[:, None, :])) < 1e-15  # A_tw (V_wa − Y_ta)
     for t in range(T):
         op = jn.Softmax().jacobian_input_op(S[t])
         assert isinstance(op, jn.DiagMinusOuter)
@@ -265,3 +297,19 @@ def test_exercise_3_reference_answer_the_first_token_sees_only_itself():
     assert feedback.check_matrix(reference, rows).ok
     for wrong in (np.hstack([causal.W_v] * 4), np.hstack([causal.W_q, np.zeros((2, 9))]), np.zeros((2, 12)), causal.W_v.T):
         assert not feedback.check_matrix(wrong, rows).ok
+
+
+# --- the notebook: what would give an answer away is the teacher's only ------------------------------
+
+
+def test_the_cells_that_explain_an_answer_are_teacher_only():
+    """Ex. 1's ε = 0 limit, Ex. 2's "rank 2 per token, 3 · 2 = 6" and Ex. 3's A and heatmap are tagged "solution"."""
+    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+    text = lambda c: "".join(c["source"])  # noqa: E731
+    solution = [text(c) for c in cells if "solution" in c["metadata"].get("tags", [])]
+    student = "\n".join(text(c) for c in cells if "solution" not in c["metadata"].get("tags", []))
+    for giveaway in ("the Jacobian would be zero", "3 \\cdot 2 = 6", 'print("A =\\n", causal.state(X_c).A)'):
+        assert any(giveaway in t for t in solution) and giveaway not in student, giveaway
+    assert "spy=True" in student  # the causal mask's pattern stays in the student's edition, without the values
+    code = "\n".join(text(c) for c in cells if c["cell_type"] == "code")
+    assert "np.sqrt(att.d_head)" in code and "/ np.sqrt(2)" not in code

@@ -4,12 +4,16 @@ Each test rebuilds the lesson's networks (same sizes, seeds and inputs) and asse
 what its text says about the singular values of ``∂a_L/∂a_l``: the product of the
 chain's factors is the input Jacobian; what each init does to one layer; the
 sweep's regimes (orthogonal linear at 1, sigmoid vanishing, ReLU singular, …);
-the balanced gain of tanh; ReLU's exact ``√2^L`` between ``he`` and ``lecun``;
-sigmoid's ``(g/4)^L`` bound; the RNN through time — and that the exercises'
-reference answers are right and typical wrong ones are not.
+the balanced gain of tanh and how it moves with the size of the input; ReLU's exact
+``√2^N`` between ``he`` and ``lecun`` over ``N`` weight layers; sigmoid's ``(g/4)^N``
+bound and the gains that do better without rescuing it; the RNN through time — and
+that the exercises' reference answers are right and typical wrong ones are not.
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,14 +22,42 @@ import jacobnet as jn
 from jacobnet.check import jacobian_fd, rel_error
 from jacobnet.course import feedback
 
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "12_depth_and_initialisation.ipynb"
+SETUP = [  # lines of the notebook whose objects the tests below rebuild
+    "sweep = jn.depth.sweep(activations=(\"linear\", \"tanh\", \"relu\", \"sigmoid\"), inits=jn.Dense.INITS, depth=30, width=16)",
+    "orthogonal_net = jn.depth.network(\"linear\", \"orthogonal\", depth=12, width=6, gain=0.9)",
+    "gains = np.round(np.arange(0.8, 1.41, 0.05), 2)",
+    "inputs = np.random.default_rng(0).normal(size=(8, width))",
+    "jn.depth.network(\"tanh\", \"orthogonal\", depth, width, gain=g), 3 * inputs)",
+    "for scale in (0.3, 1.0, 3.0):",
+    "at_17 = relu_he.weight_steps()[17]",
+    "sigmoid_net = jn.depth.network(\"sigmoid\", \"orthogonal\", depth=30, width=16, gain=4.0)",
+    "for g in (1.0, 4.0, 8.0, 12.0, 16.0, 32.0):",
+]
+ANSWERS = ["answer = np.full(6, 0.9 ** 12)", "answer = 1", "answer = np.sqrt(2) ** 17"]
 FD_TOL = 1e-7
 GAINS = np.round(np.arange(0.8, 1.41, 0.05), 2)
 
 
 def chain_net(activation: type[jn.Layer], width: int, depth: int, gain: float, init: str = "orthogonal") -> jn.Network:
-    """``depth`` × (Dense(width, width, init, gain), activation), Dense ``k`` seeded ``k``: the lesson's comprehensions."""
+    """``depth`` × (Dense(width, width, init, gain), activation), Dense ``k`` seeded ``k``, built by hand."""
     return jn.Network([layer for k in range(1, depth + 1)
                        for layer in (jn.Dense(width, width, init=init, gain=gain, seed=k), activation())], jn.MSE())
+
+
+def lesson_net(activation: str, depth: int, gain: float, width: int = 16) -> jn.Network:
+    """The lesson's networks: ``jn.depth.network(activation, "orthogonal", depth, width, gain=gain)``."""
+    return jn.depth.network(activation, "orthogonal", depth, width, gain=gain)
+
+
+@pytest.mark.parametrize("activation, layer", [("tanh", jn.Tanh), ("sigmoid", jn.Sigmoid)])
+def test_depth_network_with_a_gain_is_the_hand_built_chain(activation, layer):
+    """What the lesson builds with ``jn.depth.network(…, gain=g)`` is ``depth`` × (Dense seeded k, activation), as by hand."""
+    x = np.random.default_rng(0).normal(size=(3, 5))
+    ours, hand = lesson_net(activation, 4, 1.3, width=5), chain_net(layer, 5, 4, 1.3)
+    assert ours.names == hand.names
+    np.testing.assert_array_equal(ours.get_params(), hand.get_params())
+    np.testing.assert_array_equal(ours.forward(x), hand.forward(x))
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +68,31 @@ def sweep() -> dict:
 def at(s: jn.chain.spectra.Spectra, weights: int) -> int:
     """The index of the product over ``weights`` weight layers."""
     return s.weight_steps()[weights]
+
+
+def test_the_notebook_sets_up_what_these_tests_recompute():
+    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert [line for line in SETUP if line not in code] == []
+    answers = ["".join(c["source"]) for c in cells if "answer" in c["metadata"].get("tags", [])]
+    assert len(answers) == 3 and all(line in cell for line, cell in zip(ANSWERS, answers))
+    assert "[layer for k in range" not in code  # the gain networks come from jn.depth.network(…, gain=g)
+
+
+def test_no_cell_of_the_students_edition_gives_an_answer_away():
+    """Ex. 1's g^N · orthogonal is the teacher's; Ex. 1 and 2 are measured after the prediction, in a cell of their own;
+    Ex. 3's depth (17) is printed for he only."""
+    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+    text = ["".join(c["source"]) for c in cells]
+    tags = [c["metadata"].get("tags", []) for c in cells]
+    student = "\n".join(t for t, tag in zip(text, tags) if "solution" not in tag)
+    assert "0.9^{12}" in "\n".join(t for t, tag in zip(text, tags) if "solution" in tag) and "0.9^{12}" not in student
+    assert "g^L" not in student and "times an orthogonal matrix" not in student
+    answers = [i for i, tag in enumerate(tags) if "answer" in tag]
+    for k, i in zip((1, 2), answers[:2]):  # the prediction alone; the next cell measures and checks it
+        assert "lesson.check" not in text[i] and f"lesson.check({k}," in text[i + 1]
+    before_ex3 = "\n".join(text[:answers[2]])
+    assert "relu_lecun.sigma_max[at_17]" not in before_ex3 and "weight_steps()[17]" in before_ex3
 
 
 # --- section 1: the product ---------------------------------------------------------------
@@ -101,13 +158,14 @@ def test_sigmoid_vanishes_for_every_init(sweep):
         assert sweep["sigmoid", init].sigma_max[-1] < 1e-12
 
 
-def test_relu_products_are_singular_and_he_keeps_sigma_max(sweep):
+def test_relu_products_are_singular_and_he_vanishes_slowly(sweep):
     for init in jn.Dense.INITS:
         s = sweep["relu", init]
         assert s.sigma_min[at(s, 10)] <= s.roundoff[at(s, 10)]
     rate = {init: (sweep["relu", init].sigma_max[-1] / sweep["relu", init].sigma_max[at(sweep["relu", init], 10)]) ** (1 / 20)
             for init in ("lecun", "he")}
-    assert rate["lecun"] < 0.8 and rate["he"] > 0.85
+    assert rate["lecun"] < 0.8 and 0.85 < rate["he"] < 1  # he: slowly, but it vanishes
+    assert f"{rate['he']:.3f}" == "0.915" and f"{sweep['relu', 'he'].sigma_max[-1]:.3g}" == "0.254"
     he = sweep["relu", "he"]
     assert all(0.1 < he.sigma_max[at(he, w)] < 10 for w in range(31))
 
@@ -122,8 +180,11 @@ def test_tanh_orthogonal_is_the_one_nonlinear_band_near_1(sweep):
 
 # --- exercise 1 ---------------------------------------------------------------------------
 
-def test_exercise_1_a_product_of_orthogonal_matrices_is_g_to_the_L_times_orthogonal():
-    net = jn.Network([jn.Dense(6, 6, init="orthogonal", gain=0.9, seed=k) for k in range(1, 13)], jn.MSE())
+def test_exercise_1_a_product_of_orthogonal_matrices_is_g_to_the_N_times_orthogonal():
+    net = jn.depth.network("linear", "orthogonal", depth=12, width=6, gain=0.9)
+    hand = jn.Network([jn.Dense(6, 6, init="orthogonal", gain=0.9, seed=k) for k in range(1, 13)], jn.MSE())
+    np.testing.assert_array_equal(net.get_params(), hand.get_params())
+    assert net.names == [f"Dense {k}" for k in range(1, 13)]
     values = jn.depth.singular_values(net, np.random.default_rng(0).normal(size=6)).values[-1]
     assert np.allclose(values, 0.9**12, rtol=1e-12, atol=0)
     assert feedback.check_matrix(np.full(6, 0.9**12), values).ok
@@ -139,19 +200,47 @@ def test_exercise_1_a_product_of_orthogonal_matrices_is_g_to_the_L_times_orthogo
 @pytest.fixture(scope="module")
 def by_gain() -> dict[float, jn.chain.spectra.Spectra]:
     inputs = np.random.default_rng(0).normal(size=(8, 16))
-    return {g: jn.depth.singular_values(chain_net(jn.Tanh, 16, 30, g), inputs) for g in GAINS}
+    return {g: jn.depth.singular_values(lesson_net("tanh", 30, g), inputs) for g in GAINS}
 
 
-def test_exercise_2_the_balanced_gain_of_the_lesson(by_gain):
+def balanced_gain(spectra: list[jn.chain.spectra.Spectra]) -> float:
+    """The grid's gain whose largest σ_max over the batch is closest to 1 on a log scale (the lesson's measure)."""
+    return float(GAINS[np.argmin([abs(np.log(s.sigma_max[..., -1].max())) for s in spectra])])
+
+
+def test_the_balanced_gain_of_the_lesson(by_gain):
     sigma_max = np.array([s.sigma_max[..., -1].max() for s in by_gain.values()])
     table = jn.depth.table({f"gain {g:.2f}": s for g, s in by_gain.items()})
     assert np.allclose([row["σ_max"] for row in table.rows], sigma_max, rtol=0, atol=0)  # the column the lesson reads
     assert np.all(np.diff(sigma_max) > 0)
-    balanced = GAINS[np.argmin(np.abs(np.log(sigma_max)))]
-    assert balanced == 1.05
-    assert feedback.check_number(1.05, balanced).ok
-    for wrong in (1.0, 1.1, 0.95):
-        assert not feedback.check_number(wrong, balanced).ok
+    assert balanced_gain(list(by_gain.values())) == 1.05
+
+
+def test_exercise_2_three_times_larger_inputs_move_the_balanced_gain_up(by_gain):
+    inputs = np.random.default_rng(0).normal(size=(8, 16))
+    larger = [jn.depth.singular_values(lesson_net("tanh", 30, g), 3 * inputs) for g in GAINS]
+    balanced, balanced_3x = balanced_gain(list(by_gain.values())), balanced_gain(larger)
+    assert (balanced, balanced_3x) == (1.05, 1.10)
+    move = np.sign(balanced_3x - balanced)
+    assert feedback.check_number(1, move).ok
+    for wrong in (-1, 0):
+        assert not feedback.check_number(wrong, move).ok
+    first = lambda X: np.mean(1 - np.tanh(lesson_net("tanh", 30, 1.0).activations(X)[1]) ** 2)  # noqa: E731
+    assert first(3 * inputs) < first(inputs)  # the reason: the first layer's slopes are lower
+
+
+def test_how_far_above_1_depends_on_the_size_of_the_input():
+    """The lesson's table: σ_max at gain 1 below 1 for every size, and σ_max = 1 at 1.02, 1.07 and 1.11 (interpolated)."""
+    inputs = np.random.default_rng(0).normal(size=(8, 16))
+    crossing, at_1 = [], []
+    for scale in (0.3, 1.0, 3.0):
+        sigma_max = np.array([jn.depth.singular_values(lesson_net("tanh", 30, g), scale * inputs).sigma_max[..., -1].max()
+                              for g in GAINS])
+        assert np.all(np.diff(sigma_max) > 0)  # (np.interp needs increasing points)
+        at_1.append(sigma_max[GAINS == 1.0][0])
+        crossing.append(np.interp(0.0, np.log(sigma_max), GAINS))
+    assert [f"{c:.2f}" for c in crossing] == ["1.02", "1.07", "1.11"]
+    assert all(a < 1 for a in at_1) and at_1[0] > at_1[1] > at_1[2]
 
 
 @pytest.mark.parametrize("depth, scale", [(10, 0.3), (10, 3.0), (30, 0.3), (30, 3.0)])
@@ -186,14 +275,25 @@ def test_a_large_gain_keeps_the_slopes_low():
 # --- section 5 and exercise 3: ReLU's √2, sigmoid's 1/4 ---------------------------------------------
 
 @pytest.mark.parametrize("activation", ["relu", "linear"])
-def test_exercise_3_he_is_exactly_sqrt2_to_the_L_times_lecun_for_homogeneous_activations(sweep, activation):
+def test_exercise_3_he_is_exactly_sqrt2_to_the_N_times_lecun_for_homogeneous_activations(sweep, activation):
     he, lecun = sweep[activation, "he"], sweep[activation, "lecun"]
-    for w in (1, 10, 30):
+    for w in (1, 10, 17, 30):
         i = at(he, w)
         assert he.sigma_max[i] / lecun.sigma_max[i] == pytest.approx(np.sqrt(2) ** w, rel=1e-10)
-    ratio = he.sigma_max[-1] / lecun.sigma_max[-1]
-    assert feedback.check_number(np.sqrt(2) ** 30, ratio).ok and feedback.check_number(2.0**15, ratio).ok
-    assert not feedback.check_number(np.sqrt(2), ratio).ok and not feedback.check_number(2.0**30, ratio).ok
+    i = at(he, 17)
+    assert i == at(lecun, 17)
+    ratio = he.sigma_max[i] / lecun.sigma_max[i]
+    assert feedback.check_number(np.sqrt(2) ** 17, ratio).ok and feedback.check_number(2.0**8.5, ratio).ok
+    for wrong in (np.sqrt(2), np.sqrt(2) ** 30, np.sqrt(2) ** 16, 2.0**17):
+        assert not feedback.check_number(wrong, ratio).ok
+
+
+def test_exercise_3s_depth_is_printed_by_no_table(sweep):
+    """17 weight layers: the section 3 tables print 10 and 30, and section 5 prints only the he product's σ_max."""
+    he = sweep["relu", "he"]
+    assert f"{he.sigma_max[at(he, 17)]:.6g}" == "1.59739"
+    for weights in (10, 30):
+        assert {row["weight layers"] for row in jn.depth.table(sweep, weights=weights).rows} == {weights}
 
 
 def test_tanh_is_not_homogeneous(sweep):
@@ -216,24 +316,44 @@ def test_reference_answer_of_the_quarter():
 
 def test_gain_4_lifts_the_bound_but_not_the_sigmoid_network():
     x16 = np.random.default_rng(0).normal(size=16)
-    net = chain_net(jn.Sigmoid, 16, 10, 4.0)
+    net = lesson_net("sigmoid", 30, 4.0)
     acts = net.activations(x16)
     pre, out = np.array(acts[1::2]), np.array(acts[2::2])
-    assert pre.shape == out.shape == (10, 16)
+    assert pre.shape == out.shape == (30, 16)
     sigma_max = jn.depth.singular_values(net, x16).sigma_max[-1]
-    assert sigma_max < 0.05 and sigma_max <= 1.0
+    assert sigma_max < 1e-5 and sigma_max <= 1.0
     assert np.all(out > 0) and 0.4 < out.mean() < 0.6
     assert np.abs(pre).mean() > 1 and np.mean(out * (1 - out)) < 0.15
-    weaker = jn.depth.singular_values(chain_net(jn.Sigmoid, 16, 10, 1.0), x16).sigma_max[-1]
+    weaker = jn.depth.singular_values(lesson_net("sigmoid", 30, 1.0), x16).sigma_max[-1]
     assert sigma_max > weaker  # the gain helps, the slopes undo most of it
 
 
-@pytest.mark.parametrize("depth", [10, 30])
-def test_no_gain_rescues_a_deep_sigmoid_network(depth):
+def sigmoid_rates() -> dict[float, float]:
+    """The lesson's factor per weight layer from layer 10 to layer 30, for each gain, at x16."""
     x16 = np.random.default_rng(0).normal(size=16)
-    for g in (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0):
-        s = jn.depth.singular_values(chain_net(jn.Sigmoid, 16, depth, g), x16)
-        assert s.sigma_max[-1] < 0.2 and s.sigma_max[-1] <= (g / 4) ** depth
+    rates = {}
+    for g in (1.0, 4.0, 8.0, 12.0, 16.0, 32.0):
+        s = jn.depth.singular_values(lesson_net("sigmoid", 30, g), x16)
+        assert s.sigma_max[-1] <= (g / 4) ** 30  # the bound (g/4)^N
+        rates[g] = (s.sigma_max[at(s, 30)] / s.sigma_max[at(s, 10)]) ** (1 / 20)
+    return rates
+
+
+def test_gains_8_to_16_do_better_than_4_but_none_keeps_sigmoid_near_1():
+    """The lesson's words: "Gains 8–16 do better than 4, but none keeps σ_max near 1: at best × 0.75 per layer"; summary: gain 12."""
+    rates = sigmoid_rates()
+    assert all(rates[g] > rates[4.0] for g in (8.0, 12.0, 16.0))
+    best = max(rates, key=rates.get)
+    assert best == 12.0 and f"{rates[best]:.2f}" == "0.75"
+    assert all(r < 0.76 for r in rates.values())
+
+
+@pytest.mark.parametrize("depth", [10, 30])
+def test_the_sigmoid_bound_holds_for_every_gain(depth):
+    x16 = np.random.default_rng(0).normal(size=16)
+    for g in (1.0, 2.0, 4.0, 8.0, 12.0, 16.0, 32.0, 64.0):
+        s = jn.depth.singular_values(lesson_net("sigmoid", depth, g), x16)
+        assert s.sigma_max[-1] <= (g / 4) ** depth and s.sigma_max[-1] < 0.5
 
 
 # --- section 6: through time ----------------------------------------------------------------
