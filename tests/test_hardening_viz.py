@@ -194,3 +194,12 @@ def test_the_signal_mask_is_restored_after_a_write(tmp_path: Path) -> None:
     write_png(jn.viz.heatmap(np.eye(2)), tmp_path / "a.png")
     assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"] and os.path.getsize(tmp_path / "a.png") > 0
+
+
+def test_a_title_of_words_and_numbers_keeps_its_spaces():
+    """``8 read as 1``: mathtext ignores spaces in math, so each space beside a word is written as one."""
+    from jacobnet.viz.figstyle import tex_name
+
+    assert tex_name("8 read as 1") == r"8\ \mathrm{read}\ \mathrm{as\ 1}"
+    assert tex_name("x and y") == r"x\ \mathrm{and}\ y"
+    assert tex_name("I ⊗ xᵀ") == r"I \otimes  x^{T}"  # (a formula's spaces are not words' spaces)

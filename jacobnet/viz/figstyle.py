@@ -173,6 +173,7 @@ def shared_mathtext() -> Iterator[None]:
 def _math(text: str) -> str:
     """``I ⊗ xᵀ`` → ``I \\otimes x^{T}``: symbols to mathtext, words upright."""
     text = re.sub(r"[A-Za-z]{2,}(?: \d+)?", lambda w: rf"\mathrm{{{w[0].replace(' ', chr(92) + ' ')}}}", text)
+    text = re.sub(r"(?<=\S) (?=\\mathrm\{)|(?<=\})(?<!\\\}) (?=\S)", r"\\ ", text)  # a space beside a word stays a space
     for symbol, tex in _SYMBOLS.items():
         text = text.replace(symbol, tex)
     return text
