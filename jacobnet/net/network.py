@@ -252,3 +252,20 @@ class Network(Stack):
         ``part="gauss_newton"`` or ``"residual"`` multiplies by that part of ``H`` only.
         """
         return curvature.hvp(self, x, y, v, part)
+
+    @_explained
+    def top_eigenvalue(self, x: Array, y: Array, v0: Array | None = None, *, part: str = "total", tol: float = 1e-9,
+                       max_iter: int = 100) -> curvature.TopEigen:
+        """The dominant eigenvalue of ``H`` (``λ_max`` near a minimum) by power iteration on :meth:`hvp`, ``H`` never formed.
+
+        ``v0`` warm-starts it (the last call's ``.vector``); see :func:`jacobnet.chain.curvature.top_eigenvalue`.
+
+        >>> import numpy as np
+        >>> from jacobnet import Dense, Tanh, MSE
+        >>> net = Network([Dense(3, 4, seed=0), Tanh(), Dense(4, 2, seed=1)], MSE())
+        >>> X, Y = np.ones((5, 3)), np.zeros((5, 2))
+        >>> top = net.top_eigenvalue(X, Y)
+        >>> bool(np.isclose(top.value, np.linalg.eigvalsh(net.hessian(X, Y))[-1], rtol=1e-8)), top.vector.shape
+        (True, (26,))
+        """
+        return curvature.top_eigenvalue(self, x, y, v0, part=part, tol=tol, max_iter=max_iter)
