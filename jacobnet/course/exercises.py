@@ -39,7 +39,6 @@ True
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
@@ -71,18 +70,6 @@ GRADIENT_OPS = 3
 def _plain(labels: Sequence[str]) -> Labels:
     """``W^{(1)}_{2,3}`` → ``W^(1)_2,3``: the LaTeX labels, readable in plain text (made on demand, as the labels are)."""
     return Labels(len(labels), lambda j: labels[j].replace("{", "").replace("}", ""))
-
-
-def _param_labels(net: Network) -> Labels:
-    """``net.param_labels()`` made on demand: a 5000 → 5000 layer has 25 million, and a check names at most a few."""
-    parts = [layer.param_labels(k) for k, layer in enumerate(net.param_layers, start=1)]
-    starts = np.cumsum([0, *(len(p) for p in parts)]).tolist()
-
-    def label(j: int) -> str:
-        a = bisect_right(starts, j) - 1
-        return parts[a][j - starts[a]]
-
-    return Labels(starts[-1], label)
 
 
 WRT = ("input", "params")
@@ -219,7 +206,7 @@ def check_gradient(answer: object, net: Network, x: Array, y: Array, *, reveal: 
                "check the gradient of a smaller network")
     guard_check("dL/dθ", (n,))
     hint = "layer order, each θ = [vec_r(W), b]: W row by row, then b"
-    return compare(answer, net.gradient(x, y), who="check_gradient", name="dL/dθ", col_labels=_plain(_param_labels(net)),
+    return compare(answer, net.gradient(x, y), who="check_gradient", name="dL/dθ", col_labels=_plain(net.param_labels()),
                    column_hint=hint, columns="parameters", reveal=reveal)
 
 
