@@ -18,10 +18,8 @@ Each test rebuilds the lesson's objects from the same constructor calls as the n
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import autograd.numpy as anp
+import lesson_source as source
 import numpy as np
 import pytest
 from autograd import grad
@@ -33,7 +31,6 @@ import jacobnet as jn
 from jacobnet.check import jacobian_fd, rel_error
 from jacobnet.course import exercises, feedback
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "04_build_backprop_yourself.ipynb"
 SETUP = [  # lines of the notebook whose objects the tests below rebuild
     "net = jn.Network([jn.Dense(3, 4, seed=0), jn.Tanh(), jn.Dense(4, 2, seed=1)], jn.SoftmaxCrossEntropy())",
     "x, y = np.array([0.5, -1.0, 2.0]), np.array([0.0, 1.0])",
@@ -73,19 +70,11 @@ def bug_case() -> tuple[jn.Network, np.ndarray, np.ndarray]:
     return net_b, X_b, Y_b
 
 
-def cells() -> list[dict]:
-    return json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-
-
-def text(cell: dict) -> str:
-    return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-
-
 def test_the_notebook_sets_up_what_these_tests_recompute():
-    code = "\n".join(text(c) for c in cells() if c["cell_type"] == "code")
+    code = source.code(4)
     missing = [line for line in SETUP if line not in code]
     assert not missing, missing
-    answer_cells = [text(c) for c in cells() if "answer" in c["metadata"].get("tags", [])]
+    answer_cells = [source.text(c) for c in source.cells(4) if "answer" in source.tags(c)]
     checked = {k: [a for a in answer_cells if f"lesson.check({k}," in a] for k in ANSWERS}
     assert all(len(v) == 1 for v in checked.values()), checked
     for k, line in ANSWERS.items():
@@ -372,8 +361,8 @@ def test_the_784_to_128_numbers():
 @pytest.mark.parametrize("tag", ["solution"])
 def test_the_cells_that_give_answers_away_are_teacher_only(tag):
     """Ex. 2's VJP [δ ⊙ y, δ ⊙ x] and Ex. 4's diagnosis are in cells the student edition leaves out."""
-    tagged = [text(c) for c in cells() if tag in c["metadata"].get("tags", [])]
+    tagged = [source.text(c) for c in source.cells(4) if tag in source.tags(c)]
     assert any("d_gate * v_ex[3:]" in t for t in tagged) and any("It is `G1`" in t for t in tagged)
-    untagged = "\n".join(text(c) for c in cells() if tag not in c["metadata"].get("tags", []))
+    untagged = "\n".join(source.text(c) for c in source.cells(4) if tag not in source.tags(c))
     assert r"(\delta \odot y)" not in untagged and "It is `G1`" not in untagged
     assert any(r"(\delta \odot y)" in t for t in tagged)

@@ -9,10 +9,9 @@ time) and that each exercise's answer key is right while the slip it targets is 
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
+import lesson_source as source
 import numpy as np
 import pytest
 
@@ -21,7 +20,6 @@ from jacobnet.chain.spectra import time_products
 from jacobnet.check import check_layer, fd_gradient, jacobian_fd, rel_error
 from jacobnet.course import Lesson, exercises, feedback
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "09_blocks_and_paths.ipynb"
 SETUP = [  # lines of the notebook whose objects the tests below rebuild
     "bottleneck = jn.Residual([jn.Dense(3, 2, seed=4), jn.Tanh(), jn.Dense(2, 3, seed=5)])",
     "x, y = np.array([0.5, -1.0]), np.array([0.0, 1.0])",
@@ -58,10 +56,9 @@ def stack(k: int) -> jn.Network:
 
 
 def test_the_notebook_sets_up_what_these_tests_recompute() -> None:
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    code = source.code(9)
     assert [line for line in SETUP if line not in code] == []
-    answers = ["".join(c["source"]) for c in cells if "answer" in c["metadata"].get("tags", [])]
+    answers = [source.text(c) for c in source.cells(9) if "answer" in source.tags(c)]
     assert len(answers) == 3 and all(line in cell for line, cell in zip(ANSWERS, answers))
     assert "jacobnet.chain.spectra" not in code  # the public face: jn.depth.through_time
     assert "g_untied" not in code  # exercise 3 is built from the uses' factors, not from an untied network's gradient

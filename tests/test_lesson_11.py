@@ -13,9 +13,7 @@ tests/test_attention.py (``compare_closed_forms``), not repeated here.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
+import lesson_source as source
 import numpy as np
 import pytest
 
@@ -23,7 +21,6 @@ import jacobnet as jn
 from jacobnet.check import jacobian_fd, rel_error
 from jacobnet.course import exercises, feedback
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "11_layernorm_and_attention.ipynb"
 LESSON_X = np.array([1.0, 2.0, 4.0, -1.0, 0.5])
 FD_TOL = 1e-7
 
@@ -304,12 +301,11 @@ def test_exercise_3_reference_answer_the_first_token_sees_only_itself():
 
 def test_the_cells_that_explain_an_answer_are_teacher_only():
     """Ex. 1's ε = 0 limit, Ex. 2's "rank 2 per token, 3 · 2 = 6" and Ex. 3's A and heatmap are tagged "solution"."""
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    text = lambda c: "".join(c["source"])  # noqa: E731
-    solution = [text(c) for c in cells if "solution" in c["metadata"].get("tags", [])]
-    student = "\n".join(text(c) for c in cells if "solution" not in c["metadata"].get("tags", []))
+    cells, text = source.cells(11), source.text
+    solution = [text(c) for c in cells if "solution" in source.tags(c)]
+    student = "\n".join(text(c) for c in cells if "solution" not in source.tags(c))
     for giveaway in ("the Jacobian would be zero", "3 \\cdot 2 = 6", 'print("A =\\n", causal.state(X_c).A)'):
         assert any(giveaway in t for t in solution) and giveaway not in student, giveaway
     assert "spy=True" in student  # the causal mask's pattern stays in the student's edition, without the values
-    code = "\n".join(text(c) for c in cells if c["cell_type"] == "code")
+    code = source.code(11)
     assert "np.sqrt(att.d_head)" in code and "/ np.sqrt(2)" not in code

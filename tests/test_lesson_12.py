@@ -12,9 +12,7 @@ that the exercises' reference answers are right and typical wrong ones are not.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
+import lesson_source as source
 import numpy as np
 import pytest
 
@@ -22,7 +20,6 @@ import jacobnet as jn
 from jacobnet.check import jacobian_fd, rel_error
 from jacobnet.course import feedback
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "12_depth_and_initialisation.ipynb"
 SETUP = [  # lines of the notebook whose objects the tests below rebuild
     "sweep = jn.depth.sweep(activations=(\"linear\", \"tanh\", \"relu\", \"sigmoid\"), inits=jn.Dense.INITS, depth=30, width=16)",
     "orthogonal_net = jn.depth.network(\"linear\", \"orthogonal\", depth=12, width=6, gain=0.9)",
@@ -71,10 +68,9 @@ def at(s: jn.chain.spectra.Spectra, weights: int) -> int:
 
 
 def test_the_notebook_sets_up_what_these_tests_recompute():
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    code = source.code(12)
     assert [line for line in SETUP if line not in code] == []
-    answers = ["".join(c["source"]) for c in cells if "answer" in c["metadata"].get("tags", [])]
+    answers = [source.text(c) for c in source.cells(12) if "answer" in source.tags(c)]
     assert len(answers) == 3 and all(line in cell for line, cell in zip(ANSWERS, answers))
     assert "[layer for k in range" not in code  # the gain networks come from jn.depth.network(…, gain=g)
 
@@ -82,9 +78,8 @@ def test_the_notebook_sets_up_what_these_tests_recompute():
 def test_no_cell_of_the_students_edition_gives_an_answer_away():
     """Ex. 1's g^N · orthogonal is the teacher's; Ex. 1 and 2 are measured after the prediction, in a cell of their own;
     Ex. 3's depth (17) is printed for he only."""
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    text = ["".join(c["source"]) for c in cells]
-    tags = [c["metadata"].get("tags", []) for c in cells]
+    cells = source.cells(12)
+    text, tags = [source.text(c) for c in cells], [source.tags(c) for c in cells]
     student = "\n".join(t for t, tag in zip(text, tags) if "solution" not in tag)
     assert "0.9^{12}" in "\n".join(t for t, tag in zip(text, tags) if "solution" in tag) and "0.9^{12}" not in student
     assert "g^L" not in student and "times an orthogonal matrix" not in student

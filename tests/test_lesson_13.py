@@ -11,9 +11,7 @@ at steps 133–134 — plus each exercise's answer key and the slips it must cat
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
+import lesson_source as source
 import numpy as np
 import pytest
 
@@ -22,7 +20,6 @@ from jacobnet.course import exercises, feedback
 from jacobnet.course.data import one_hot, two_spirals
 from jacobnet.course.predict import with_params
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "13_curvature.ipynb"
 SETUP = [  # lines of the notebook whose objects the tests below rebuild
     "X6, labels6 = two_spirals(3, seed=0)",
     'net = jn.build_network("2,3,2", activation="tanh", loss="softmax-ce", seed=0)',
@@ -44,13 +41,8 @@ ETA, MU = 0.3, 0.9
 BOUND = 2 * (1 + MU) / ETA
 
 
-def notebook_code() -> str:
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-
-
 def test_the_notebook_sets_up_what_these_tests_recompute():
-    code = notebook_code()
+    code = source.code(13)
     for line in SETUP + list(ANSWERS.values()):
         assert line in code, line
 

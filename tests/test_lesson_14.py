@@ -11,9 +11,7 @@ the slips it targets are not.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
+import lesson_source as source
 import numpy as np
 import pytest
 
@@ -23,7 +21,6 @@ from jacobnet.course.predict import accuracy, predict, with_params
 
 pytest.importorskip("sklearn")
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "14_digits_capstone.ipynb"
 SETUP = [  # lines of the notebook whose objects the tests below rebuild
     "split = jn.data.digits()",
     'net = jn.build_network([64, 32, 10], activation="tanh", loss="softmax-ce", seed=0)',
@@ -40,13 +37,8 @@ ANSWERS = {  # exercise → its answer line in the notebook (the reference answe
 }
 
 
-def notebook_code() -> str:
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-
-
 def test_the_notebook_sets_up_what_these_tests_recompute():
-    code = notebook_code()
+    code = source.code(14)
     for line in SETUP + list(ANSWERS.values()):
         assert line in code, line
 
