@@ -112,6 +112,23 @@ def check_mode(mode: str) -> None:
         raise ValueError(f"unknown mode {quote(mode)}; choose one of {', '.join(MODES)}")
 
 
+def flag(value: object, what: str) -> bool:
+    """``value`` as a bool if it is ``True`` or ``False`` (NumPy's too), else a ``TypeError`` naming ``what``.
+
+    A string such as ``"no"`` would be true, so it is refused.
+
+    >>> flag(np.True_, "check_matrix: reveal")
+    True
+    >>> flag("no", "check_matrix: reveal")
+    Traceback (most recent call last):
+    ...
+    TypeError: check_matrix: reveal must be True or False, got 'no'
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what} must be True or False, got {quote(value, 60)}")
+    return bool(value)
+
+
 def positive_int(value: object, what: str) -> int:
     """Return ``value`` as an ``int`` if it is a positive integer (``int`` or NumPy integer), else raise.
 

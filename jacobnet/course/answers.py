@@ -26,6 +26,7 @@ import numpy as np
 
 from jacobnet.check.entries import entry_tolerance, position
 from jacobnet.core.cost import shorten
+from jacobnet.core.validate import flag
 
 Array = np.ndarray
 RTOL, ATOL = 1e-6, 1e-12
@@ -91,23 +92,6 @@ def not_answered(name: str, example: str = "") -> Feedback:
     'not answered yet: replace `...` with your answer, a (2, 3) array.'
     """
     return Feedback(False, name, f"not answered yet: replace `...` with your answer{f', {example}' if example else ''}.", status="blank")
-
-
-def flag(value: object, what: str) -> bool:
-    """``value`` as a bool if it is ``True`` or ``False`` (NumPy's too), else a ``TypeError`` naming ``what``.
-
-    A string such as ``"no"`` would be true, so it is refused.
-
-    >>> flag(np.True_, "check_matrix: reveal")
-    True
-    >>> flag("no", "check_matrix: reveal")
-    Traceback (most recent call last):
-    ...
-    TypeError: check_matrix: reveal must be True or False, got 'no'
-    """
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{what} must be True or False, got {shorten(repr(value), 60)}")
-    return bool(value)
 
 
 def tolerance(value: object, what: str) -> float:

@@ -52,6 +52,7 @@ from jacobnet.core.cost import check_cost, shorten
 from jacobnet.core.finite import rel_error
 from jacobnet.core.memory import check_budget
 from jacobnet.core.numerics import F8
+from jacobnet.core.validate import flag
 from jacobnet.course.answers import (
     ATOL,
     ROUNDED,
@@ -59,7 +60,6 @@ from jacobnet.course.answers import (
     Feedback,
     check_number,
     check_shape,
-    flag,
     read_answer,
     shape_words,
     singular,

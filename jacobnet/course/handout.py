@@ -30,7 +30,7 @@ import re
 from pathlib import Path
 
 from jacobnet.core.cost import shorten
-from jacobnet.course.answers import flag
+from jacobnet.core.validate import flag
 from jacobnet.course.lessons import LESSONS, NOTEBOOKS, cell_source, read_notebook
 
 __all__ = ["strip_answers", "write_handout", "blank_answers", "ANSWER_TAG", "SOLUTION_TAG"]

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jacobnet.core.progress import STATIC_ENV, progress_bar
+from jacobnet.core.validate import flag
 from jacobnet.course.lessons import LESSONS, NOTEBOOKS, read_minutes
 
 if TYPE_CHECKING:
@@ -126,9 +127,7 @@ def build_site(out: Path, *, source: Path | None = None, overwrite: bool = False
     ...
     FileExistsError: ... exists and is not empty: pass overwrite=True to replace it
     """
-    for name, flag in (("overwrite", overwrite), ("progress", progress)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"{name} must be True or False, got {flag!r}")
+    overwrite, progress = flag(overwrite, "overwrite"), flag(progress, "progress")
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
         raise ValueError(f"timeout must be a whole number of seconds ≥ 1 (for each cell), got {timeout!r}")
     out = Path(out)
