@@ -74,18 +74,14 @@ def test_dense_params_sum_is_written_in_place_exactly():
 
 @pytest.mark.parametrize("name", [n for n, r in RULES.items() if r.df_out is not None])
 def test_df_from_the_output_against_df_on_the_whole_domain(name):
+    """A rule's ``df_out`` is only a cheaper spelling of ``df``: a few ε relative on the whole domain."""
     rule = RULES[name]
     lo, hi = rule.domain
     x = np.concatenate([np.linspace(lo, hi, 20001), np.linspace(-4.0, 4.0, 2001), [0.0, 1e-300, -1e-300]])
     exact, got = rule.df(x), rule.df_out(rule.f(x))
     assert np.max(np.abs(got - exact)) <= 4 * EPS  # a few ε absolute everywhere
-    if name == "softplus":  # −expm1(−a): relative everywhere
-        keep = exact > 1e-300
-        assert np.max(np.abs(got[keep] / exact[keep] - 1)) <= 8 * EPS
-    else:  # relative where f' is not small: |tanh x| ≤ ½, σ(x) ≤ ½
-        keep = np.abs(rule.f(x)) <= 0.5 if name == "tanh" else x <= 0
-        keep &= exact > 1e-300
-        assert np.max(np.abs(got[keep] / exact[keep] - 1)) <= 6 * EPS
+    keep = exact > 1e-300
+    assert np.max(np.abs(got[keep] / exact[keep] - 1)) <= 8 * EPS
 
 
 def networks() -> dict[str, jn.Network]:

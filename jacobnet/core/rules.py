@@ -65,14 +65,13 @@ class Rule:
             changes by ``diag(f''(x) ⊙ dx)``, :meth:`jacobnet.core.layers.Elementwise.vjp_tangent`).
         df_out: ``f'`` from the output ``a = f(x)``, ``df_out(a, **params)``, or ``None``:
             what the backward pass of a gradient uses when it already holds ``a``
-            (:meth:`jacobnet.core.layers.Elementwise.vjp_input`; ``1 − a²`` for tanh, one
-            ufunc pass where ``sech²(x)`` takes five), only for a rule where it is cheaper
-            than ``df``. ``1 − a²`` and ``a (1 − a)`` lose relative accuracy where ``f``
-            saturates (``a`` rounds towards 1 and ``f'`` is tiny), so they are used only
-            where ``|a| ≤ df_out_within``; beyond it ``df(x)`` is: relative error ≤ ~100 ε
-            everywhere. ``df`` stays the reference of the Jacobians.
-        df_out_within: where ``df_out`` is accurate to ~100 ε relative: ``|a| ≤`` this
-            (``None``: everywhere).
+            (:meth:`jacobnet.core.layers.Elementwise.vjp_input`), only for a rule where it is
+            cheaper than ``df`` *and* keeps its relative accuracy on the whole domain
+            (softplus' ``−expm1(−a)``). ``1 − a²`` for tanh and ``a (1 − a)`` for the sigmoid
+            are not such forms: where ``f`` saturates, ``a`` rounds towards 1 and they lose
+            every digit of the tiny ``f'``, and guarding them (a reduction, a mask, ``df`` on
+            the saturated entries) costs more than ``df(x)`` itself on the sizes of a course.
+            ``df`` stays the reference of the Jacobians.
     """
 
     name: str
@@ -87,7 +86,6 @@ class Rule:
     latex: str = ""
     d2f: Callable[..., Array] | None = None
     df_out: Callable[..., Array] | None = None
-    df_out_within: float | None = None
 
 
 def _sigmoid(x: Array) -> Array:
@@ -129,23 +127,6 @@ def _d2tanh(x: Array) -> Array:
     return -2.0 * np.tanh(x) * _dtanh(x)
 
 
-def _dtanh_out(a: Array) -> Array:
-    """``tanh' = 1 − a²`` at ``a = tanh(x)``: a few ``ε`` from ``sech²(x)`` absolutely, and relatively for ``|a| ≤ 1/2``.
-
-    (The error of ``a`` grows by ``2a²/(1 − a²)`` relative to ``1 − a²``: small unless ``tanh`` saturates.)
-    """
-    d = a * a
-    np.subtract(1.0, d, out=d)
-    return d
-
-
-def _dsigmoid_out(a: Array) -> Array:
-    """``σ' = a (1 − a)`` at ``a = σ(x)``: within a few ``ε`` absolutely, and relatively for ``x ≤ 0`` (``1 − a ≥ 1/2``)."""
-    d = 1.0 - a
-    d *= a
-    return d
-
-
 def _dsoftplus_out(a: Array) -> Array:
     """``softplus' = σ(x) = 1 − e^{−a}`` at ``a = softplus(x)``, as ``−expm1(−a)``: a few ``ε`` relative everywhere.
 
@@ -173,8 +154,6 @@ RULES: dict[str, Rule] = {
             dexpr=lambda x: 1 / (1 + sp.exp(-x)) * (1 - 1 / (1 + sp.exp(-x))),  # σ' = σ(1 − σ)
             latex=r"\sigma",
             d2f=_d2sigmoid,
-            df_out=_dsigmoid_out,
-            df_out_within=0.99,  # σ(1 − σ): (1 − a) cancels as a → 1
         ),
         Rule(
             "tanh",
@@ -184,8 +163,6 @@ RULES: dict[str, Rule] = {
             dexpr=lambda x: 1 - sp.tanh(x) ** 2,  # tanh' = 1 − tanh²
             latex=r"\tanh",
             d2f=_d2tanh,
-            df_out=_dtanh_out,
-            df_out_within=0.99,  # 1 − a²: cancels as |a| → 1 (2ε a²/(1 − a²) ≤ 100 ε for |a| ≤ 0.99)
         ),
         Rule(
             "relu",
