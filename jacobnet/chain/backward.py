@@ -290,15 +290,14 @@ class _Step:
 def _plan(net: Stack) -> tuple[list[_Step], int] | None:
     """A stack without blocks or shared layers as a list of :class:`_Step` and the first step with parameters; else ``None``.
 
-    Made once per stack and kept while ``net.positions``, every layer's class and every
-    method and reference operator the steps resolved are the ones it was made for (a class
-    patched later gets a new plan): what :func:`gradient` walks instead of the positions.
+    Made once per stack and kept while ``net.positions`` and every method and reference
+    operator the steps resolved from the layers' classes are the ones it was made for (a
+    class patched later gets a new plan; each class is looked at once, however many layers
+    share it): what :func:`gradient` walks instead of the positions.
     """
     cached = net.__dict__.get("_gradient_plan")
     if cached is not None and cached[0] is net.positions:
-        for layer, cls, names in cached[2]:
-            if type(layer) is not cls:
-                break
+        for cls, names in cached[2]:  # (each class once, however many layers share it)
             for name, value in names:
                 if getattr(cls, name) is not value:
                     break
@@ -307,17 +306,17 @@ def _plan(net: Stack) -> tuple[list[_Step], int] | None:
             break
         else:
             return cached[1]
-    plan, watched = None, []
+    plan, watched = None, {}
     if not net.shared and all(p.branches is None for p in net.positions):
         steps = [_Step(p) for p in net.positions]
         first = next((i for i, s in enumerate(steps) if s.params is not None), None)
         if first is not None:
             plan = (steps, first)
+        names = ("apply", *FAST_PATHS, *FAST_PATHS.values())
         for p in net.positions:
             cls = type(p.layer)
-            names = ("apply", *FAST_PATHS, *FAST_PATHS.values())
-            watched.append((p.layer, cls, tuple((n, getattr(cls, n)) for n in names)))
-    net.__dict__["_gradient_plan"] = (net.positions, plan, watched)
+            watched[cls] = tuple((n, getattr(cls, n)) for n in names)
+    net.__dict__["_gradient_plan"] = (net.positions, plan, tuple(watched.items()))
     return plan
 
 
