@@ -64,14 +64,15 @@ class Rule:
             rule without one: the curvature of an elementwise layer (its ``J_x = diag(f'(x))``
             changes by ``diag(f''(x) ⊙ dx)``, :meth:`jacobnet.core.layers.Elementwise.vjp_tangent`).
         df_out: ``f'`` from the output ``a = f(x)``, ``df_out(a, **params)``, or ``None``:
-            what the backward pass of a gradient uses when it already holds ``a``
-            (:meth:`jacobnet.core.layers.Elementwise.vjp_input`), only for a rule where it is
-            cheaper than ``df`` *and* keeps its relative accuracy on the whole domain
-            (softplus' ``−expm1(−a)``). ``1 − a²`` for tanh and ``a (1 − a)`` for the sigmoid
-            are not such forms: where ``f`` saturates, ``a`` rounds towards 1 and they lose
-            every digit of the tiny ``f'``, and guarding them (a reduction, a mask, ``df`` on
-            the saturated entries) costs more than ``df(x)`` itself on the sizes of a course.
+            what the backward pass of a gradient may use when it already holds ``a``
+            (:meth:`jacobnet.core.layers.Elementwise.vjp_input`; ``1 − a²`` for tanh, two
+            cheap ufunc passes where ``sech²(x)`` takes five, one of them a ``cosh``).
             ``df`` stays the reference of the Jacobians.
+        df_out_floor: ``None`` if ``df_out`` keeps its relative accuracy on the whole
+            domain (softplus' ``−expm1(−a)``); else the value at or above which it is
+            within ~100 ε of ``f'`` relatively. ``1 − a²`` and ``a (1 − a)`` lose every
+            digit of a tiny ``f'`` where ``f`` saturates (``a`` rounds towards 1): below the
+            floor ``f'`` comes from ``df(x)``.
     """
 
     name: str
@@ -86,6 +87,7 @@ class Rule:
     latex: str = ""
     d2f: Callable[..., Array] | None = None
     df_out: Callable[..., Array] | None = None
+    df_out_floor: float | None = None
 
 
 def _sigmoid(x: Array) -> Array:
@@ -127,6 +129,20 @@ def _d2tanh(x: Array) -> Array:
     return -2.0 * np.tanh(x) * _dtanh(x)
 
 
+def _dtanh_out(a: Array) -> Array:
+    """``tanh' = 1 − a²`` at ``a = tanh(x)``: relative error ``≈ 2ε a²/(1 − a²)``, ≤ ~100 ε where ``1 − a² ≥ 1 − 0.99²``."""
+    d = a * a
+    np.subtract(1.0, d, out=d)
+    return d
+
+
+def _dsigmoid_out(a: Array) -> Array:
+    """``σ' = a (1 − a)`` at ``a = σ(x)``: relative error ``≈ ε a/(1 − a)``, ≤ ~100 ε where ``a (1 − a) ≥ 0.99 · 0.01``."""
+    d = 1.0 - a
+    d *= a
+    return d
+
+
 def _dsoftplus_out(a: Array) -> Array:
     """``softplus' = σ(x) = 1 − e^{−a}`` at ``a = softplus(x)``, as ``−expm1(−a)``: a few ``ε`` relative everywhere.
 
@@ -154,6 +170,8 @@ RULES: dict[str, Rule] = {
             dexpr=lambda x: 1 / (1 + sp.exp(-x)) * (1 - 1 / (1 + sp.exp(-x))),  # σ' = σ(1 − σ)
             latex=r"\sigma",
             d2f=_d2sigmoid,
+            df_out=_dsigmoid_out,
+            df_out_floor=0.99 * 0.01,  # a (1 − a) ≥ this ⇔ a ∈ [0.01, 0.99]: (1 − a) has not cancelled
         ),
         Rule(
             "tanh",
@@ -163,6 +181,8 @@ RULES: dict[str, Rule] = {
             dexpr=lambda x: 1 - sp.tanh(x) ** 2,  # tanh' = 1 − tanh²
             latex=r"\tanh",
             d2f=_d2tanh,
+            df_out=_dtanh_out,
+            df_out_floor=1.0 - 0.99**2,  # 1 − a² ≥ this ⇔ |a| ≤ 0.99
         ),
         Rule(
             "relu",
