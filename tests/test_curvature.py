@@ -1,7 +1,7 @@
 """Second order as Jacobian products: Hessian, hvp, Gauss–Newton, output Jacobians, per-sample gradients, NTK.
 
 * The Hessian (the R-pass through the explicit products) against SymPy's ``hessian`` of
-  the loss expression on tiny networks (≤ 1e-12), central differences of ``gradient``
+  the loss expression on tiny networks (≤ 1e-12; every activation on a 2→3→1 MSE network), central differences of ``gradient``
   (≤ 1e-6) and HIPS autograd's ``hessian`` of the loss written plainly here (≤ 1e-10), on
   random networks of every activation and loss, with a Residual block and a shared layer,
   one sample and batches; symmetric without being symmetrised.
@@ -14,7 +14,8 @@
   derivative; every layer's ``vjp_tangent`` against autograd's Hessian-vector product of
   ``g · f(x; θ)``; every loss's ``hessian_op`` against autograd, its ``closed_form_hessian``
   proved equal to SymPy's.
-* Bad input: ``v`` of the wrong shape, a layer without ``vjp_tangent``, the memory guard.
+* Bad input: ``v`` of the wrong shape, a layer without ``vjp_tangent``, the memory guard (Hessian, output
+  Jacobian, Gauss–Newton, NTK, per-sample gradients).
 """
 
 from __future__ import annotations
@@ -169,6 +170,14 @@ def test_hessian_of_a_2_3_2_tanh_softmax_network_and_its_parts_equal_sympys():
 def test_hessian_of_a_softmax_layer_and_cross_entropy_equals_sympys():
     net = jn.Network([jn.Dense(2, 2, seed=4), jn.Softplus(), jn.Dense(2, 2, seed=5), jn.Softmax()], jn.CrossEntropy())
     sympy_case(net, np.array([0.7, -1.3]), np.array([0.25, 0.75]), parts=("total",))
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_hessian_of_a_2_3_1_network_of_every_activation_and_its_parts_equal_sympys(act):
+    net = jn.Network([jn.Dense(2, 3, seed=0), activation(act, np.random.default_rng(1)), jn.Dense(3, 1, seed=1)], jn.MSE())
+    X, Y = np.array([[0.7, -1.3], [0.2, 0.4]]), np.array([[0.4], [-1.0]])
+    sympy_case(net, X, Y)
+    assert np.abs(symbolic_hessian_at(net, X, Y, part="residual")).max() > 0.1  # the residual term is there to be checked
 
 
 def test_symbolic_hessian_is_refused_by_the_size_guard():
@@ -434,6 +443,19 @@ def test_the_dense_matrices_are_refused_over_the_memory_budget(small):
         assert net.hvp(x, y, np.ones(26)).shape == (26,)  # no dense matrix: no refusal
     with memory_budget(100 * 2 * 26 * 8 - 1), pytest.raises(JacobianMemoryError, match=r"output Jacobian .* \(100, 2, 26\)"):
         net.output_jacobian(np.ones((100, 3)))
+
+
+def test_gauss_newton_ntk_and_per_sample_gradients_are_refused_over_the_memory_budget(small):
+    net, x, y = small  # 26 parameters, 2 outputs
+    with memory_budget(26 * 26 * 8 - 1), pytest.raises(JacobianMemoryError, match=r"the Gauss–Newton matrix of shape \(26, 26\).*use hvp"):
+        net.gauss_newton(x, y)
+    X = np.ones((100, 3))
+    with memory_budget(200 * 200 * 8 - 1), pytest.raises(JacobianMemoryError, match=r"the NTK of shape \(200, 200\)"):
+        net.ntk(X)  # (its J, 100 × 2 × 26, is within the budget)
+    with memory_budget(100 * 26 * 8 - 1), pytest.raises(JacobianMemoryError, match=r"the per-sample gradients of shape \(100, 1, 26\)"):
+        net.per_sample_gradients(X, np.eye(2)[np.arange(100) % 2])
+    with memory_budget(200 * 200 * 8):
+        assert net.ntk(X).shape == (200, 200)
 
 
 # --- the figure ----------------------------------------------------------------------------------------------

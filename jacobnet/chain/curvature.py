@@ -76,10 +76,7 @@ def output_jacobian(net: Stack, x: Array) -> Array:
     ((2, 8), True)
     """
     acts, inputs = net.run(x)
-    n_L = acts[-1].shape[-1]
-    lead = acts[0].shape[:-1]
-    _guard(lead + (n_L, net.n_params), "the output Jacobian ∂a_L/∂θ", "use a smaller batch")
-    return _pull(net, inputs, np.broadcast_to(np.eye(n_L), lead + (n_L, n_L)))
+    return _output_jacobian(net, acts, inputs)
 
 
 def per_sample_gradients(net: Stack, x: Array, y: Array) -> Array:
@@ -113,9 +110,10 @@ def ntk(net: Stack, x: Array) -> Array:
     >>> K.shape, bool(np.allclose(K, K.T)), bool(np.linalg.eigvalsh(K).min() > -1e-12)
     ((10, 10), True, True)
     """
-    J = output_jacobian(net, x)
-    J = J.reshape(-1, J.shape[-1])
-    _guard((J.shape[0], J.shape[0]), "the NTK", "use a smaller batch")
+    acts, inputs = net.run(x)
+    rows = _count(acts) * acts[-1].shape[-1]
+    _guard((rows, rows), "the NTK", "use a smaller batch")  # (asked before J is formed)
+    J = _output_jacobian(net, acts, inputs).reshape(rows, net.n_params)
     return J @ J.T
 
 
@@ -135,11 +133,11 @@ def gauss_newton(net: Stack, x: Array, y: Array) -> Array:
     >>> bool(np.allclose(gauss_newton(net, x, np.zeros(2)), J.T @ J))      # MSE over n = 2: H_ℓ = I
     True
     """
-    acts, inputs, y = activations_and_target(net, x, y)
-    J = output_jacobian(net, acts[0])
-    HJ = net.loss_fn.hessian_op(acts[-1], y).jvp(J)
     P = net.n_params
-    _guard((P, P), "the Gauss–Newton matrix", "use hvp(..., part='gauss_newton') for products with it")
+    _guard((P, P), "the Gauss–Newton matrix", "use hvp(..., part='gauss_newton') for products with it")  # (before J)
+    acts, inputs, y = activations_and_target(net, x, y)
+    J = _output_jacobian(net, acts, inputs)
+    HJ = net.loss_fn.hessian_op(acts[-1], y).jvp(J)
     return J.reshape(-1, P).T @ HJ.reshape(-1, P) / _count(acts)
 
 
@@ -308,6 +306,13 @@ def hessian_parts(net: Stack, x: Array, y: Array, chunk: int | None = None, prog
 
 
 # --- the passes -------------------------------------------------------------------------------------
+def _output_jacobian(net: Stack, acts: list[Array], inputs: list[Array]) -> Array:
+    """``∂a_L/∂θ`` from a forward pass already run: the identity rows pulled back, under the memory guard."""
+    n_L, lead = acts[-1].shape[-1], acts[0].shape[:-1]
+    _guard(lead + (n_L, net.n_params), "the output Jacobian ∂a_L/∂θ", "use a smaller batch")
+    return _pull(net, inputs, np.broadcast_to(np.eye(n_L), lead + (n_L, n_L)))
+
+
 def _pull(net: Stack, inputs: list[Array], rows: Array) -> Array:
     """The rows ``(…, k, n_L)`` pulled back to every layer's parameters: ``(…, k, n_params)``, per sample."""
     out = np.zeros(rows.shape[:-1] + (net.n_params,))

@@ -163,6 +163,15 @@ def input_products(net: Stack, x: object) -> Iterator[tuple[int, Array]]:
     through the ``l``-th top-level layer's structure (a block's whole ``J_x``). Each
     product is ``(n_L, n_l)``, or ``(B, n_L, n_l)`` per sample; the memory guard is
     asked before it is formed. ``x``: ``(n_in,)`` or ``(B, n_in)``.
+
+    >>> from jacobnet import Network, Dense, Tanh, MSE
+    >>> net = Network([Dense(3, 4, seed=0), Tanh(), Dense(4, 2, seed=1)], MSE())
+    >>> [(l, P.shape) for l, P in input_products(net, np.ones((5, 3)))]       # a batch of 5: per sample
+    [(3, (5, 2, 2)), (2, (5, 2, 4)), (1, (5, 2, 4)), (0, (5, 2, 3))]
+    >>> x = np.array([0.5, -1.0, 2.0])
+    >>> P = dict(input_products(net, x))[1]                                   # ∂a3/∂a1 = W_2 diag(tanh′(z_1))
+    >>> bool(np.allclose(P, net.layers[2].W * (1 - np.tanh(net.layers[0].forward(x)) ** 2), rtol=1e-14, atol=0))
+    True
     """
     net = _checked(net, "input_products")
     acts = net.activations(x)
@@ -178,7 +187,11 @@ def input_products(net: Stack, x: object) -> Iterator[tuple[int, Array]]:
 
 
 def singular_values(P: Array) -> Array:
-    """The singular values of ``P`` (``(m, n)``, or ``(B, m, n)`` per sample), descending: ``(k,)`` or ``(B, k)``."""
+    """The singular values of ``P`` (``(m, n)``, or ``(B, m, n)`` per sample), descending: ``(k,)`` or ``(B, k)``, ``k = min(m, n)``.
+
+    >>> singular_values(np.array([[3.0, 0.0, 0.0], [0.0, -4.0, 0.0]]))        # 2 × 3: the sizes of its axes
+    array([4., 3.])
+    """
     return np.linalg.svd(P, compute_uv=False)
 
 
@@ -187,6 +200,11 @@ def spectra(net: Stack, x: object) -> Spectra:
 
     Products of :func:`input_products`, shallowest (``l = L``, the identity) first;
     each is reduced to its singular values as soon as it is formed.
+
+    >>> from jacobnet import Network, Dense, ReLU, MSE
+    >>> s = spectra(Network([Dense(3, 5, seed=0), ReLU(), Dense(5, 2, seed=1)], MSE()), np.ones(3))
+    >>> s.depths, s.weights, s.shapes
+    ([0, 1, 2, 3], [0, 1, 1, 2], [(2, 2), (2, 5), (2, 5), (2, 3)])
     """
     net = _checked(net, "spectra")
     L, params = len(net.layers), [layer.n_params > 0 for layer in net.layers]
@@ -221,6 +239,12 @@ def time_products(rnn: RNN, x: object) -> Iterator[tuple[int, Array]]:
 
     ``D_t = diag(f′(z_t))`` are the RNN's own slopes (:meth:`~jacobnet.core.rnn.RNN.run`);
     each product is ``(n_h, n_h)``, or ``(B, n_h, n_h)``, formed under the memory guard.
+
+    >>> rnn = RNN(2, 3, steps=4, seed=0)                  # 4 steps of 2 inputs, 3 hidden units
+    >>> x = np.linspace(-1, 1, 8)
+    >>> P = dict(time_products(rnn, x))
+    >>> sorted(P), P[3].shape, bool(np.allclose(P[3], np.diag(rnn.run(x)[2][3]) @ rnn.W_hh))   # ∂h4/∂h3 = D_4 W_hh
+    ([0, 1, 2, 3, 4], (3, 3), True)
     """
     rnn = _checked_rnn(rnn, "time_products")
     x = as_input(x, f"time_products: {rnn!r}", rnn.n_in)
@@ -238,6 +262,10 @@ def through_time(rnn: RNN, x: object) -> Spectra:
     """``‖∂h_T/∂h_t‖₂`` and every singular value of ``∂h_T/∂h_t = D_T W_hh ⋯ D_{t+1} W_hh``, for ``t = T … 0``.
 
     ``sigma_max`` of the result is the norm. Products of :func:`time_products`.
+
+    >>> s = through_time(RNN(2, 3, steps=4, seed=0), np.ones((5, 8)))      # a batch of 5
+    >>> s.labels[-1], s.unit, s.sigma_max.shape
+    ('∂h4/∂h0', 'time steps', (5, 5))
     """
     rnn = _checked_rnn(rnn, "through_time")
     T = rnn.steps
