@@ -210,16 +210,44 @@ class Network(Stack):
 
     @_explained
     def per_sample_gradients(self, x: Array, y: Array) -> Array:
-        """``∂ℓ_b/∂θ`` of each sample: ``(B, n_params)`` (one sample: ``(1, n_params)``); their mean is :meth:`gradient`."""
+        """``∂ℓ_b/∂θ`` of each sample: ``(B, n_params)`` (one sample: ``(1, n_params)``); their mean is :meth:`gradient`.
+
+        >>> import numpy as np
+        >>> from jacobnet import Dense, Tanh, MSE
+        >>> net = Network([Dense(3, 4, seed=0), Tanh(), Dense(4, 2, seed=1)], MSE())
+        >>> X, Y = np.arange(15.0).reshape(5, 3) / 10, np.zeros((5, 2))
+        >>> G = net.per_sample_gradients(X, Y)
+        >>> G.shape, bool(np.allclose(G.mean(axis=0), net.gradient(X, Y), rtol=1e-14, atol=0))
+        ((5, 26), True)
+        """
         return curvature.per_sample_gradients(self, x, y)
 
     def ntk(self, x: Array) -> Array:
-        """The neural tangent kernel ``Θ = J Jᵀ``: ``(B·n_L, B·n_L)``, ``J`` the stacked output Jacobians."""
+        """The neural tangent kernel ``Θ = J Jᵀ``: ``(B·n_L, B·n_L)``, ``J`` the stacked output Jacobians.
+
+        >>> import numpy as np
+        >>> from jacobnet import Dense, Tanh, MSE
+        >>> net = Network([Dense(3, 4, seed=0), Tanh(), Dense(4, 2, seed=1)], MSE())
+        >>> X = np.arange(15.0).reshape(5, 3) / 10
+        >>> K, J = net.ntk(X), net.output_jacobian(X).reshape(10, 26)
+        >>> K.shape, bool(np.allclose(K, J @ J.T, rtol=1e-14, atol=0))
+        ((10, 10), True)
+        """
         return curvature.ntk(self, x)
 
     @_explained
     def gauss_newton(self, x: Array, y: Array) -> Array:
-        """``Jᵀ H_ℓ J`` (the batch mean): ``(n_params, n_params)``, ``H_ℓ`` the loss's Hessian in the output."""
+        """``Jᵀ H_ℓ J`` (the batch mean): ``(n_params, n_params)``, ``H_ℓ`` the loss's Hessian in the output.
+
+        >>> import numpy as np
+        >>> from jacobnet import Dense, Tanh, MSE
+        >>> net = Network([Dense(3, 4, seed=0), Tanh(), Dense(4, 2, seed=1)], MSE())
+        >>> X, Y = np.arange(15.0).reshape(5, 3) / 10, np.zeros((5, 2))
+        >>> J = net.output_jacobian(X)                      # (5, 2, 26); MSE over 2 outputs: H_ℓ = (2/2) I
+        >>> GN = net.gauss_newton(X, Y)
+        >>> GN.shape, bool(np.allclose(GN, np.einsum("bki,bkj->ij", J, J) / 5, rtol=1e-13, atol=1e-15))
+        ((26, 26), True)
+        """
         return curvature.gauss_newton(self, x, y)
 
     @_explained
@@ -250,6 +278,13 @@ class Network(Stack):
         """``H v`` without forming ``H`` (a JVP of the backward pass); ``v``: ``(n_params,)`` or ``(n_params, k)``.
 
         ``part="gauss_newton"`` or ``"residual"`` multiplies by that part of ``H`` only.
+
+        >>> import numpy as np
+        >>> from jacobnet import Dense, Tanh, MSE
+        >>> net = Network([Dense(3, 4, seed=0), Tanh(), Dense(4, 2, seed=1)], MSE())
+        >>> X, Y, v = np.arange(15.0).reshape(5, 3) / 10, np.zeros((5, 2)), np.linspace(-1, 1, 26)
+        >>> bool(np.allclose(net.hvp(X, Y, v), net.hessian(X, Y) @ v, rtol=1e-12, atol=1e-15))
+        True
         """
         return curvature.hvp(self, x, y, v, part)
 
