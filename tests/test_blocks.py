@@ -1,8 +1,8 @@
 """Blocks — ``Residual``, ``Concat``, ``Sum``, ``Sequential``, ``Select`` — and networks made of them.
 
 * Random networks (widths up to 12, odd ones, every activation, every loss, blocks
-  nested three deep, the same ``Dense`` or block object at several positions, one
-  sample and batches): ``Network.gradient`` in both modes, and ``trace.gradient``,
+  nested three deep, RNNs and unrolled RNNs at any depth, the same ``Dense``, ``RNN`` or
+  block object at several positions, one sample and batches): ``Network.gradient`` in both modes, and ``trace.gradient``,
   against HIPS autograd of the network written plainly here (:func:`plain`, a little
   interpreter of the block structure in ``autograd.numpy`` that never calls
   jacobnet's numerics), ``rel_error ≤ 1e-10``.
@@ -13,7 +13,8 @@
   ``RowBlock``): ``dense`` / ``vjp`` / ``vjp_sum`` / ``vjp_mean`` / ``jvp`` /
   ``batch_slice`` agree with each other and with autograd's matrix.
 * Paths: a chain through blocks is the sum of its paths, in every order and both
-  modes, and equals that layer's block of the gradient; ``2^k`` paths through ``k``
+  modes, and equals that layer's block of the gradient and the product of the top-level
+  layers' materialised Jacobians (``I + J_g`` whole, never split into paths); ``2^k`` paths through ``k``
   residual blocks with binomial lengths; a concatenation multiplies the count by its
   branches; on random networks the count and the lengths match a count made here.
 * The trace: junctions ``skip + inner`` whose terms are products; unique names.
@@ -59,16 +60,23 @@ FEWER = settings(SETTINGS, max_examples=max(1, FAST.max_examples // 2))
 
 
 # --- the reference: the block structure interpreted plainly -------------------------------
+def theta_size(layer) -> int:
+    """A Dense's ``[vec_r(W), b]``, an RNN's ``[vec_r(W_ih), vec_r(W_hh), b_ih, b_hh]``: counted from its sizes here."""
+    if isinstance(layer, jn.RNN):
+        return layer.hidden_size * (layer.input_size + layer.hidden_size + 2)
+    return layer.n_out * (layer.n_in + 1)
+
+
 def theta_layout(layers) -> dict[int, slice]:
-    """Each distinct ``Dense``'s slice of θ: ``[vec_r(W), b]``, in the order the forward pass first meets it."""
+    """Each distinct ``Dense``'s or ``RNN``'s slice of θ, in the order the forward pass first meets it."""
     out: dict[int, slice] = {}
     start = 0
 
     def visit(layer) -> None:
         nonlocal start
-        if isinstance(layer, jn.Dense):
+        if isinstance(layer, (jn.Dense, jn.RNN)):
             if id(layer) not in out:
-                size = layer.n_out * (layer.n_in + 1)
+                size = theta_size(layer)
                 out[id(layer)] = slice(start, start + size)
                 start += size
         for branch in branches_of(layer):
@@ -111,7 +119,7 @@ def plain(layer, theta, a, where: dict[int, slice], fns=STABLE):
     """``layer``'s output at ``a`` (last axis), its parameters read from ``theta`` at ``where[id(dense)]``.
 
     y = x + g(x), [g_1(x); g_2(x)], Σ g_i(x), g_k(⋯ g_1(x)), x[index] (0 at −1), W x + b,
-    and the activations — from the definitions, not from jacobnet.
+    the Elman recurrence (:func:`plain_rnn`) and the activations — from the definitions, not from jacobnet.
     """
     if isinstance(layer, jn.Residual):
         return a + plain_seq(layer.layers, theta, a, where, fns)
@@ -128,6 +136,8 @@ def plain(layer, theta, a, where: dict[int, slice], fns=STABLE):
     if isinstance(layer, jn.Select):
         idx = np.asarray(layer.index)
         return a[..., np.maximum(idx, 0)] * (idx >= 0).astype(float)
+    if isinstance(layer, jn.RNN):
+        return plain_rnn(layer, theta[where[id(layer)]], a, fns)
     if isinstance(layer, jn.Dense):
         t = theta[where[id(layer)]]
         k = layer.n_in * layer.n_out
@@ -137,6 +147,21 @@ def plain(layer, theta, a, where: dict[int, slice], fns=STABLE):
     if isinstance(layer, jn.LeakyReLU):
         return fns["leaky_relu"](a, layer.rule_params["alpha"])
     return fns[layer.rule.name](a)
+
+
+def plain_rnn(rnn, t, a, fns=STABLE):
+    """h_s = f(W_ih x_s + b_ih + W_hh h_{s−1} + b_hh), h_0 = 0, over [x_1; …; x_T] on the last axis of ``a``;
+    ``t = [vec_r(W_ih), vec_r(W_hh), b_ih, b_hh]`` (PyTorch's order); ``h_T`` or ``[h_1; …; h_T]``."""
+    n_x, n_h, T = rnn.input_size, rnn.hidden_size, rnn.steps
+    i, j = n_h * n_x, n_h * (n_x + n_h)
+    W_ih, W_hh = anp.reshape(t[:i], (n_h, n_x)), anp.reshape(t[i:j], (n_h, n_h))
+    b_ih, b_hh = t[j : j + n_h], t[j + n_h :]
+    f = fns[rnn.nonlinearity]
+    h, hs = anp.zeros(a.shape[:-1] + (n_h,)), []
+    for s in range(T):
+        h = f(anp.dot(a[..., s * n_x : (s + 1) * n_x], W_ih.T) + b_ih + anp.dot(h, W_hh.T) + b_hh)
+        hs.append(h)
+    return h if rnn.output == "last" else anp.concatenate(hs, axis=-1)
 
 
 def plain_seq(layers, theta, a, where, fns=STABLE):
@@ -183,8 +208,8 @@ def unsaturated(net: jn.Network, x: np.ndarray) -> bool:
 
 
 # --- random block structures ------------------------------------------------------------------
-LEAVES = ("dense", "act", "act", "softmax", "select")
-BLOCKS = ("residual", "concat", "sum", "sequential", "same_block")
+LEAVES = ("dense", "act", "act", "softmax", "select", "rnn")
+BLOCKS = ("residual", "concat", "sum", "sequential", "same_block", "unrolled")
 
 
 class Builder:
@@ -193,6 +218,8 @@ class Builder:
     def __init__(self, draw: st.DrawFn, share: bool = True):
         self.draw, self.share = draw, share
         self.dense: list[jn.Dense] = []
+        self.rnns: list[jn.RNN] = []
+        self.recurrent = False  # an RNN or an unrolled one made
         self.blocks: list[tuple[jn.Layer, int, int]] = []  # (block, n_in, n_out)
 
     def dense_layer(self, n: int, m: int) -> jn.Dense:
@@ -203,6 +230,22 @@ class Builder:
         d = jn.Dense(n, m)
         self.dense.append(d)
         return d
+
+    def new_rnn(self, n: int, cap: int, max_steps: int = 4) -> jn.RNN:
+        """An RNN reading ``n = T·n_x`` features (tanh or relu, ``h_T`` or every ``h_t``)."""
+        T = self.draw(st.sampled_from([t for t in range(1, max_steps + 1) if n % t == 0]))
+        return jn.RNN(n // T, self.draw(st.integers(1, min(cap, 6))), steps=T,
+                      nonlinearity=self.draw(st.sampled_from(("tanh", "relu"))), output=self.draw(st.sampled_from(("last", "all"))))
+
+    def rnn_layer(self, n: int, cap: int) -> jn.RNN:
+        """An RNN reading ``n`` features: one made before (shared weights), or a new one."""
+        pool = [r for r in self.rnns if r.n_in == n]
+        if self.share and pool and self.draw(st.integers(0, 2)):
+            return self.draw(st.sampled_from(pool))
+        rnn = self.new_rnn(n, cap)
+        self.rnns.append(rnn)
+        self.recurrent = True
+        return rnn
 
     def activation(self, n: int) -> jn.Layer:
         kind = self.draw(st.sampled_from(ACTIVATIONS + (("softmax",) if n >= 2 else ())))
@@ -222,6 +265,9 @@ class Builder:
             return self.activation(n), n
         if kind == "softmax":
             return (jn.Softmax(), n) if n >= 2 else (self.activation(n), n)
+        if kind == "rnn":
+            rnn = self.rnn_layer(n, cap)
+            return rnn, rnn.out_size(n)
         if kind == "select":
             index = self.draw(st.lists(st.integers(-1, n - 1), min_size=1, max_size=min(cap, 12)))
             if max(index) < 0:  # only padding: its products are integer arrays (test_bug_select_of_padding_only)
@@ -237,6 +283,12 @@ class Builder:
         return block, m
 
     def block(self, kind: str, n: int, depth: int, cap: int) -> tuple[jn.Layer, int]:
+        if kind == "unrolled":  # an RNN as blocks: its two Dense layers shared by every step
+            rnn = self.new_rnn(n, cap, max_steps=3)
+            unrolled = rnn.unroll()
+            self.dense += unrolled.param_layers()  # (new objects: randomised, and open to sharing, like any Dense)
+            self.recurrent = True
+            return unrolled, rnn.out_size(n)
         if kind == "residual":
             inner, m = self.seq(n, depth - 1, 1, 3, cap, branch=True)
             if m != n:
@@ -282,20 +334,28 @@ class Builder:
         return layers, n
 
     def randomise(self, rng: np.random.Generator) -> None:
-        """Moderate weights: W ~ N(0, 1/n_in), b ~ N(0, 1/4)."""
+        """Moderate weights: W ~ N(0, 1/n_in), b ~ N(0, 1/4) (an RNN's W_hh ~ N(0, 1/n_h) too)."""
         for d in self.dense:
             d.set_params(np.concatenate([rng.normal(size=d.n_in * d.n_out) / np.sqrt(d.n_in), rng.normal(scale=0.5, size=d.n_out)]))
+        for r in self.rnns:
+            n_x, n_h = r.input_size, r.hidden_size
+            r.set_params(np.concatenate([rng.normal(size=n_h * n_x) / np.sqrt(n_x), rng.normal(size=n_h * n_h) / np.sqrt(n_h),
+                                         rng.normal(scale=0.5, size=2 * n_h)]))
 
 
 @st.composite
 def networks(draw: st.DrawFn, batch: bool | None = None, max_depth: int = 3, share: bool = True):
-    """``(net, x, y)``: top-level layers and blocks nested up to ``max_depth``, then what the loss needs."""
+    """``(net, x, y)``: top-level layers and blocks nested up to ``max_depth`` (RNNs and unrolled RNNs among them),
+    then what the loss needs."""
     build = Builder(draw, share)
     n0 = draw(st.integers(1, 12))
     layers, m = build.seq(n0, max_depth, 1, 4, 12)
     if not build.blocks:  # at least one block
         block, m = build.piece(m, max_depth, 12, draw(st.sampled_from(BLOCKS[:4])))
         layers.append(block)
+    if not build.recurrent and draw(st.booleans()):  # recurrence in about two networks in three
+        piece, m = build.piece(m, 0, 12, draw(st.sampled_from(["rnn", "unrolled"])))
+        layers.append(piece)
     if share and not any(p.use > 1 and p.k for p in jn.Network(layers, jn.MSE()).all_positions):
         # at least one Dense at two positions: at the top and inside a block
         d = build.dense_layer(m, m)
@@ -836,6 +896,58 @@ def test_chains_of_random_networks_are_their_layers_gradients(case) -> None:
         assert rel_error(value, g[where[key]], scale=np.max(np.abs(g))) <= GRAD_TOL, ps[0].name
 
 
+def materialised_product(net: jn.Network, x: np.ndarray, y: np.ndarray, layer: jn.Layer) -> np.ndarray:
+    """``Σ_positions J_loss · J_x(f_L) ⋯ J_x(f_{i+1}) · J_θ(f_i)[:, layer]`` at one sample, every factor a dense matrix.
+
+    The product over the top-level layers, each block's Jacobian materialised whole (``I + J_g``,
+    ``[J_1; J_2]``) and never expanded into paths; ``f_i`` runs over the top-level positions that
+    hold ``layer`` (itself, or a block with it inside: its columns of that block's ``J_θ``).
+    """
+    acts = net.activations(x)
+    row, after = net.loss_fn.jacobian(acts[-1], y), [None] * len(net.layers)
+    for i in range(len(net.layers) - 1, -1, -1):
+        after[i] = row
+        row = row @ net.layers[i].jacobian_input(acts[i])
+    total = np.zeros((1, layer.n_params))
+    for i, top in enumerate(net.layers):
+        leaves = top.param_layers()
+        if any(leaf is layer for leaf in leaves):
+            start = sum(leaf.n_params for leaf in leaves[: [id(v) for v in leaves].index(id(layer))])
+            total += after[i] @ top.jacobian_params(acts[i])[:, start : start + layer.n_params]
+    return total
+
+
+@FEWER
+@given(networks())
+def test_the_sum_of_the_paths_is_the_materialised_product(case) -> None:
+    """Every layer's chain: Σ of ``chain.paths()`` against the product of the top-level layers' dense Jacobians."""
+    net, x, y = case
+    by_layer: dict[int, list] = {}
+    for p in net.all_positions:
+        if p.k is not None:
+            by_layer.setdefault(id(p.layer), []).append(p)
+    assume(all(sum(sum(routes_above(net, p).values()) for p in ps) <= 256 for ps in by_layer.values()))
+    samples = [(x, y)] if x.ndim == 1 else list(zip(x, y))
+    for ps in by_layer.values():
+        chain = net.chain(x, y, layer=ps[0].name)
+        paths = chain.paths() if isinstance(chain, jn.PathSum) else [chain]
+        total = sum(c.evaluate(mode="structured") for c in paths)
+        for b, (xb, yb) in enumerate(samples):
+            want = materialised_product(net, xb, yb, ps[0].layer)
+            got = total if x.ndim == 1 else total[b]
+            assert rel_error(got, want) <= MODE_TOL, ps[0].name
+
+
+@pytest.mark.parametrize("k", range(1, 7))
+def test_the_2_to_the_k_paths_sum_to_the_product_of_the_blocks_jacobians(k: int) -> None:
+    """Through k residual blocks: the 2^k path products add up to J_loss · J_x(Dense) · Π (I + J_g) · J_θ(Dense 1)."""
+    net = residual_tower(k)
+    x, y = data(net, None)
+    paths = net.chain(x, y, layer="Dense 1").paths()
+    assert len(paths) == 2**k
+    assert rel_error(sum(p.evaluate() for p in paths), materialised_product(net, x, y, net.layers[0])) <= MODE_TOL
+
+
 def test_path_sum_costs_are_its_paths_costs() -> None:
     net = residual_tower(3)
     x, y = data(net, 2)
@@ -993,7 +1105,7 @@ def test_network_gradient_derivations_agree() -> None:
     (lambda: jn.Concat([jn.Dense(3, 2), "tanh"]), TypeError, r"^Concat: branch 2 must be a layer or a list of layers, got a str$"),
     (lambda: jn.Concat([jn.Dense(3, 2), [jn.Tanh(), jn.Tanh]]), TypeError,
      r"^Concat: branch 2, item 2, must be a jacobnet Layer, got the class Tanh \(pass an instance: Tanh\(\)\)$"),
-    (lambda: jn.Sum([jn.Dense(3, 2), 7]), TypeError, r"^Sum: branch 2 must be a layer or a list of layers, got a int$"),
+    (lambda: jn.Sum([jn.Dense(3, 2), 7]), TypeError, r"^Sum: branch 2 must be a layer or a list of layers, got an int$"),
     (lambda: jn.Concat(jn.Dense(3, 2)), TypeError, r"^Concat: branches must be a list of branches"),
     (lambda: jn.Residual("tanh"), TypeError, r"^Residual: layers must be a layer or a list of layers, got a str$"),
     (lambda: jn.Sequential([jn.Dense(2, 2), None]), TypeError, r"^Sequential: layers, item 2, must be a jacobnet Layer, got a NoneType$"),
@@ -1156,3 +1268,23 @@ def test_backpropagation_through_time_has_one_path_per_use():
     assert [p.route.split(" (")[0] for p in chain.paths()] == ["use 1", "use 2", "use 3"]
     want = net.gradient(x, y)[net.layer_slice(net.position(name).layer)]
     assert rel_error(chain.evaluate().ravel(), want) <= 1e-14
+
+
+@pytest.mark.parametrize("make", [
+    lambda: [jn.RNN(1, 1, steps=1, seed=s).unroll() for s in range(3)],  # a stack of three RNNs, each unrolled ("RNN")
+    lambda: [jn.Residual([jn.Tanh()], name="block") for _ in range(3)],
+], ids=["unrolled RNNs", "named residuals"])
+def test_distinct_blocks_of_one_title_have_unique_names(make) -> None:
+    """Three distinct blocks titled alike are ``RNN``, ``RNN (2)``, ``RNN (3)``: unique, and no "use", which says shared."""
+    net = jn.Network(make(), jn.MSE())
+    names = [p.name for p in net.all_positions]
+    assert len(set(names)) == len(names), names
+    assert not any("(use" in name for name in names), names
+
+
+def test_a_title_that_spells_another_layers_name_is_told_apart_and_a_shared_block_keeps_its_uses() -> None:
+    block = jn.Residual([jn.Dense(2, 2, seed=1)])
+    net = jn.Network([jn.Dense(2, 2, seed=0), jn.Residual([jn.Tanh()], name="Dense 1"), block, block], jn.MSE())
+    names = [p.name for p in net.positions]
+    assert names == ["Dense 1", "Dense 1 (2)", "Residual 1", "Residual 1 (use 2)"]
+    assert len(set(p.name for p in net.all_positions)) == len(net.all_positions)

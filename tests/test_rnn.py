@@ -1,4 +1,10 @@
-"""jn.RNN: PyTorch's nn.RNN conventions, its Jacobians through time, and its unrolling into shared-weight blocks."""
+"""jn.RNN: PyTorch's nn.RNN conventions, its Jacobians through time, and its unrolling into shared-weight blocks.
+
+RNNs and unrolled RNNs inside random networks (against autograd, untied copies, paths) are drawn by
+the strategies of ``test_blocks.py``; here, the layer itself: against a plain recurrence under autograd,
+central differences and the complex step; ``unroll()`` on fixed and random sizes; the trace as
+backpropagation through time; its closed forms; bad input.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,9 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import FAST
 
 import jacobnet as jn
 from jacobnet.core.finite import jacobian_complex_step, jacobian_fd, rel_error
@@ -161,3 +170,62 @@ def test_repr_and_key() -> None:
     assert repr(jn.RNN(3, 4, steps=5, output="all")) == "RNN(3, 4, steps=5, output='all')"
     assert jn.RNN(3, 4, steps=5, seed=0).key() == jn.RNN(3, 4, steps=5, seed=1).key()
     assert jn.RNN(3, 4, steps=5).key() != jn.RNN(3, 4, steps=6).key()
+
+
+@settings(FAST, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 4), st.integers(1, 6), st.integers(1, 5), st.sampled_from(["tanh", "relu"]), st.sampled_from(["last", "all"]),
+       st.sampled_from([None, 1, 3]), st.integers(0, 2**32 - 1))
+def test_unroll_matches_the_rnn_on_random_sizes(n_x, n_h, T, nonlinearity, output, B, seed) -> None:
+    """Output, J_x, J_θ and a network's gradient (both modes): the unrolled blocks against the RNN layer."""
+    case = (n_x, n_h, T, nonlinearity, output)
+    rnn, rng = make(case, seed=seed % 1000), np.random.default_rng(seed)
+    unrolled, perm = rnn.unroll(), rnn.unrolled_order()
+    X = rng.normal(size=(B, rnn.n_in) if B else rnn.n_in)
+    assert rel_error(unrolled.forward(X), rnn.forward(X)) <= 1e-13  # (the biases added in another order, T times)
+    assert rel_error(unrolled.jacobian_input(X), rnn.jacobian_input(X)) <= 1e-13
+    assert rel_error(unrolled.jacobian_params(X), rnn.jacobian_params(X)[..., perm]) <= 1e-13
+    m = rnn.out_size(rnn.n_in)
+    head, twin = jn.Dense(m, 3, seed=seed % 997), jn.Dense(m, 3)
+    twin.set_params(head.get_params())
+    Y = rng.normal(size=(B, 3) if B else 3)
+    g_rnn = jn.Network([rnn, head], jn.MSE()).gradient(X, Y)
+    want = np.concatenate([g_rnn[: rnn.n_params][perm], g_rnn[rnn.n_params :]])
+    theta = rnn.get_params()
+    ad = autograd.grad(lambda t: anp.mean(anp.mean((anp.dot(plain_batch(t, X, *case), head.W.T) + head.b - Y) ** 2, axis=-1)))
+    assert rel_error(g_rnn[: rnn.n_params], ad(theta)) <= 1e-10
+    for mode in ("structured", "materialised"):
+        assert rel_error(jn.Network([unrolled, twin], jn.MSE()).gradient(X, Y, mode=mode), want) <= 1e-13
+
+
+def plain_batch(theta, X, n_x, n_h, T, nonlinearity, output):
+    """:func:`plain_rnn` on one sample or on every row of a batch."""
+    if X.ndim == 1:
+        return plain_rnn(theta, X, n_x, n_h, T, nonlinearity, output)
+    return anp.stack([plain_rnn(theta, x, n_x, n_h, T, nonlinearity, output) for x in X])
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_parameter_jacobian_against_the_complex_step(case) -> None:
+    """J_θ through the plain recurrence with a complex θ (tanh is analytic; relu is, away from its kink)."""
+    rnn, x = make(case, seed=8), np.random.default_rng(9).normal(size=case[0] * case[2])
+    assert rel_error(rnn.jacobian_params(x), jacobian_complex_step(lambda t: plain_rnn(t, x, *case), rnn.get_params())) <= 1e-13
+
+
+def test_the_unrolled_trace_carries_dh_T_dh_t_as_the_product_of_the_steps_jacobians() -> None:
+    """∂L/∂h_t in the unrolled trace is ∂L/∂h_T · J_T ⋯ J_{t+1}, J_s = ∂h_s/∂h_{s−1} = D_s W_hh (from autograd of one step)."""
+    n_x, n_h, T = 2, 3, 4
+    rnn = jn.RNN(n_x, n_h, steps=T, seed=3)
+    net = jn.Network([rnn.unroll(), jn.Dense(n_h, 2, seed=4)], jn.MSE())
+    x, y = np.random.default_rng(5).normal(size=n_x * T), np.array([0.3, -0.2])
+    trace = net.trace(x, y)
+    theta = rnn.get_params()
+    hs = [np.zeros(n_h)] + [plain_rnn(theta, x[: s * n_x], n_x, n_h, s, "tanh", "last") for s in range(1, T + 1)]
+    W_ih, W_hh, b = rnn.W_ih, rnn.W_hh, rnn.b_ih + rnn.b_hh
+
+    def step(h, s):  # h_s as a function of h_{s−1}
+        return anp.tanh(anp.dot(W_ih, x[(s - 1) * n_x : s * n_x]) + b + anp.dot(W_hh, h))
+
+    row = trace.products_by_name["∂L/∂a1"].value  # ∂L/∂h_T (1, n_h)
+    for t in range(T - 1, -1, -1):  # ∂L/∂h_t = ∂L/∂h_{t+1} · J_{t+1}
+        row = row @ autograd.jacobian(step)(hs[t], t + 1)
+        assert rel_error(trace.products_by_name[f"∂L/∂a1.{t + 1}"].value[:, :n_h], row) <= 1e-13, t

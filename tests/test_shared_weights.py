@@ -5,6 +5,8 @@
   nested blocks, one sample and batches, both modes; and autograd's.
 * The trace lists one product per use — each equal to that copy's product in the
   untied network — and a total that sums them; the layer's chain has every use's paths.
+* The same for an RNN object used twice, and for an unrolled RNN (its two Dense layers at every
+  step: backpropagation through time is the sum over the steps' copies).
 * ``n_params`` counts the layer once; ``get_params``/``set_params`` round-trip and
   reach every use; labels and names; training a small residual network lowers the loss.
 
@@ -25,19 +27,28 @@ from jacobnet.check import rel_error
 TIE_TOL = 1e-12  # the tied gradient against the sum of the copies': the same products, added in another order
 
 
-def untie(layers, seen: dict[int, jn.Layer] | None = None, copies: dict[int, list] | None = None):
-    """The same structure with every block rebuilt and every Dense met again replaced by a copy (same weights).
+def copy_of(layer: jn.Dense | jn.RNN) -> jn.Dense | jn.RNN:
+    """A new Dense or RNN of the same sizes (and nonlinearity, output), holding the same weights."""
+    if isinstance(layer, jn.RNN):
+        twin = jn.RNN(layer.input_size, layer.hidden_size, layer.steps, nonlinearity=layer.nonlinearity, output=layer.output)
+    else:
+        twin = jn.Dense(layer.n_in, layer.n_out)
+    twin.set_params(layer.get_params())
+    return twin
 
-    Returns the layers and ``{id(original Dense): [the original, copy, copy, …]}``.
+
+def untie(layers, seen: dict[int, jn.Layer] | None = None, copies: dict[int, list] | None = None):
+    """The same structure with every block rebuilt and every Dense or RNN met again replaced by a copy (same weights).
+
+    Returns the layers and ``{id(original layer): [the original, copy, copy, …]}``.
     """
     seen = {} if seen is None else seen
     copies = {} if copies is None else copies
     out = []
     for layer in layers:
-        if isinstance(layer, jn.Dense):
+        if isinstance(layer, (jn.Dense, jn.RNN)):
             if id(layer) in seen:
-                twin = jn.Dense(layer.n_in, layer.n_out)
-                twin.set_params(layer.get_params())
+                twin = copy_of(layer)
                 copies[id(layer)].append(twin)
                 out.append(twin)
             else:
@@ -45,11 +56,11 @@ def untie(layers, seen: dict[int, jn.Layer] | None = None, copies: dict[int, lis
                 copies[id(layer)] = [layer]
                 out.append(layer)
         elif isinstance(layer, jn.Residual):
-            out.append(jn.Residual(untie(layer.layers, seen, copies)[0]))
+            out.append(jn.Residual(untie(layer.layers, seen, copies)[0], name=layer.title))
         elif isinstance(layer, jn.Sequential):
-            out.append(jn.Sequential(untie(layer.layers, seen, copies)[0]))
+            out.append(jn.Sequential(untie(layer.layers, seen, copies)[0], name=layer.title))
         elif isinstance(layer, (jn.Concat, jn.Sum)):
-            out.append(type(layer)([untie(b, seen, copies)[0] for b in layer.branches]))
+            out.append(type(layer)([untie(b, seen, copies)[0] for b in layer.branches], name=layer.title))
         else:
             out.append(layer)  # parameter-free: sharing it changes nothing
     return out, copies
@@ -60,12 +71,12 @@ def untied(net: jn.Network) -> tuple[jn.Network, dict[int, list]]:
     return jn.Network(layers, net.loss_fn), copies
 
 
-def dense_layers(layers) -> list[jn.Dense]:
-    """The distinct Dense objects, in first-use order (counted here, not by jacobnet)."""
-    found: dict[int, jn.Dense] = {}
+def dense_layers(layers) -> list[jn.Dense | jn.RNN]:
+    """The distinct Dense and RNN objects (the layers with parameters), in first-use order (counted here, not by jacobnet)."""
+    found: dict[int, jn.Dense | jn.RNN] = {}
 
     def visit(layer) -> None:
-        if isinstance(layer, jn.Dense):
+        if isinstance(layer, (jn.Dense, jn.RNN)):
             found.setdefault(id(layer), layer)
         for branch in branches_of(layer):
             for inner in branch:
@@ -281,3 +292,40 @@ def test_training_a_small_residual_network_with_a_shared_layer_lowers_the_loss(m
     assert np.all(np.abs(moved[18:60]) > 0)  # the shared layer learned (from both uses)
     np.testing.assert_array_equal(net.layers[1].layers[0].get_params(), net.layers[2].layers[0].get_params())
     assert history.loss[-1] == pytest.approx(net.loss(X, Y), rel=1e-12)
+
+
+@pytest.mark.parametrize("output", ["last", "all"])
+@pytest.mark.parametrize("B", [None, 3])
+def test_backpropagation_through_time_is_the_sum_over_untied_steps(output: str, B) -> None:
+    """An unrolled RNN untied (every step its own two Dense copies): W_ih's and W_hh's gradients are the sums
+    of the steps' gradients, and the RNN layer's own (in the unrolled order)."""
+    rnn = jn.RNN(2, 3, steps=4, output=output, seed=0)
+    m = rnn.out_size(rnn.n_in)
+    net = jn.Network([rnn.unroll(), jn.Dense(m, 2, seed=1)], jn.MSE())
+    free, copies = untied(net)
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(B, 8) if B else 8), rng.normal(size=(B, 2) if B else 2)
+    ih, hh = net.param_layers[:2]
+    assert [len(copies[id(d)]) for d in (ih, hh)] == [4, 4] and free.n_params == 4 * rnn.n_params + 2 * m + 2
+    g, g_free, where = net.gradient(x, y), free.gradient(x, y), theta_layout(free.layers)
+    for d in (ih, hh):
+        steps = [g_free[where[id(c)]] for c in copies[id(d)]]
+        assert rel_error(g[net.layer_slice(d)], sum(steps)) <= TIE_TOL
+    g_rnn = jn.Network([rnn, net.layers[1]], jn.MSE()).gradient(x, y)
+    assert rel_error(g[: rnn.n_params], g_rnn[: rnn.n_params][rnn.unrolled_order()]) <= TIE_TOL
+
+
+def test_an_rnn_object_at_two_positions() -> None:
+    """The same RNN (3 → 3, every h) at the top and inside a residual block: its θ once, its gradient the copies' sum."""
+    rnn = jn.RNN(1, 1, steps=3, output="all", seed=0)
+    net = jn.Network([jn.Dense(2, 3, seed=1), rnn, jn.Residual([rnn, jn.Tanh()]), jn.Dense(3, 1, seed=2)], jn.MSE())
+    assert [p.name for p in net.all_positions if p.layer is rnn] == ["RNN 1", "Residual 1 › RNN 1"]
+    assert net.n_params == 9 + rnn.n_params + 4
+    free, twins = untied(net)
+    x, y = np.array([0.4, -0.9]), np.array([0.1])
+    g, g_free, where = net.gradient(x, y), free.gradient(x, y), theta_layout(free.layers)
+    assert len(twins[id(rnn)]) == 2
+    assert rel_error(g[net.layer_slice(rnn)], sum(g_free[where[id(c)]] for c in twins[id(rnn)])) <= TIE_TOL
+    assert rel_error(g, ad_gradient(net, x, y)) <= GRAD_TOL
+    total = net.trace(x, y).products_by_name["∂L/∂θ(RNN 1) total"]
+    assert total.terms == ["use 1: ∂L/∂θ(RNN 1)", "use 2: ∂L/∂θ(Residual 1 › RNN 1)"]

@@ -59,10 +59,16 @@ Array = np.ndarray
 
 
 def kind_of(obj: object) -> str:
-    """``"a Dense"``, ``"the class Tanh (pass an instance: Tanh())"``, ``"a str"``: for error messages."""
+    """``"a Dense"``, ``"the class Tanh (pass an instance: Tanh())"``, ``"an int"``: for error messages.
+
+    >>> kind_of("tanh"), kind_of(7), kind_of(None), kind_of(np.tanh)
+    ('a str', 'an int', 'a NoneType', 'a ufunc')
+    """
     if isinstance(obj, type):
         return f"the class {obj.__name__} (pass an instance: {obj.__name__}())"
-    return f"a {type(obj).__name__}"
+    name = type(obj).__name__
+    spoken_vowel = name[:1].lower() in "aeio" or name.startswith("nd")  # (an int, an ndarray; a ufunc)
+    return f"{'an' if spoken_vowel else 'a'} {name}"
 
 
 def chain_sizes(layers: Sequence[Layer], names: Sequence[str], n: int | None, source: str, who: str = "") -> tuple[int | None, list[int | None]]:

@@ -185,7 +185,7 @@ class Stack:
         """The distinct layers with parameters, in the order of ``θ`` (first use)."""
         ks: dict[int, int] = {}  # id(layer) → k, while planning
         order: list[Position] = []
-        taken: set[str] = set()
+        taken: dict[str, int] = {}  # name → id of its layer
 
         def position(layer: Layer, prefix: str, out: str, inp: str, top: int, via: str) -> Position:
             if id(layer) not in numbers:
@@ -196,10 +196,14 @@ class Stack:
                     counts[kind] = counts.get(kind, 0) + 1
                     numbers[id(layer)] = f"{kind} {counts[kind]}"
             uses[id(layer)] = use = uses.get(id(layer), 0) + 1
-            name = prefix + numbers[id(layer)]
-            if name in taken:
-                name = f"{name} (use {use})"
-            taken.add(name)
+            base = name = prefix + numbers[id(layer)]
+            if taken.get(name) == id(layer):  # the same layer met again where it was: a use
+                name = f"{base} (use {use})"
+            extra = 1
+            while name in taken:  # another layer of that name (two blocks of one title, a title "Dense 1"): RNN (2), …
+                extra += 1
+                name = f"{base} ({extra})"
+            taken[name] = id(layer)
             pos = Position(layer, name, out, inp, len(order), use=use, top=top, via=via)
             order.append(pos)
             if isinstance(layer, Block):
