@@ -54,7 +54,7 @@ from jacobnet.chain.build import (
 )
 from jacobnet.chain.factor import Factor, multiply
 from jacobnet.chain.trace import Product, Trace
-from jacobnet.core.layer import FAST_PATHS, fast_path_of
+from jacobnet.core.layer import class_revision, fast_path_of
 from jacobnet.core.validate import check_mode
 
 if TYPE_CHECKING:
@@ -290,33 +290,21 @@ class _Step:
 def _plan(net: Stack) -> tuple[list[_Step], int] | None:
     """A stack without blocks or shared layers as a list of :class:`_Step` and the first step with parameters; else ``None``.
 
-    Made once per stack and kept while ``net.positions`` and every method and reference
-    operator the steps resolved from the layers' classes are the ones it was made for (a
-    class patched later gets a new plan; each class is looked at once, however many layers
-    share it): what :func:`gradient` walks instead of the positions.
+    Made once per stack and kept while ``net.positions`` and every layer class are the ones
+    it was made for (:func:`~jacobnet.core.layer.class_revision`: a method patched on a class
+    later gets a new plan): what :func:`gradient` walks instead of the positions.
     """
     cached = net.__dict__.get("_gradient_plan")
-    if cached is not None and cached[0] is net.positions:
-        for cls, names in cached[2]:  # (each class once, however many layers share it)
-            for name, value in names:
-                if getattr(cls, name) is not value:
-                    break
-            else:
-                continue
-            break
-        else:
-            return cached[1]
-    plan, watched = None, {}
+    revision = class_revision()
+    if cached is not None and cached[0] is net.positions and cached[2] == revision:
+        return cached[1]
+    plan = None
     if not net.shared and all(p.branches is None for p in net.positions):
         steps = [_Step(p) for p in net.positions]
         first = next((i for i, s in enumerate(steps) if s.params is not None), None)
         if first is not None:
             plan = (steps, first)
-        names = ("apply", *FAST_PATHS, *FAST_PATHS.values())
-        for p in net.positions:
-            cls = type(p.layer)
-            watched[cls] = tuple((n, getattr(cls, n)) for n in names)
-    net.__dict__["_gradient_plan"] = (net.positions, plan, tuple(watched.items()))
+    net.__dict__["_gradient_plan"] = (net.positions, plan, revision)
     return plan
 
 

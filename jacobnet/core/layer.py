@@ -46,7 +46,7 @@ import numpy as np
 from jacobnet.core.labels import param_labels, unravel_index
 from jacobnet.core.operator import Operator
 from jacobnet.core.operators import Empty
-from jacobnet.core.validate import as_input, as_params, check_finite
+from jacobnet.core.validate import all_finite, as_input, as_params, check_finite
 
 if TYPE_CHECKING:
     from jacobnet.core.sizes import Entry, Measured
@@ -99,7 +99,39 @@ class Param:
         layer.__dict__.pop("_n_params", None)
 
 
-class Layer:
+class _Revised(type):
+    """The metaclass of :class:`Layer`: it counts every assignment to (or deletion of) a layer class's attributes.
+
+    What is resolved once from the classes (a gradient's plan of plain functions) is kept
+    while :func:`class_revision` is unchanged: a method patched on a class is seen at once.
+    """
+
+    count = 0
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        _Revised.count += 1
+
+    def __delattr__(cls, name: str) -> None:
+        super().__delattr__(name)
+        _Revised.count += 1
+
+
+def class_revision() -> int:
+    """How many times an attribute of a :class:`Layer` class (any of them) has been assigned or deleted, so far.
+
+    >>> before = class_revision()
+    >>> class Twice(Layer):
+    ...     def apply(self, x):
+    ...         return 2 * x
+    >>> Twice.apply = lambda self, x: 3 * x
+    >>> class_revision() > before
+    True
+    """
+    return _Revised.count
+
+
+class Layer(metaclass=_Revised):
     """A layer ``a = f(x; θ)``: its forward pass, its Jacobians, its symbolic forms (see the module docstring).
 
     ``n_in`` is the fixed input size, or ``None`` for a layer that takes any
@@ -371,7 +403,7 @@ class Layer:
                 continue
             for pname in self.param_names:
                 arr = self.__dict__.get(pname)
-                if arr is None or np.count_nonzero(np.isfinite(arr)) == arr.size:
+                if arr is None or all_finite(arr):
                     continue
                 j = int(np.flatnonzero(~np.isfinite(arr))[0])
                 label = param_labels([(pname, arr.shape)], k)[j]

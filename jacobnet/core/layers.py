@@ -45,9 +45,6 @@ from jacobnet.core.validate import positive_int, seed_value
 Array = np.ndarray
 
 
-DF_OUT_MIN_SIZE = 1024  # entries from which f' from the output, checked, is cheaper than df(x) (Elementwise.vjp_input)
-
-
 class Dense(Layer):
     """``y = W x + b`` with ``W`` of shape ``(n_out, n_in)`` and ``b`` of shape ``(n_out,)``.
 
@@ -329,10 +326,9 @@ class Elementwise(Layer):
         """``g ⊙ f'``, ``f'`` from the output ``a`` where the rule's ``df_out`` is accurate there, else from ``x``.
 
         A rule whose ``df_out`` is accurate everywhere (softplus) always uses it. A rule
-        whose ``df_out`` cancels where it saturates (``1 − a²`` for tanh) uses it only on
-        arrays of at least :data:`DF_OUT_MIN_SIZE` entries, and only if none of them is below
-        the rule's ``df_out_floor``; otherwise ``df(x)`` gives every entry (on small arrays the
-        check costs more than ``df`` itself). Relative error ≤ ~100 ε everywhere.
+        whose ``df_out`` cancels where it saturates (``1 − a²`` for tanh) uses it wherever it
+        is at least the rule's ``df_out_floor``; the entries below it (if one reduction finds
+        any) take ``df(x)``. Relative error ≤ ~100 ε everywhere.
 
         >>> import numpy as np
         >>> x = np.array([0.5, -1.0, 30.0]); a = np.tanh(x)
@@ -340,14 +336,16 @@ class Elementwise(Layer):
         True
         """
         rule, params = self.rule, self.rule_params
+        if rule.df_out is None:
+            d = rule.df(x, **params) if params else rule.df(x)
+            return g * d
+        d = rule.df_out(a, **params) if params else rule.df_out(a)
         floor = rule.df_out_floor
-        if rule.df_out is not None and (floor is None or a.size >= DF_OUT_MIN_SIZE):
-            d = rule.df_out(a, **params) if params else rule.df_out(a)
-            if floor is None or np.minimum.reduce(d, axis=None) >= floor:  # (one reduction; NaN-free: a is finite)
-                d *= g
-                return d
-        d = rule.df(x, **params) if params else rule.df(x)
-        return g * d
+        if floor is not None and np.minimum.reduce(d, axis=None) < floor:  # (one reduction; NaN-free: a is finite)
+            low = d < floor  # where the output has lost f′'s digits: from x there
+            d[low] = rule.df(x[low], **params) if params else rule.df(x[low])
+        d *= g
+        return d
 
     def vjp_tangent(self, x: Array, g: Array, dx: Array, dtheta: Array) -> tuple[Array, Array]:
         """``R{J_x} = diag(f''(x) ⊙ dx)``: ``(g ⊙ f''(x) ⊙ dx, ·)`` — ``(…, p, n)``, and ``(p, 0)`` (no parameters).

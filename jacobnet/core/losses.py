@@ -29,7 +29,7 @@ from jacobnet.core.layer import key_of
 from jacobnet.core.numerics import softmax, sum_others, sum_others_and_total
 from jacobnet.core.operator import Operator
 from jacobnet.core.operators import DiagMinusOuter, Diagonal, Matrix
-from jacobnet.core.validate import as_input, as_target, check_finite
+from jacobnet.core.validate import all_finite, as_input, as_target, check_finite
 
 if TYPE_CHECKING:
     from jacobnet.core.layer import Layer
@@ -127,7 +127,7 @@ class Loss:
         and the loss's domain check. ``copy=False``: a float64 ``y`` is used as it is
         (for a caller that keeps nothing of it).
         """
-        if np.count_nonzero(np.isfinite(yhat)) < yhat.size:
+        if not all_finite(yhat):
             try:
                 check_finite(yhat, self.name, "prediction")
             except ValueError as err:
@@ -180,7 +180,7 @@ class Loss:
 
     def _finite(self, out: Array, yhat: Array, y: Array, what: str) -> Array:
         """``out`` if every entry is finite, else :class:`PredictionError` saying that ``what`` overflows at this ``(ŷ, y)``."""
-        if np.count_nonzero(np.isfinite(out)) == out.size:
+        if all_finite(out):
             return out
         bad = out[~np.isfinite(out)].flat[0]
         sizes = f"the prediction {self.input_symbol}, up to |{self.input_symbol}| = {np.max(np.abs(yhat)):.3g}, and the target y, up to |y| = {np.max(np.abs(y)):.3g}"

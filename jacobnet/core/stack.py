@@ -39,7 +39,7 @@ from jacobnet.core.blocks import Block, chain_sizes, kind_of
 from jacobnet.core.labels import Labels
 from jacobnet.core.layer import Layer
 from jacobnet.core.losses import Loss, PredictionError
-from jacobnet.core.validate import as_input, as_params
+from jacobnet.core.validate import all_finite, as_input, as_params
 
 Array = np.ndarray
 
@@ -292,7 +292,7 @@ class Stack:
         (for a loss to refuse, :meth:`explain`, and training to call a divergence).
         """
         acts = self.run(x)[0]
-        if np.count_nonzero(np.isfinite(acts[-1])) < acts[-1].size:  # NaN/inf out of a finite input: a parameter, or overflow
+        if not all_finite(acts[-1]):  # NaN/inf out of a finite input: a parameter, or overflow
             self.check_params()
         return acts
 
@@ -359,7 +359,7 @@ class Stack:
             _, inputs = self.run(x, outputs)
         for pos in self.all_positions:  # (in the order the forward pass runs: the first to overflow)
             out = outputs[pos.index]
-            if not pos.is_block and np.count_nonzero(np.isfinite(out)) < out.size:
+            if not pos.is_block and not all_finite(out):
                 where = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
                 largest = np.max(np.abs(inputs[pos.index]))
                 return _explained(

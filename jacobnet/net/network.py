@@ -55,18 +55,28 @@ def _explained(method: F) -> F:
     @functools.wraps(method)
     def door(self: Network, x: Array, y: Array, *args: Any, **kwargs: Any) -> Any:
         self.check_params()
-        strict = np.geterr()["over"] in ("warn", "raise")  # (NumPy's default, or an error asked for: ours, named)
         try:
-            if not strict:
-                return method(self, x, y, *args, **kwargs)
-            with np.errstate(over="raise", invalid="raise", divide="raise"):
-                return method(self, x, y, *args, **kwargs)
+            return _strict(self, method.__name__, x, y, functools.partial(method, self, x, y, *args, **kwargs))
         except PredictionError as err:
             raise self.explain(err, x) from None
-        except FloatingPointError as err:
-            raise _overflowing(self, method.__name__, err, x, y) from None
 
     return door  # type: ignore[return-value]
+
+
+def _strict(net: Network, door: str, x: object, y: object, call: Callable[..., Any], *args: Any) -> Any:
+    """``call(*args)`` with overflow, invalid and divide raised: one beyond float64 is :class:`OverflowingProducts`.
+
+    Unless the caller lets overflow pass (``np.errstate(over="ignore")``, as ``train`` does): then,
+    on the rare call that meets one, ``call(*args)`` runs again under the caller's own settings
+    and its inf or NaN comes back. (Asking NumPy for its settings only then keeps the common call cheap.)
+    """
+    try:
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            return call(*args)
+    except FloatingPointError as err:
+        if np.geterr()["over"] in ("warn", "raise"):  # (NumPy's default, or an error asked for: ours, named)
+            raise _overflowing(net, door, err, x, y) from None
+    return call(*args)
 
 
 def _overflowing(net: Network, door: str, err: FloatingPointError, x: object, y: object) -> OverflowingProducts:
@@ -138,14 +148,9 @@ class Network(Stack):
         """
         if not isinstance(method, str) or method not in GRADIENT_METHODS:
             raise ValueError(f"unknown gradient method {quote(method)}; choose one of {', '.join(GRADIENT_METHODS)}")
-        check_mode(mode)
-        if np.geterr()["over"] not in ("warn", "raise"):  # (the caller let overflow pass, as train does: kept)
-            return self._gradient(x, y, method, mode)
-        try:
-            with np.errstate(over="raise", invalid="raise", divide="raise"):
-                return self._gradient(x, y, method, mode)
-        except FloatingPointError as err:
-            raise _overflowing(self, "gradient", err, x, y) from None
+        if method != "jacobian":  # (the product checks its mode itself)
+            check_mode(mode)
+        return _strict(self, "gradient", x, y, self._gradient, x, y, method, mode)
 
     def _gradient(self, x: Array, y: Array, method: str, mode: str) -> Array:
         try:
