@@ -13,20 +13,20 @@ ValueError: Dense 1 expects input of shape (3,) or (B, 3), got shape (4,)
 from __future__ import annotations
 
 import numpy as np
+from numpy._core.multiarray import count_nonzero as _count_nonzero
 
 from jacobnet.core.cost import quote
 
 Array = np.ndarray
 F64 = np.dtype(np.float64)
 
-try:  # the C count itself: ``np.count_nonzero`` wraps it in a dispatch layer that costs more than counting a small array
-    from numpy._core.multiarray import count_nonzero as _count_nonzero
-except ImportError:  # NumPy 1.x
-    _count_nonzero = np.count_nonzero
 
 
 def all_finite(arr: Array) -> bool:
     """Whether every entry of the float64 ``arr`` is finite (no NaN, no ±inf): one ufunc and a count.
+
+    (NumPy's C count itself: ``np.count_nonzero`` wraps it in a dispatch layer that costs
+    more than counting a small array.)
 
     >>> all_finite(np.ones((2, 3))), all_finite(np.array([1.0, np.nan]))
     (True, False)
@@ -68,7 +68,7 @@ def as_input(x: object, who: str, size: int | None = None, what: str = "input", 
     if not copy and type(x) is np.ndarray and x.dtype is F64:  # already what is asked: only the shape and NaN/inf to check
         shape = x.shape
         if (len(shape) == 1 or (len(shape) == 2 and shape[0])) and shape[-1] and (size is None or shape[-1] == size):
-            return check_finite(x, who, what, size)
+            return x if all_finite(x) else check_finite(x, who, what, size)
     arr = x if type(x) is np.ndarray else _asarray(x, f"{who} expects {what} of shape {_shape_text(size)}")
     if arr.dtype.kind not in "iuf":  # signed/unsigned integers and floats; not bool, complex, str, object
         raise TypeError(
@@ -195,6 +195,8 @@ def as_target(y: object, yhat: Array, who: str, copy: bool = True, classes: bool
     ...
     ValueError: MSE expects a target of the prediction's shape (3,), got a scalar; class indices are for the cross-entropy losses: for MSE make one-hot targets with jn.data.one_hot(labels, 3)
     """
+    if not copy and type(y) is np.ndarray and y.dtype is F64 and y.shape == yhat.shape and all_finite(y):
+        return y  # (already what is asked)
     if getattr(y, "shape", None) != yhat.shape:  # (a target of the right shape goes straight on)
         arr = _asarray(y, f"{who} expects a target of shape {yhat.shape}")
         if arr.ndim == yhat.ndim - 1 and arr.dtype.kind in "iuf":

@@ -52,31 +52,54 @@ def _explained(method: F) -> F:
     (:class:`OverflowingProducts`) rather than NumPy's warnings and inf or NaN in the result — unless the caller lets
     overflow pass (``np.errstate(over="ignore")``, as ``train`` does), which is then kept."""
 
+    raising = _RAISING(method)
+
     @functools.wraps(method)
     def door(self: Network, x: Array, y: Array, *args: Any, **kwargs: Any) -> Any:
         self.check_params()
         try:
-            return _strict(self, method.__name__, x, y, functools.partial(method, self, x, y, *args, **kwargs))
+            return _strict(self, method.__name__, raising, method, self, x, y, *args, **kwargs)
         except PredictionError as err:
             raise self.explain(err, x) from None
 
     return door  # type: ignore[return-value]
 
 
-def _strict(net: Network, door: str, x: object, y: object, call: Callable[..., Any], *args: Any) -> Any:
-    """``call(*args)`` with overflow, invalid and divide raised: one beyond float64 is :class:`OverflowingProducts`.
+_RAISING = np.errstate(over="raise", invalid="raise", divide="raise")
+"""As a decorator: the function runs with overflow, invalid and divide raised (what :func:`_strict` tries first)."""
 
-    Unless the caller lets overflow pass (``np.errstate(over="ignore")``, as ``train`` does): then,
-    on the rare call that meets one, ``call(*args)`` runs again under the caller's own settings
-    and its inf or NaN comes back. (Asking NumPy for its settings only then keeps the common call cheap.)
+
+def _strict(net: Network, door: str, raising: Callable[..., Any], plain: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``raising(*args, **kwargs)`` (``plain`` under :data:`_RAISING`); a product beyond float64 is :class:`OverflowingProducts`.
+
+    ``args`` start with the door's ``(net, x, y)``. Unless the caller lets overflow pass
+    (``np.errstate(over="ignore")``, as ``train`` does): then, on the rare call that meets one,
+    ``plain`` runs again under the caller's own settings and its inf or NaN comes back.
+    (Asking NumPy for its settings only then keeps the common call cheap.)
     """
     try:
-        with np.errstate(over="raise", invalid="raise", divide="raise"):
-            return call(*args)
+        return raising(*args, **kwargs)
     except FloatingPointError as err:
         if np.geterr()["over"] in ("warn", "raise"):  # (NumPy's default, or an error asked for: ours, named)
-            raise _overflowing(net, door, err, x, y) from None
-    return call(*args)
+            raise _overflowing(net, door, err, args[1], args[2]) from None
+    return plain(*args, **kwargs)
+
+
+def _gradient(net: Network, x: Array, y: Array, method: str, mode: str) -> Array:
+    """:meth:`Network.gradient` by ``method`` (validated), a prediction the loss refuses explained by its layer."""
+    try:
+        if method == "jacobian":
+            return gradient(net, x, y, mode=mode)
+        if method == "symbolic":
+            from jacobnet.symbolic import symbolic_gradient  # (SymPy loads on first use)
+
+            return symbolic_gradient(net, x, y)
+        return fd_gradient(net, x, y)
+    except PredictionError as err:
+        raise net.explain(err, x) from None
+
+
+_gradient_raising = _RAISING(_gradient)
 
 
 def _overflowing(net: Network, door: str, err: FloatingPointError, x: object, y: object) -> OverflowingProducts:
@@ -150,19 +173,7 @@ class Network(Stack):
             raise ValueError(f"unknown gradient method {quote(method)}; choose one of {', '.join(GRADIENT_METHODS)}")
         if method != "jacobian":  # (the product checks its mode itself)
             check_mode(mode)
-        return _strict(self, "gradient", x, y, self._gradient, x, y, method, mode)
-
-    def _gradient(self, x: Array, y: Array, method: str, mode: str) -> Array:
-        try:
-            if method == "jacobian":
-                return gradient(self, x, y, mode=mode)
-            if method == "symbolic":
-                from jacobnet.symbolic import symbolic_gradient  # (SymPy loads on first use)
-
-                return symbolic_gradient(self, x, y)
-            return fd_gradient(self, x, y)
-        except PredictionError as err:
-            raise self.explain(err, x) from None
+        return _strict(self, "gradient", _gradient_raising, _gradient, self, x, y, method, mode)
 
     @_explained
     def trace(self, x: Array, y: Array, mode: str = "materialised") -> Trace:
