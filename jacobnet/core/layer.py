@@ -57,8 +57,10 @@ Array = np.ndarray
 class Param:
     """A parameter array declared on a layer class; ``shape(layer)`` gives its shape.
 
-    Reading ``layer.W`` returns the array; assigning checks the dtype (real),
-    the shape and finiteness, and stores a float64 copy.
+    Reading ``layer.W`` returns the array, kept in the layer's ``__dict__`` (read at
+    attribute speed: the descriptor has no ``__get__``); assigning checks the dtype
+    (real), the shape and finiteness, and stores a float64 copy. A parameter never
+    assigned is named when the layer's parameters are first counted (:meth:`Layer.param_arrays`).
 
     >>> class Bias(Layer):
     ...     b = Param(lambda self: (self.n_in,))
@@ -76,14 +78,6 @@ class Param:
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
-
-    def __get__(self, layer: Layer | None, owner: type | None = None) -> Any:
-        if layer is None:
-            return self
-        try:
-            return layer.__dict__[self.name]
-        except KeyError:
-            raise AttributeError(f"{type(layer).__name__}: the parameter {self.name} was never assigned (set it in __init__)") from None
 
     def __set__(self, layer: Layer, value: object) -> None:
         try:
@@ -359,8 +353,18 @@ class Layer(metaclass=_Revised):
     def n_params(self) -> int:
         """The number of parameters: the sizes of the declared arrays."""
         if "_n_params" not in self.__dict__:  # (cached; assigning a Param forgets it)
-            self.__dict__["_n_params"] = sum(getattr(self, n).size for n in self.param_names)
+            self.__dict__["_n_params"] = sum(arr.size for arr in self.param_arrays())
         return self.__dict__["_n_params"]
+
+    def param_arrays(self) -> list[Array]:
+        """The declared parameters' arrays, in ``get_params()`` order; an ``AttributeError`` names one never assigned."""
+        arrays = []
+        for name in self.param_names:
+            arr = self.__dict__.get(name)
+            if arr is None:
+                raise AttributeError(f"{type(self).__name__}: the parameter {name} was never assigned (set it in __init__)")
+            arrays.append(arr)
+        return arrays
 
     def param_layers(self) -> list[Layer]:
         """The distinct layers whose parameters this one holds: itself, if it has any (a block: its layers')."""
@@ -370,7 +374,7 @@ class Layer(metaclass=_Revised):
         """A flat copy of the parameters, shape ``(n_params,)``: each array row-major, in declaration order."""
         if not self.param_names:
             return np.zeros(0)
-        return np.concatenate([getattr(self, n).ravel() for n in self.param_names])
+        return np.concatenate([arr.ravel() for arr in self.param_arrays()])
 
     def set_params(self, theta: object) -> None:
         """Set the parameters from a flat vector in ``get_params()`` order (checked, copied)."""
