@@ -325,6 +325,13 @@ def test_an_unsaturated_array_takes_f_prime_from_the_output_to_100_eps(layer, sh
     assert not np.array_equal(got, exact)  # (a different formula: had df(x) been used, they would be equal)
 
 
+def backward_plan(net):
+    """The stack's gradient plan, or ``None``."""
+    from jacobnet.chain import backward
+
+    return backward._plan(net)
+
+
 def _unplanned(net, x, y):
     """The gradient through the general loop (:func:`jacobnet.chain.backward.products`), the plan set aside."""
     from jacobnet.chain import backward
@@ -378,6 +385,22 @@ def test_a_plan_is_remade_when_a_class_is_patched(monkeypatch):
     assert not np.array_equal(after, before)  # the patched operator is used, through the operators
     monkeypatch.undo()
     np.testing.assert_array_equal(net.gradient(x, y), before)
+
+
+def test_a_layer_with_a_mixin_is_never_planned_so_a_patch_of_the_mixin_is_seen(monkeypatch):
+    class Doubling:  # (not a Layer: its changes are not counted by class_revision)
+        def apply(self, x):
+            return 2.0 * np.tanh(x)
+
+    class Double(Doubling, jn.Tanh):
+        pass
+
+    net = jn.Network([jn.Dense(3, 4, seed=0), Double(), jn.Dense(4, 2, seed=1)], jn.MSE())
+    x, y = np.ones((2, 3)), np.zeros((2, 2))
+    before = [net.gradient(x, y) for _ in range(2)][-1]
+    assert backward_plan(net) is None
+    monkeypatch.setattr(Doubling, "apply", lambda self, x: 3.0 * np.tanh(x))
+    assert not np.array_equal(net.gradient(x, y), before)  # the patched forward is used
 
 
 def test_a_planned_gradient_still_names_a_nan_parameter():

@@ -265,3 +265,26 @@ def test_a_backward_product_beyond_float64_is_named_unless_the_caller_chose_othe
             call(x, y)
     with np.errstate(all="ignore"):  # (train's way: an overflow is a divergence, which it reports itself)
         assert not np.all(np.isfinite(net.gradient(x, y)))
+
+
+def test_a_caller_that_lets_overflow_pass_gets_one_run_from_a_door_and_a_named_error_for_what_it_raises() -> None:
+    """Under ``over="ignore"`` the caller's settings hold: a door runs once; the gradient asks only when an error comes (then runs
+    again, under them); a floating-point error those settings raise (``invalid``) is named either way."""
+    from jacobnet.net.network import OverflowingProducts
+
+    class Root(jn.Tanh):  # √(x − 10): invalid for every input here
+        runs = 0
+
+        def apply(self, x):
+            Root.runs += 1
+            return np.sqrt(x - 10.0)
+
+    net = jn.Network([jn.Dense(3, 4, seed=0), Root(), jn.Dense(4, 2, seed=1)], jn.MSE())
+    x, y = np.ones(3), np.zeros(2)
+    for call, runs in ((net.trace, 1), (net.per_sample_gradients, 1), (net.gradient, 2)):
+        Root.runs = 0
+        with np.errstate(over="ignore", invalid="raise"), pytest.raises(OverflowingProducts, match="invalid value encountered in sqrt"):
+            call(x, y)
+        assert Root.runs == runs, call.__name__
+    with np.errstate(all="ignore"), pytest.raises(PredictionError, match=r"in Root 1 \(Root\(\)\), whose output is nan"):
+        net.trace(x, y)  # (everything let pass: the NaN reaches the loss, which names the layer it came from)

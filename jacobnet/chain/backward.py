@@ -54,7 +54,7 @@ from jacobnet.chain.build import (
 )
 from jacobnet.chain.factor import Factor, multiply
 from jacobnet.chain.trace import Product, Trace
-from jacobnet.core.layer import class_revision, fast_path_of
+from jacobnet.core.layer import class_revision, fast_path_of, revision_counts
 from jacobnet.core.validate import check_mode
 
 if TYPE_CHECKING:
@@ -292,14 +292,15 @@ def _plan(net: Stack) -> tuple[list[_Step], int] | None:
 
     Made once per stack and kept while ``net.positions`` and every layer class are the ones
     it was made for (:func:`~jacobnet.core.layer.class_revision`: a method patched on a class
-    later gets a new plan): what :func:`gradient` walks instead of the positions.
+    later gets a new plan): what :func:`gradient` walks instead of the positions. A layer
+    whose class inherits from a class that is not a Layer (a mixin, patched unseen) gets none.
     """
     cached = net.__dict__.get("_gradient_plan")
     revision = class_revision()
     if cached is not None and cached[0] is net.positions and cached[2] == revision:
         return cached[1]
     plan = None
-    if not net.shared and all(p.branches is None for p in net.positions):
+    if not net.shared and all(p.branches is None and revision_counts(type(p.layer)) for p in net.positions):
         steps = [_Step(p) for p in net.positions]
         first = next((i for i, s in enumerate(steps) if s.params is not None), None)
         if first is not None:

@@ -60,7 +60,8 @@ class Param:
     Reading ``layer.W`` returns the array, kept in the layer's ``__dict__`` (read at
     attribute speed: the descriptor has no ``__get__``); assigning checks the dtype
     (real), the shape and finiteness, and stores a float64 copy. A parameter never
-    assigned is named when the layer's parameters are first counted (:meth:`Layer.param_arrays`).
+    assigned reads as this descriptor; it is named when the layer's parameters are first
+    counted (:meth:`Layer.param_arrays`: by ``Network(…)`` and every checked door).
 
     >>> class Bias(Layer):
     ...     b = Param(lambda self: (self.n_in,))
@@ -123,6 +124,24 @@ def class_revision() -> int:
     True
     """
     return _Revised.count
+
+
+def revision_counts(cls: type) -> bool:
+    """Whether :func:`class_revision` sees every change to ``cls``'s methods: every class it inherits from (but ``object``) is a Layer class.
+
+    A mixin that is not a :class:`Layer` can be patched unseen: what was resolved from
+    such a class must be looked up again on every call.
+
+    >>> class Mixin:
+    ...     pass
+    >>> class Plain(Layer):
+    ...     pass
+    >>> class Mixed(Mixin, Layer):
+    ...     pass
+    >>> revision_counts(Plain), revision_counts(Mixed)
+    (True, False)
+    """
+    return all(isinstance(k, _Revised) or k is object for k in cls.__mro__)
 
 
 class Layer(metaclass=_Revised):

@@ -13,20 +13,22 @@ ValueError: Dense 1 expects input of shape (3,) or (B, 3), got shape (4,)
 from __future__ import annotations
 
 import numpy as np
-from numpy._core.multiarray import count_nonzero as _count_nonzero
 
 from jacobnet.core.cost import quote
+
+try:  # NumPy's C count itself (``np.count_nonzero`` wraps it in a dispatch layer)
+    from numpy._core.multiarray import count_nonzero as _count_nonzero
+except ImportError:  # (a NumPy that moved it)
+    _count_nonzero = np.count_nonzero
 
 Array = np.ndarray
 F64 = np.dtype(np.float64)
 
 
-
 def all_finite(arr: Array) -> bool:
     """Whether every entry of the float64 ``arr`` is finite (no NaN, no ±inf): one ufunc and a count.
 
-    (NumPy's C count itself: ``np.count_nonzero`` wraps it in a dispatch layer that costs
-    more than counting a small array.)
+    (The C count: ``np.count_nonzero``'s dispatch layer costs more than counting a small array.)
 
     >>> all_finite(np.ones((2, 3))), all_finite(np.array([1.0, np.nan]))
     (True, False)

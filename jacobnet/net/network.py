@@ -58,7 +58,7 @@ def _explained(method: F) -> F:
     def door(self: Network, x: Array, y: Array, *args: Any, **kwargs: Any) -> Any:
         self.check_params()
         try:
-            return _strict(self, method.__name__, raising, method, self, x, y, *args, **kwargs)
+            return _strict(self, method.__name__, raising, method, self, x, y, *args, lenient=_lets_overflow_pass(), **kwargs)
         except PredictionError as err:
             raise self.explain(err, x) from None
 
@@ -69,20 +69,31 @@ _RAISING = np.errstate(over="raise", invalid="raise", divide="raise")
 """As a decorator: the function runs with overflow, invalid and divide raised (what :func:`_strict` tries first)."""
 
 
-def _strict(net: Network, door: str, raising: Callable[..., Any], plain: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """``raising(*args, **kwargs)`` (``plain`` under :data:`_RAISING`); a product beyond float64 is :class:`OverflowingProducts`.
+def _lets_overflow_pass() -> bool:
+    """Whether the caller's NumPy settings let overflow pass (``np.errstate(over="ignore")``, as ``train`` does)."""
+    return np.geterr()["over"] not in ("warn", "raise")  # (not NumPy's default, nor an error asked for)
 
-    ``args`` start with the door's ``(net, x, y)``. Unless the caller lets overflow pass
-    (``np.errstate(over="ignore")``, as ``train`` does): then, on the rare call that meets one,
-    ``plain`` runs again under the caller's own settings and its inf or NaN comes back.
-    (Asking NumPy for its settings only then keeps the common call cheap.)
+
+def _strict(net: Network, door: str, raising: Callable[..., Any], plain: Callable[..., Any], *args: Any,
+            lenient: bool | None = None, **kwargs: Any) -> Any:
+    """``plain(*args, **kwargs)`` with floating-point errors raised (``raising``: it under :data:`_RAISING`); one is :class:`OverflowingProducts`.
+
+    ``args`` start with the door's ``(net, x, y)``. If the caller lets overflow pass
+    (:func:`_lets_overflow_pass`), ``plain`` runs under the caller's own settings and its
+    inf or NaN comes back. ``lenient`` says whether it does, for a door that asks first (one
+    run, whatever happens); ``None`` asks only when a floating-point error comes, so that
+    the common call does not pay for the question (that call, under a lenient caller, runs twice).
     """
+    if not lenient:
+        try:
+            return raising(*args, **kwargs)
+        except FloatingPointError as err:
+            if lenient is not None or not _lets_overflow_pass():
+                raise _overflowing(net, door, err, args[1], args[2]) from None
     try:
-        return raising(*args, **kwargs)
-    except FloatingPointError as err:
-        if np.geterr()["over"] in ("warn", "raise"):  # (NumPy's default, or an error asked for: ours, named)
-            raise _overflowing(net, door, err, args[1], args[2]) from None
-    return plain(*args, **kwargs)
+        return plain(*args, **kwargs)
+    except FloatingPointError as err:  # (the caller's own settings raise one: named all the same)
+        raise _overflowing(net, door, err, args[1], args[2]) from None
 
 
 def _gradient(net: Network, x: Array, y: Array, method: str, mode: str) -> Array:
