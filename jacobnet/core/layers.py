@@ -156,9 +156,11 @@ class Dense(Layer):
 
     def apply(self, x: Array) -> Array:
         if self.tokens == 1:
-            return x @ self.W.T + self.b
-        y = x.reshape(-1, self.features_in) @ self.W.T + self.b  # every (sample, token) in one GEMM
-        return y.reshape(x.shape[:-1] + (self.n_out,))
+            y = x @ self.W.T
+        else:
+            y = x.reshape(-1, self.features_in) @ self.W.T  # every (sample, token) in one GEMM
+        y += self.b  # (in place: no second array of the output's size)
+        return y if self.tokens == 1 else y.reshape(x.shape[:-1] + (self.n_out,))
 
     def jacobian_input_op(self, x: Array) -> Operator:
         batch = x.shape[0] if x.ndim == 2 else None
