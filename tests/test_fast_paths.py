@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import jacobnet as jn
+from jacobnet.chain import backward
 from jacobnet.check import rel_error
 from jacobnet.core.layer import Layer, class_revision
 from jacobnet.core.numerics import sum_others, sum_others_and_total, zero
@@ -325,17 +326,8 @@ def test_an_unsaturated_array_takes_f_prime_from_the_output_to_100_eps(layer, sh
     assert not np.array_equal(got, exact)  # (a different formula: had df(x) been used, they would be equal)
 
 
-def backward_plan(net):
-    """The stack's gradient plan, or ``None``."""
-    from jacobnet.chain import backward
-
-    return backward._plan(net)
-
-
 def _unplanned(net, x, y):
     """The gradient through the general loop (:func:`jacobnet.chain.backward.products`), the plan set aside."""
-    from jacobnet.chain import backward
-
     key = "_gradient_plan"
     kept = net.__dict__.get(key)
     net.__dict__[key] = (net.positions, None, class_revision())
@@ -360,8 +352,6 @@ PLANNED = [
 @pytest.mark.parametrize("make", PLANNED)
 @pytest.mark.parametrize("batch", [None, 1, 6])
 def test_the_planned_gradient_is_the_general_loop_exactly(make, batch):
-    from jacobnet.chain import backward
-
     net = make()
     rng = np.random.default_rng(7)
     n_out = net.sizes[-1]
@@ -398,7 +388,7 @@ def test_a_layer_with_a_mixin_is_never_planned_so_a_patch_of_the_mixin_is_seen(m
     net = jn.Network([jn.Dense(3, 4, seed=0), Double(), jn.Dense(4, 2, seed=1)], jn.MSE())
     x, y = np.ones((2, 3)), np.zeros((2, 2))
     before = [net.gradient(x, y) for _ in range(2)][-1]
-    assert backward_plan(net) is None
+    assert backward._plan(net) is None
     monkeypatch.setattr(Doubling, "apply", lambda self, x: 3.0 * np.tanh(x))
     assert not np.array_equal(net.gradient(x, y), before)  # the patched forward is used
 
